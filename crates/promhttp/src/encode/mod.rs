@@ -1,0 +1,187 @@
+//! Encoders: the model in, bytes of one wire format out.
+//!
+//! Each format is its own module, writing into a caller-owned `Vec<u8>` so buffers
+//! can be reused across scrapes. Encoders never fail and never know about HTTP:
+//! the gathering step has already checked names, types and duplicates.
+//!
+//! | module | format | `Content-Type` |
+//! |---|---|---|
+//! | [`text`] | Prometheus text 0.0.4 (and 1.0.0, same bytes for legacy names) | `text/plain; version=0.0.4; charset=utf-8` |
+//! | [`openmetrics`] | OpenMetrics 1.0.0 text | `application/openmetrics-text; version=1.0.0; charset=utf-8` |
+//! | [`protobuf`] | `io.prometheus.client.MetricFamily`, varint-length delimited | `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited` |
+//!
+//! ```
+//! use promhttp::encode::{encode, EncodeOptions, Format};
+//! use promhttp::model::{Metric, MetricFamily, MetricType, Value};
+//!
+//! let families = vec![MetricFamily::new("up_total", "Ups.", MetricType::Counter)
+//!     .with_metric(Metric::new(vec![], Value::counter(1.0)))];
+//! let mut out = Vec::new();
+//! encode(Format::Text, &families, &EncodeOptions::default(), &mut out);
+//! assert_eq!(out, b"# HELP up_total Ups.\n# TYPE up_total counter\nup_total 1\n");
+//! ```
+
+pub mod escape;
+pub mod float;
+pub mod openmetrics;
+pub mod protobuf;
+pub mod text;
+
+use crate::model::MetricFamily;
+
+/// A wire format (the body; the exact `Content-Type` comes from negotiation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Prometheus text exposition format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0 text.
+    OpenMetrics,
+    /// Protobuf, varint-length-delimited `io.prometheus.client.MetricFamily` messages.
+    Protobuf,
+}
+
+/// What an encoder may include beyond the samples themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EncodeOptions {
+    /// Write `_created` samples (OpenMetrics) / created timestamps (protobuf) where the
+    /// model has them. Off by default: they add one series per counter, histogram and summary.
+    pub created: bool,
+}
+
+/// Encodes `families` in `format`, appending to `out`.
+///
+/// Families should be normalized first (sorted, merged, checked), as
+/// [`crate::gather`] does; encoders write what they are given.
+pub fn encode(format: Format, families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
+    match format {
+        Format::Text => text::encode(families, out),
+        Format::OpenMetrics => openmetrics::encode(families, opts, out),
+        Format::Protobuf => protobuf::encode(families, opts, out),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testdata {
+    //! A family set that exercises every rule the encoders have, and golden files.
+    use crate::model::*;
+
+    fn l(name: &'static str, value: &str) -> Label {
+        Label::new(name, value.to_string())
+    }
+
+    fn exemplar(trace: &'static str, value: f64, ts: Option<f64>) -> Option<Exemplar> {
+        Some(Exemplar {
+            labels: vec![Label::new("trace_id", trace)],
+            value,
+            timestamp: ts,
+        })
+    }
+
+    /// Families in name order, as gathering leaves them.
+    pub fn families() -> Vec<MetricFamily> {
+        let mut requests = MetricFamily::new(
+            "http_requests_total",
+            "Requests \\ served.\nSecond \"line\".",
+            MetricType::Counter,
+        );
+        let mut m = Metric::new(
+            vec![l("code", "200"), l("path", "/a\"b\\c\nd")],
+            Value::Counter(CounterValue {
+                value: 1027.0,
+                exemplar: exemplar("4bf92f3577b34da6", 0.67, Some(1_600_000_000.123)),
+            }),
+        );
+        m.created = Some(1_600_000_000.5);
+        requests.metrics.push(m);
+        let mut m = Metric::new(
+            vec![l("code", "500"), l("path", "Björn 佖佥 {}#,\t")],
+            Value::counter(3.0),
+        );
+        m.created = Some(1_600_000_001.0);
+        requests.metrics.push(m);
+
+        let odd = MetricFamily::new("odd_counter", "A counter without _total.", MetricType::Counter)
+            .with_metric(Metric::new(vec![], Value::counter(1e6)));
+
+        let mut latency = MetricFamily::new(
+            "request_duration_seconds",
+            "Request latency.",
+            MetricType::Histogram,
+        )
+        .with_unit("seconds");
+        let mut m = Metric::new(
+            vec![l("method", "GET")],
+            Value::Histogram(HistogramValue {
+                buckets: vec![
+                    Bucket { upper_bound: 0.005, cumulative_count: 1, exemplar: None },
+                    Bucket {
+                        upper_bound: 0.5,
+                        cumulative_count: 3,
+                        exemplar: exemplar("abc", 0.25, None),
+                    },
+                    Bucket { upper_bound: 1.0, cumulative_count: 4, exemplar: None },
+                    Bucket { upper_bound: 10.0, cumulative_count: 4, exemplar: None },
+                ],
+                count: 5,
+                sum: 12.755,
+            }),
+        );
+        m.created = Some(1_600_000_002.25);
+        latency.metrics.push(m);
+        // An explicit +Inf bucket is not duplicated.
+        latency.metrics.push(Metric::new(
+            vec![l("method", "POST")],
+            Value::Histogram(HistogramValue {
+                buckets: vec![
+                    Bucket { upper_bound: 1e-5, cumulative_count: 0, exemplar: None },
+                    Bucket { upper_bound: f64::INFINITY, cumulative_count: 0, exemplar: None },
+                ],
+                count: 0,
+                sum: 0.0,
+            }),
+        ));
+
+        let rpc = MetricFamily::new("rpc_duration_seconds", "RPC latency.", MetricType::Summary)
+            .with_metric(Metric::new(
+                vec![],
+                Value::Summary(SummaryValue {
+                    quantiles: vec![
+                        Quantile { quantile: 0.5, value: 0.05 },
+                        Quantile { quantile: 0.99, value: f64::NAN },
+                    ],
+                    count: 1_000_000,
+                    sum: 1.7560473e6,
+                }),
+            ));
+
+        let temperature = MetricFamily::new("temperature_celsius", "", MetricType::Gauge)
+            .with_unit("celsius")
+            .with_metric(Metric::new(vec![l("room", "a")], Value::Gauge(-3.5)))
+            .with_metric(Metric::new(vec![l("room", "b")], Value::Gauge(f64::NEG_INFINITY)));
+
+        let mut legacy = MetricFamily::new("legacy_value", "Untyped.", MetricType::Untyped);
+        let mut m = Metric::new(vec![], Value::Untyped(0.0001));
+        m.timestamp_ms = Some(1_600_000_000_123);
+        legacy.metrics.push(m);
+
+        vec![requests, legacy, odd, latency, rpc, temperature]
+    }
+
+    /// Compares `got` with `testdata/golden/<name>`; `UPDATE_GOLDEN=1` rewrites it.
+    pub fn assert_golden(name: &str, got: &[u8]) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, got).unwrap();
+        }
+        let want = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+        assert_eq!(
+            String::from_utf8_lossy(got),
+            String::from_utf8_lossy(&want),
+            "golden file {name} differs"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! OpenMetrics 1.0.0 text.
+//!
+//! Differences from text 0.0.4, all required by the specification:
+//! - metadata lines are `# TYPE`, `# UNIT`, `# HELP` in that order; help also escapes `"`;
+//! - a counter family is named without `_total`, its sample keeps it (`# TYPE
+//!   requests counter` / `requests_total 3.0`). A counter whose name lacks `_total`
+//!   is written as `unknown` under its own name (as client_golang does), so the
+//!   series keeps the same name whichever format the scraper negotiates;
+//! - `# UNIT` only when the unit is non-empty and the name (without `_total`) ends
+//!   with `_<unit>`; otherwise the line is left out;
+//! - every float has a `.` or an exponent (`le="1.0"`, `42.0`); counts are integers;
+//! - exemplars (` # {trace_id="…"} 0.5 1.6e+09`) only on counter `_total` and
+//!   histogram `_bucket` samples, and only when their labels are at most 128 code
+//!   points in all; a longer exemplar is dropped, the sample is kept;
+//! - `_created` samples when [`EncodeOptions::created`] is set and the model has them;
+//! - a histogram with a negative bucket bound has no `_sum` and no `_count`;
+//! - timestamps are seconds; the body ends with exactly one `# EOF`.
+
+use super::escape::{write_help_openmetrics, write_label_value};
+use super::float::{write_om_float, write_u64};
+use super::text::{write_label_pairs, write_series, Extra};
+use super::EncodeOptions;
+use crate::model::{Exemplar, Metric, MetricFamily, MetricType, Value};
+
+/// The most code points an exemplar's label names and values may have together.
+pub const EXEMPLAR_MAX_RUNES: usize = 128;
+
+/// Encodes `families` as OpenMetrics 1.0.0 text, ending with `# EOF`.
+pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
+    let mut labels = Vec::with_capacity(256);
+    for family in families {
+        encode_family(family, opts, &mut labels, out);
+    }
+    out.extend_from_slice(b"# EOF\n");
+}
+
+fn encode_family(
+    family: &MetricFamily,
+    opts: &EncodeOptions,
+    labels: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    let full = family.name.as_bytes();
+    // A counter keeps its sample name `x_total`; the family is `x`.
+    let (name, type_name, counter) = match family.metric_type {
+        MetricType::Counter => match full.strip_suffix(b"_total") {
+            Some(base) => (base, "counter", true),
+            None => (full, "unknown", false),
+        },
+        MetricType::Gauge => (full, "gauge", false),
+        MetricType::Histogram => (full, "histogram", false),
+        MetricType::Summary => (full, "summary", false),
+        MetricType::Untyped => (full, "unknown", false),
+    };
+    out.extend_from_slice(b"# TYPE ");
+    out.extend_from_slice(name);
+    out.push(b' ');
+    out.extend_from_slice(type_name.as_bytes());
+    out.push(b'\n');
+    let unit = family.unit.as_bytes();
+    if !unit.is_empty()
+        && type_name != "unknown"
+        && name.len() > unit.len() + 1
+        && name.ends_with(unit)
+        && name[name.len() - unit.len() - 1] == b'_'
+    {
+        out.extend_from_slice(b"# UNIT ");
+        out.extend_from_slice(name);
+        out.push(b' ');
+        out.extend_from_slice(unit);
+        out.push(b'\n');
+    }
+    if !family.help.is_empty() {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(name);
+        out.push(b' ');
+        write_help_openmetrics(out, &family.help);
+        out.push(b'\n');
+    }
+
+    for metric in &family.metrics {
+        labels.clear();
+        write_label_pairs(labels, &metric.labels);
+        let ts = metric.timestamp_ms;
+        match &metric.value {
+            Value::Counter(c) if counter => {
+                write_series(out, name, b"_total", labels, None, write_om_float);
+                write_om_float(out, c.value);
+                end(out, ts, c.exemplar.as_ref());
+                created(out, name, labels, metric, opts);
+            }
+            Value::Counter(c) => float_line(out, name, labels, c.value, ts),
+            Value::Gauge(v) | Value::Untyped(v) => float_line(out, name, labels, *v, ts),
+            Value::Histogram(h) => {
+                let mut inf_seen = false;
+                let mut negative = false;
+                for b in &h.buckets {
+                    inf_seen |= b.upper_bound == f64::INFINITY;
+                    negative |= b.upper_bound < 0.0;
+                    let le = Some(Extra(b"le", b.upper_bound));
+                    write_series(out, name, b"_bucket", labels, le, write_om_float);
+                    write_u64(out, b.cumulative_count);
+                    end(out, ts, b.exemplar.as_ref());
+                }
+                if !inf_seen {
+                    let le = Some(Extra(b"le", f64::INFINITY));
+                    write_series(out, name, b"_bucket", labels, le, write_om_float);
+                    write_u64(out, h.count);
+                    end(out, ts, None);
+                }
+                if !negative {
+                    write_series(out, name, b"_sum", labels, None, write_om_float);
+                    write_om_float(out, h.sum);
+                    end(out, ts, None);
+                    write_series(out, name, b"_count", labels, None, write_om_float);
+                    write_u64(out, h.count);
+                    end(out, ts, None);
+                }
+                created(out, name, labels, metric, opts);
+            }
+            Value::Summary(s) => {
+                for q in &s.quantiles {
+                    let extra = Some(Extra(b"quantile", q.quantile));
+                    write_series(out, name, b"", labels, extra, write_om_float);
+                    write_om_float(out, q.value);
+                    end(out, ts, None);
+                }
+                write_series(out, name, b"_sum", labels, None, write_om_float);
+                write_om_float(out, s.sum);
+                end(out, ts, None);
+                write_series(out, name, b"_count", labels, None, write_om_float);
+                write_u64(out, s.count);
+                end(out, ts, None);
+                created(out, name, labels, metric, opts);
+            }
+        }
+    }
+}
+
+fn float_line(out: &mut Vec<u8>, name: &[u8], labels: &[u8], v: f64, ts: Option<i64>) {
+    write_series(out, name, b"", labels, None, write_om_float);
+    write_om_float(out, v);
+    end(out, ts, None);
+}
+
+fn created(out: &mut Vec<u8>, name: &[u8], labels: &[u8], m: &Metric, opts: &EncodeOptions) {
+    if let (true, Some(c)) = (opts.created, m.created) {
+        write_series(out, name, b"_created", labels, None, write_om_float);
+        write_om_float(out, c);
+        end(out, m.timestamp_ms, None);
+    }
+}
+
+/// Ends a sample line: optional timestamp, optional exemplar, newline.
+fn end(out: &mut Vec<u8>, ts: Option<i64>, exemplar: Option<&Exemplar>) {
+    if let Some(ts) = ts {
+        out.push(b' ');
+        write_timestamp(out, ts);
+    }
+    if let Some(e) = exemplar {
+        if exemplar_fits(e) {
+            out.extend_from_slice(b" # {");
+            for (i, l) in e.labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(l.name.as_bytes());
+                out.extend_from_slice(b"=\"");
+                write_label_value(out, &l.value);
+                out.push(b'"');
+            }
+            out.extend_from_slice(b"} ");
+            write_om_float(out, e.value);
+            if let Some(t) = e.timestamp.filter(|t| t.is_finite()) {
+                out.push(b' ');
+                write_om_float(out, t);
+            }
+        } else {
+            tracing::debug!(
+                "exemplar dropped: its labels exceed {EXEMPLAR_MAX_RUNES} code points or its value is not finite"
+            );
+        }
+    }
+    out.push(b'\n');
+}
+
+/// Whether an exemplar may be written: labels within 128 code points, value a number.
+pub fn exemplar_fits(e: &Exemplar) -> bool {
+    let runes: usize = e
+        .labels
+        .iter()
+        .map(|l| l.name.chars().count() + l.value.chars().count())
+        .sum();
+    runes <= EXEMPLAR_MAX_RUNES && !e.value.is_nan()
+}
+
+/// Milliseconds to OpenMetrics seconds (`1.5` for 1500 ms), exact to the millisecond.
+fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
+    let secs = ms.div_euclid(1000);
+    let frac = ms.rem_euclid(1000) as u64;
+    if secs < 0 && frac != 0 {
+        // -1.5 s is -2 s + 500 ms: write through a float, still exact enough.
+        write_om_float(out, ms as f64 / 1000.0);
+        return;
+    }
+    if secs < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, secs.unsigned_abs());
+    out.push(b'.');
+    if frac == 0 {
+        out.push(b'0');
+    } else {
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let mut n = 3;
+        while n > 1 && digits[n - 1] == b'0' {
+            n -= 1;
+        }
+        out.extend_from_slice(&digits[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::testdata;
+    use crate::model::{Label, Metric, Value};
+
+    #[test]
+    fn golden() {
+        let mut out = Vec::new();
+        encode(
+            &testdata::families(),
+            &EncodeOptions { created: false },
+            &mut out,
+        );
+        testdata::assert_golden("openmetrics.txt", &out);
+    }
+
+    #[test]
+    fn golden_with_created() {
+        let mut out = Vec::new();
+        encode(
+            &testdata::families(),
+            &EncodeOptions { created: true },
+            &mut out,
+        );
+        testdata::assert_golden("openmetrics_created.txt", &out);
+    }
+
+    #[test]
+    fn empty_is_just_eof() {
+        let mut out = Vec::new();
+        encode(&[], &EncodeOptions::default(), &mut out);
+        assert_eq!(out, b"# EOF\n");
+    }
+
+    fn with_exemplar(labels: Vec<Label>) -> Vec<u8> {
+        let mut c = Value::counter(1.0);
+        if let Value::Counter(c) = &mut c {
+            c.exemplar = Some(Exemplar {
+                labels,
+                value: 1.0,
+                timestamp: None,
+            });
+        }
+        let fam =
+            MetricFamily::new("a_total", "", MetricType::Counter).with_metric(Metric::new(vec![], c));
+        let mut out = Vec::new();
+        encode(&[fam], &EncodeOptions::default(), &mut out);
+        out
+    }
+
+    #[test]
+    fn exemplar_limit_counts_code_points() {
+        // 128 wide characters in all: allowed.
+        let wide = "佖".repeat(126);
+        let out = with_exemplar(vec![Label::new("ab", wide)]);
+        assert!(String::from_utf8(out).unwrap().contains(" # {ab=\""));
+        // 129 code points: dropped, the sample stays.
+        let out = with_exemplar(vec![Label::new("abc", "佖".repeat(126))]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "# TYPE a counter\na_total 1.0\n# EOF\n"
+        );
+    }
+
+    #[test]
+    fn timestamps_are_seconds() {
+        for (ms, want) in [
+            (1500, "1.5"),
+            (0, "0.0"),
+            (1234567890123, "1234567890.123"),
+            (10, "0.01"),
+            (-1000, "-1.0"),
+            (-1500, "-1.5"),
+        ] {
+            let mut out = Vec::new();
+            write_timestamp(&mut out, ms);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+}

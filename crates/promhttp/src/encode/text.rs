@@ -1,0 +1,171 @@
+//! Prometheus text exposition format 0.0.4.
+//!
+//! Per family: `# HELP` (omitted when the help is empty), `# TYPE`, then one line per
+//! sample. Histograms write their buckets with an `le` label (a `+Inf` bucket equal
+//! to the count is added when missing), then `_sum` and `_count`; summaries write
+//! their quantiles with a `quantile` label, then `_sum` and `_count`. Numbers use
+//! Go's shortest form ([`super::float`]), timestamps are integer milliseconds, and
+//! exemplars, units and created times are never written: this format has no place
+//! for them, and Prometheus rejects a text scrape that carries exemplars.
+//!
+//! The output is the same, byte for byte, as Go's `expfmt` for the same families,
+//! except that an empty help omits the `# HELP` line.
+
+use super::escape::{write_help_text, write_label_value};
+use super::float::{write_float, write_i64};
+use crate::model::{Label, MetricFamily, Value};
+
+/// Encodes `families` in text format 0.0.4, appending to `out`.
+pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
+    let mut labels = Vec::with_capacity(256);
+    for family in families {
+        encode_family(family, &mut labels, out);
+    }
+}
+
+fn encode_family(family: &MetricFamily, labels: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let name = family.name.as_bytes();
+    if !family.help.is_empty() {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(name);
+        out.push(b' ');
+        write_help_text(out, &family.help);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"# TYPE ");
+    out.extend_from_slice(name);
+    out.push(b' ');
+    out.extend_from_slice(family.metric_type.as_text().as_bytes());
+    out.push(b'\n');
+
+    for metric in &family.metrics {
+        labels.clear();
+        write_label_pairs(labels, &metric.labels);
+        let ts = metric.timestamp_ms;
+        match &metric.value {
+            Value::Counter(c) => line(out, name, b"", labels, None, c.value, ts),
+            Value::Gauge(v) | Value::Untyped(v) => line(out, name, b"", labels, None, *v, ts),
+            Value::Histogram(h) => {
+                let mut inf_seen = false;
+                for b in &h.buckets {
+                    inf_seen |= b.upper_bound == f64::INFINITY;
+                    let le = Extra(b"le", b.upper_bound);
+                    line(
+                        out,
+                        name,
+                        b"_bucket",
+                        labels,
+                        Some(le),
+                        b.cumulative_count as f64,
+                        ts,
+                    );
+                }
+                if !inf_seen {
+                    let le = Extra(b"le", f64::INFINITY);
+                    line(out, name, b"_bucket", labels, Some(le), h.count as f64, ts);
+                }
+                line(out, name, b"_sum", labels, None, h.sum, ts);
+                line(out, name, b"_count", labels, None, h.count as f64, ts);
+            }
+            Value::Summary(s) => {
+                for q in &s.quantiles {
+                    let extra = Extra(b"quantile", q.quantile);
+                    line(out, name, b"", labels, Some(extra), q.value, ts);
+                }
+                line(out, name, b"_sum", labels, None, s.sum, ts);
+                line(out, name, b"_count", labels, None, s.count as f64, ts);
+            }
+        }
+    }
+}
+
+/// A generated label (`le`, `quantile`) appended after the metric's own labels.
+#[derive(Clone, Copy)]
+pub(crate) struct Extra(pub &'static [u8], pub f64);
+
+/// Appends `a="x",b="y"` (no braces) with escaped values.
+pub(crate) fn write_label_pairs(out: &mut Vec<u8>, labels: &[Label]) {
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(l.name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        write_label_value(out, &l.value);
+        out.push(b'"');
+    }
+}
+
+/// Appends `name suffix{labels,extra} ` (with the trailing space), where the
+/// label block is omitted when there are no labels at all.
+#[inline]
+pub(crate) fn write_series(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    suffix: &[u8],
+    labels: &[u8],
+    extra: Option<Extra>,
+    float: fn(&mut Vec<u8>, f64),
+) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(suffix);
+    match extra {
+        None if labels.is_empty() => {}
+        None => {
+            out.push(b'{');
+            out.extend_from_slice(labels);
+            out.push(b'}');
+        }
+        Some(Extra(key, v)) => {
+            out.push(b'{');
+            out.extend_from_slice(labels);
+            if !labels.is_empty() {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"=\"");
+            float(out, v);
+            out.extend_from_slice(b"\"}");
+        }
+    }
+    out.push(b' ');
+}
+
+#[inline]
+fn line(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    suffix: &[u8],
+    labels: &[u8],
+    extra: Option<Extra>,
+    value: f64,
+    ts: Option<i64>,
+) {
+    write_series(out, name, suffix, labels, extra, write_float);
+    write_float(out, value);
+    if let Some(ts) = ts {
+        out.push(b' ');
+        write_i64(out, ts);
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::testdata;
+
+    #[test]
+    fn golden() {
+        let mut out = Vec::new();
+        encode(&testdata::families(), &mut out);
+        testdata::assert_golden("text.txt", &out);
+    }
+
+    #[test]
+    fn empty_input_gives_empty_body() {
+        let mut out = Vec::new();
+        encode(&[], &mut out);
+        assert!(out.is_empty());
+    }
+}

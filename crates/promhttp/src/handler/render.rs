@@ -1,0 +1,255 @@
+//! Rendering a page: gather, check, encode, compress; shared among concurrent scrapes.
+//!
+//! A render runs on tokio's blocking pool. Scrapes that want the same bytes (same
+//! format, coding and `name[]` filter) while one is running wait for it instead of
+//! starting their own: with a collector that takes longer than the scrape interval,
+//! at most one gather per kind of page runs, not one per scrape (client_golang#1477).
+//! A render that finds, once gathering is done, that every scrape waiting for it
+//! has gone (timed out or disconnected) stops there instead of encoding.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::{ErrorHandling, Inner};
+use crate::encode::{encode, EncodeOptions};
+use crate::gather::{normalize, panic_message, GatherError, Gathered};
+use crate::negotiate::{ContentType, Encoding};
+
+/// What identifies the bytes of a page.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub content_type: ContentType,
+    pub encoding: Encoding,
+    pub names: Option<Arc<[String]>>,
+}
+
+/// The result of one render.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The body, compressed as the key says.
+    Page(Bytes),
+    /// Why there is no page (the text of the 500 answer).
+    Failed(String),
+}
+
+type Slot = Option<Arc<Outcome>>;
+pub(crate) type Jobs = Mutex<HashMap<Key, Arc<watch::Sender<Slot>>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves consistent data (a map, a pool).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits for a render of `key`, joining one under way or starting one.
+pub(crate) async fn rendered(inner: Arc<Inner>, key: Key) -> Outcome {
+    // A render abandoned between our joining and its check is retried once.
+    for _ in 0..2 {
+        let mut rx = {
+            let mut jobs = lock(&inner.jobs);
+            match jobs.get(&key).filter(|_| inner.opts.coalesce) {
+                Some(tx) => tx.subscribe(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    let tx = Arc::new(tx);
+                    if inner.opts.coalesce {
+                        jobs.insert(key.clone(), tx.clone());
+                    }
+                    drop(jobs);
+                    start(inner.clone(), key.clone(), tx);
+                    rx
+                }
+            }
+        };
+        let answer = match rx.wait_for(Option::is_some).await {
+            Ok(slot) => slot.clone(),
+            // The render ended without an answer: it was abandoned. Try again.
+            Err(_) => None,
+        };
+        match answer.as_deref() {
+            Some(Outcome::Page(b)) => return Outcome::Page(b.clone()),
+            Some(Outcome::Failed(t)) => return Outcome::Failed(t.clone()),
+            None => {}
+        }
+    }
+    Outcome::Failed("the render was abandoned twice; try again\n".to_owned())
+}
+
+fn start(inner: Arc<Inner>, key: Key, tx: Arc<watch::Sender<Slot>>) {
+    let job = move || {
+        let outcome = render(&inner, &key, Some(&tx));
+        // Leave the map before answering, so later scrapes get a fresh render.
+        {
+            let mut jobs = lock(&inner.jobs);
+            if jobs.get(&key).is_some_and(|t| Arc::ptr_eq(t, &tx)) {
+                jobs.remove(&key);
+            }
+        }
+        if let Some(outcome) = outcome {
+            tx.send_replace(Some(Arc::new(outcome)));
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(job);
+        }
+        // Not inside a runtime: render right here.
+        Err(_) => job(),
+    }
+}
+
+/// Gathers, checks, encodes and compresses one page.
+///
+/// With `waiting` set, returns `None` (and leaves the job map) when nobody waits
+/// for the page any more once gathering is done.
+pub(crate) fn render(
+    inner: &Inner,
+    key: &Key,
+    waiting: Option<&Arc<watch::Sender<Slot>>>,
+) -> Option<Outcome> {
+    let gathered = catch_unwind(AssertUnwindSafe(|| gather(inner, key)));
+    let mut g = match gathered {
+        Ok(g) => g,
+        Err(panic) => {
+            let mut g = Gathered::default();
+            g.errors.push(GatherError {
+                family: None,
+                message: format!("gathering panicked: {}", panic_message(&*panic)),
+            });
+            g
+        }
+    };
+    if let Some(tx) = waiting {
+        let mut jobs = lock(&inner.jobs);
+        if tx.receiver_count() == 0 {
+            if jobs.get(key).is_some_and(|t| Arc::ptr_eq(t, tx)) {
+                jobs.remove(key);
+            }
+            tracing::debug!("scrape abandoned before encoding; render stopped");
+            return None;
+        }
+    }
+    if !g.errors.is_empty() {
+        if let Some(m) = &inner.metrics {
+            m.errors.with_label_values(&["gathering"]).inc();
+        }
+        for e in &g.errors {
+            tracing::error!(error = %e, "error gathering metrics");
+        }
+        let fail = match inner.opts.error_handling {
+            ErrorHandling::HttpError | ErrorHandling::Panic => true,
+            ErrorHandling::Continue => g.families.is_empty(),
+        };
+        if fail {
+            return Some(Outcome::Failed(error_text(&g.errors)));
+        }
+    }
+    g.errors.clear();
+    Some(encode_page(inner, key, &g))
+}
+
+fn gather(inner: &Inner, key: &Key) -> Gathered {
+    let mut g = Gathered::default();
+    inner.gatherer.gather(&mut g);
+    if let Some(names) = &key.names {
+        g.families
+            .retain(|f| names.binary_search_by(|n| n.as_str().cmp(&f.name)).is_ok());
+    }
+    normalize(&mut g);
+    g
+}
+
+fn error_text(errors: &[GatherError]) -> String {
+    let mut s = match errors.len() {
+        1 => "1 error occurred:\n".to_owned(),
+        n => format!("{n} errors occurred:\n"),
+    };
+    for e in errors {
+        s.push_str("* ");
+        s.push_str(&e.to_string());
+        s.push('\n');
+    }
+    s
+}
+
+fn hint_index(e: Encoding) -> usize {
+    match e {
+        Encoding::Identity => 0,
+        Encoding::Gzip => 1,
+        Encoding::Zstd => 2,
+    }
+}
+
+fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
+    let opts = EncodeOptions {
+        created: inner.opts.created,
+    };
+    let identity_hint = inner.size_hints[0].load(Ordering::Relaxed);
+    let capacity = identity_hint + identity_hint / 8 + 64;
+    if key.encoding == Encoding::Identity {
+        let mut body = Vec::with_capacity(capacity);
+        encode(key.content_type.format, &g.families, &opts, &mut body);
+        inner.size_hints[0].store(body.len(), Ordering::Relaxed);
+        return Outcome::Page(Bytes::from(body));
+    }
+    let mut scratch = lock(&inner.buffers).pop().unwrap_or_default();
+    scratch.clear();
+    scratch.reserve(capacity);
+    encode(key.content_type.format, &g.families, &opts, &mut scratch);
+    inner.size_hints[0].store(scratch.len(), Ordering::Relaxed);
+    let hint = inner.size_hints[hint_index(key.encoding)].load(Ordering::Relaxed);
+    let compressed = compress(inner, key.encoding, &scratch, hint + hint / 8 + 64);
+    {
+        let mut pool = lock(&inner.buffers);
+        if pool.len() < 4 {
+            pool.push(scratch);
+        }
+    }
+    match compressed {
+        Ok(body) => {
+            inner.size_hints[hint_index(key.encoding)].store(body.len(), Ordering::Relaxed);
+            Outcome::Page(Bytes::from(body))
+        }
+        Err(e) => {
+            if let Some(m) = &inner.metrics {
+                m.errors.with_label_values(&["encoding"]).inc();
+            }
+            tracing::error!(error = %e, encoding = key.encoding.as_str(), "error compressing metrics");
+            Outcome::Failed(format!("1 error occurred:\n* compressing with {}: {e}\n", key.encoding.as_str()))
+        }
+    }
+}
+
+fn compress(inner: &Inner, encoding: Encoding, data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    match encoding {
+        Encoding::Identity => Ok(data.to_vec()),
+        #[cfg(feature = "gzip")]
+        Encoding::Gzip => {
+            use std::io::Write;
+            let level = flate2::Compression::new(inner.opts.gzip_level);
+            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(capacity), level);
+            enc.write_all(data)?;
+            enc.finish()
+        }
+        #[cfg(feature = "zstd")]
+        Encoding::Zstd => {
+            let mut slot = lock(&inner.zstd);
+            let c = match slot.as_mut() {
+                Some(c) => c,
+                None => slot.insert(zstd::bulk::Compressor::new(inner.opts.zstd_level)?),
+            };
+            let mut out = Vec::with_capacity(capacity.max(zstd::zstd_safe::compress_bound(data.len())));
+            c.compress_to_buffer(data, &mut out)?;
+            Ok(out)
+        }
+        #[allow(unreachable_patterns)]
+        other => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            format!("{} support is not compiled in", other.as_str()),
+        )),
+    }
+}

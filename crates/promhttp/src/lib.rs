@@ -1,0 +1,15 @@
+//! promhttp: serve Prometheus metrics from Rust.
+#![warn(missing_docs)]
+
+pub use prometheus;
+
+pub mod encode;
+pub mod gather;
+pub mod handler;
+pub mod model;
+pub mod negotiate;
+
+pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
+pub use handler::{
+    handler, handler_for, Body, ErrorHandling, HandlerBuilder, HandlerMetrics, MetricsHandler,
+};
