@@ -366,7 +366,9 @@ pub fn normalize(g: &mut Gathered) {
         }
         let t = f.metric_type;
         let name = &f.name;
-        f.metrics.retain_mut(|m| match check_metric(m, t) {
+        // Label names repeat from metric to metric: check each distinct one once.
+        let mut checked: Vec<Str> = Vec::new();
+        f.metrics.retain_mut(|m| match check_metric(m, t, &mut checked) {
             Ok(()) => true,
             Err(msg) => {
                 errors.push(GatherError::new(Some(name), msg));
@@ -416,20 +418,24 @@ pub fn normalize(g: &mut Gathered) {
 
     // 3. Sort series and drop duplicates and empty families.
     merged.retain_mut(|f| {
-        if !f.metrics.is_sorted_by(|a, b| cmp_labels(&a.labels, &b.labels).is_le()) {
-            f.metrics
-                .sort_by(|a, b| cmp_labels(&a.labels, &b.labels));
-        }
-        let before = f.metrics.len();
-        f.metrics.dedup_by(|b, a| a.labels == b.labels);
-        if f.metrics.len() != before {
-            errors.push(GatherError::new(
-                Some(&f.name),
-                format!(
-                    "{} series were collected more than once with the same labels; the repeats are left out",
-                    before - f.metrics.len()
-                ),
-            ));
+        // Sources such as `prometheus::Registry` already sort: one pass proves it.
+        let strictly_sorted = f
+            .metrics
+            .windows(2)
+            .all(|w| cmp_labels(&w[0].labels, &w[1].labels).is_lt());
+        if !strictly_sorted {
+            f.metrics.sort_by(|a, b| cmp_labels(&a.labels, &b.labels));
+            let before = f.metrics.len();
+            f.metrics.dedup_by(|b, a| a.labels == b.labels);
+            if f.metrics.len() != before {
+                errors.push(GatherError::new(
+                    Some(&f.name),
+                    format!(
+                        "{} series were collected more than once with the same labels; the repeats are left out",
+                        before - f.metrics.len()
+                    ),
+                ));
+            }
         }
         !f.metrics.is_empty()
     });
@@ -467,7 +473,7 @@ pub fn normalize(g: &mut Gathered) {
     g.families = merged;
 }
 
-fn check_metric(m: &mut Metric, t: MetricType) -> Result<(), String> {
+fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result<(), String> {
     if m.value.metric_type() != t {
         return Err(format!(
             "a metric has a {} value in a {t} family",
@@ -475,6 +481,9 @@ fn check_metric(m: &mut Metric, t: MetricType) -> Result<(), String> {
         ));
     }
     for l in &m.labels {
+        if checked.iter().any(|c| *c == l.name) {
+            continue;
+        }
         if !is_valid_label_name(&l.name) {
             return Err(format!("invalid label name {:?}", l.name.as_str()));
         }
@@ -485,6 +494,9 @@ fn check_metric(m: &mut Metric, t: MetricType) -> Result<(), String> {
         };
         if reserved {
             return Err(format!("label {:?} is reserved for {t}s", l.name.as_str()));
+        }
+        if checked.len() < 16 {
+            checked.push(l.name.clone());
         }
     }
     if !m.labels.is_sorted_by(|a, b| a.name <= b.name) {

@@ -225,7 +225,8 @@ pub struct Bucket {
     pub exemplar: Option<Exemplar>,
 }
 
-/// A histogram's state. The encoders add the `+Inf` bucket when it is missing.
+/// A histogram's state. The text encoders add the `+Inf` bucket when it is missing;
+/// protobuf leaves it implicit, as the scraper derives it from `count`.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HistogramValue {
     /// Buckets in increasing `upper_bound` order, cumulative.

@@ -193,7 +193,9 @@ async fn assert_values_read_back(prom: &Prometheus) {
     assert_eq!(help, GAUGE_HELP, "help of {GAUGE_NAME}");
 }
 
-/// Every scrape Prometheus made succeeded with `content_type` and sent `accept`.
+/// Every scrape Prometheus made succeeded with `content_type`, after Prometheus
+/// sent `accept`; and was gzip-compressed (Prometheus always accepts gzip) when
+/// the `gzip` feature is on.
 fn assert_prometheus_got(server: &TestServer, content_type: &str, accept: &str) {
     let scrapes = server.prometheus_exchanges();
     assert!(
@@ -201,6 +203,7 @@ fn assert_prometheus_got(server: &TestServer, content_type: &str, accept: &str) 
         "no scrape from Prometheus recorded: {:?}",
         server.exchanges()
     );
+    let encoding = if cfg!(feature = "gzip") { "gzip" } else { "" };
     for s in &scrapes {
         assert_eq!(s.status, 200, "{s:?}");
         assert_eq!(s.content_type, content_type, "{s:?}");
@@ -208,6 +211,8 @@ fn assert_prometheus_got(server: &TestServer, content_type: &str, accept: &str) 
             s.accept, accept,
             "Prometheus sent another Accept than this test assumes: {s:?}"
         );
+        assert_eq!(s.accept_encoding, "gzip", "{s:?}");
+        assert_eq!(s.content_encoding, encoding, "{s:?}");
     }
 }
 

@@ -1,1 +1,190 @@
-fn main() {}
+//! The scrape benchmark server: the workload in a `prometheus::Registry`, served by
+//! promhttp's handler (OpenMetrics on; identity, gzip and zstd offered; no
+//! self-instrumentation) on `127.0.0.1:P/metrics`, HTTP/1.1 with keep-alive.
+//!
+//! ```text
+//! bench-server --port P --series N [--encode-bench SECS]
+//! ```
+//! `--encode-bench` times each stage in process instead and prints one
+//! `ENCODE impl=… bytes=… iters=… median_ms=… p90_ms=… min_ms=…` line per stage.
+
+#[path = "../workload.rs"]
+mod workload;
+
+use std::time::{Duration, Instant};
+
+use http::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use promhttp::encode::{encode, EncodeOptions, Format};
+use promhttp::gather::{from_proto, normalize, Gathered};
+use promhttp::prometheus::Registry;
+use promhttp::MetricsHandler;
+
+struct Args {
+    port: u16,
+    series: usize,
+    encode_bench: Option<f64>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut args = Args {
+        port: env("BENCH_PORT").and_then(|v| v.parse().ok()).unwrap_or(9100),
+        series: env("BENCH_SERIES").and_then(|v| v.parse().ok()).unwrap_or(10_000),
+        encode_bench: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let (key, inline) = match a.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+            None => (a.clone(), None),
+        };
+        let val = inline
+            .or_else(|| it.next())
+            .ok_or_else(|| format!("missing value for {key}"))?;
+        let bad = || format!("bad value for {key}: {val:?}");
+        match key.trim_start_matches('-') {
+            "port" => args.port = val.parse().map_err(|_| bad())?,
+            "series" => args.series = val.parse().map_err(|_| bad())?,
+            "encode-bench" => args.encode_bench = Some(val.parse().map_err(|_| bad())?),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS]"
+                ))
+            }
+        }
+    }
+    Ok(args)
+}
+
+fn handler(reg: &Registry) -> MetricsHandler {
+    MetricsHandler::builder(reg.clone()).openmetrics(true).build()
+}
+
+/// Times `f` for up to `secs` (at least 3, at most 2000 runs) after a warm-up run.
+fn bench_loop(label: &str, secs: f64, mut f: impl FnMut() -> usize) {
+    let bytes = f();
+    let budget = Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while samples.len() < 3 || (start.elapsed() < budget && samples.len() < 2000) {
+        let t = Instant::now();
+        std::hint::black_box(f());
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "ENCODE impl={label} bytes={bytes} iters={} median_ms={:.3} p90_ms={:.3} min_ms={:.3}",
+        samples.len(),
+        ms(samples[samples.len() / 2]),
+        ms(samples[(samples.len() * 9 / 10).min(samples.len() - 1)]),
+        ms(samples[0])
+    );
+}
+
+fn encode_bench(reg: &Registry, secs: f64) {
+    let gathered = || {
+        let mut g = Gathered::default();
+        from_proto(reg.gather(), &mut g);
+        normalize(&mut g);
+        g
+    };
+    bench_loop("prometheus-0.14/gather", secs, || reg.gather().len());
+    bench_loop("promhttp/gather+model", secs, || gathered().families.len());
+    let g = gathered();
+    let opts = EncodeOptions::default();
+    for (label, format) in [
+        ("promhttp/encode-text", Format::Text),
+        ("promhttp/encode-openmetrics", Format::OpenMetrics),
+        ("promhttp/encode-protobuf", Format::Protobuf),
+    ] {
+        let mut buf = Vec::new();
+        bench_loop(label, secs, || {
+            buf.clear();
+            encode(format, &g.families, &opts, &mut buf);
+            buf.len()
+        });
+    }
+    let h = handler(reg);
+    for (label, ae) in [
+        ("promhttp/handler-text-identity", "identity"),
+        ("promhttp/handler-text-gzip", "gzip"),
+        ("promhttp/handler-text-zstd", "zstd"),
+    ] {
+        let req = Request::get("/metrics")
+            .header("accept-encoding", ae)
+            .body(())
+            .unwrap_or_default();
+        bench_loop(label, secs, || {
+            let r = h.respond_blocking(&req);
+            r.headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        });
+    }
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let reg = Registry::new();
+    if let Err(e) = workload::register(&reg, args.series) {
+        eprintln!("bench-server: registering the workload: {e}");
+        std::process::exit(1);
+    }
+    if let Some(secs) = args.encode_bench {
+        encode_bench(&reg, secs);
+        return;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench-server: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    rt.block_on(serve(reg, args));
+}
+
+async fn serve(reg: Registry, args: Args) {
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bench-server: binding 127.0.0.1:{}: {e}", args.port);
+            std::process::exit(1);
+        }
+    };
+    let app = axum::Router::new().route_service("/metrics", handler(&reg));
+    eprintln!(
+        "bench-server: listening on http://127.0.0.1:{}/metrics (series target {}, samples {})",
+        args.port,
+        args.series,
+        workload::paths(args.series) * workload::SERIES_PER_PATH
+    );
+    loop {
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("bench-server: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let svc = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
+}

@@ -10,8 +10,6 @@
 //! OpenMetrics additionally needs a `.` or an exponent in every float (`1.0`, `0.0`,
 //! `42.0`), which [`write_om_float`] adds.
 
-use std::io::Write as _;
-
 /// Appends `v` as Go's `%g` with shortest precision (text format 0.0.4).
 ///
 /// ```
@@ -87,34 +85,42 @@ fn write_general(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
         return;
     }
-    // Rust's `{:e}` gives the shortest round-trip digits: `-d.ddde-7`.
-    let mut buf = [0u8; 40];
-    let len = {
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        // 40 bytes always hold a shortest f64 in exponent form (at most 24).
-        if write!(cursor, "{v:e}").is_err() {
-            out.extend_from_slice(format!("{v:e}").as_bytes());
-            return;
-        }
-        cursor.position() as usize
-    };
-    let s = &buf[..len];
+    // ryu gives the shortest round-trip digits, as `87.11699999999999`, `1e-7` or
+    // `1.2345e20`; we take its digits and decimal exponent and lay them out as Go does.
+    let mut fmt = ryu::Buffer::new();
+    let s = fmt.format_finite(v).as_bytes();
     let (neg, s) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         _ => (false, s),
     };
     let e_pos = s.iter().position(|&c| c == b'e').unwrap_or(s.len());
     let (mantissa, exp_part) = s.split_at(e_pos);
-    let exp: i32 = parse_exp(exp_part.get(1..).unwrap_or(b"0"));
-    // Digits without the decimal point.
+    let written_exp: i32 = match exp_part.get(1..) {
+        Some(e) => parse_exp(e),
+        None => 0,
+    };
+    // Significant digits, and where the decimal point sits relative to the first one.
     let mut digits = [0u8; 24];
     let mut nd = 0;
+    let mut point = None;
+    let mut leading = 0i32;
     for &c in mantissa {
-        if c.is_ascii_digit() && nd < digits.len() {
+        if c == b'.' {
+            point = Some(nd as i32 + leading);
+        } else if c == b'0' && nd == 0 {
+            leading += 1;
+        } else if nd < digits.len() {
             digits[nd] = c;
             nd += 1;
         }
     }
+    // Trailing zeros of an integer part (`100.0`, `1e16` as `10000000000000000.0`).
+    while nd > 1 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    let int_digits = point.unwrap_or((mantissa.len()) as i32);
+    // Value = 0.d1d2d3... * 10^(int_digits - leading) * 10^written_exp
+    let exp = int_digits - leading - 1 + written_exp;
     let digits = &digits[..nd];
     if neg {
         out.push(b'-');

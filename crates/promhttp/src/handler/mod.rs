@@ -291,7 +291,7 @@ impl HandlerBuilder {
                 limit,
                 metrics: self.metrics,
                 jobs: Mutex::new(HashMap::new()),
-                buffers: Mutex::new(Vec::new()),
+                buffers: Default::default(),
                 size_hints: Default::default(),
                 #[cfg(feature = "zstd")]
                 zstd: Mutex::new(None),
@@ -307,7 +307,7 @@ pub(crate) struct Inner {
     pub metrics: Option<HandlerMetrics>,
     pub jobs: Jobs,
     /// Scratch buffers for encoding before compression.
-    pub buffers: Mutex<Vec<Vec<u8>>>,
+    pub buffers: render::BufferPool,
     /// Last body size per coding (identity, gzip, zstd), to size the next buffer.
     pub size_hints: [AtomicUsize; 3],
     #[cfg(feature = "zstd")]

@@ -190,25 +190,22 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
     };
     let identity_hint = inner.size_hints[0].load(Ordering::Relaxed);
     let capacity = identity_hint + identity_hint / 8 + 64;
-    if key.encoding == Encoding::Identity {
-        let mut body = Vec::with_capacity(capacity);
-        encode(key.content_type.format, &g.families, &opts, &mut body);
-        inner.size_hints[0].store(body.len(), Ordering::Relaxed);
-        return Outcome::Page(Bytes::from(body));
-    }
     let mut scratch = lock(&inner.buffers).pop().unwrap_or_default();
     scratch.clear();
     scratch.reserve(capacity);
     encode(key.content_type.format, &g.families, &opts, &mut scratch);
     inner.size_hints[0].store(scratch.len(), Ordering::Relaxed);
+    if key.encoding == Encoding::Identity {
+        // The body keeps the buffer; it goes back to the pool when the last
+        // reference to the body is dropped, so large pages are not reallocated.
+        return Outcome::Page(Bytes::from_owner(Pooled {
+            buf: scratch,
+            pool: Arc::downgrade(&inner.buffers),
+        }));
+    }
     let hint = inner.size_hints[hint_index(key.encoding)].load(Ordering::Relaxed);
     let compressed = compress(inner, key.encoding, &scratch, hint + hint / 8 + 64);
-    {
-        let mut pool = lock(&inner.buffers);
-        if pool.len() < 4 {
-            pool.push(scratch);
-        }
-    }
+    give_back(&inner.buffers, scratch);
     match compressed {
         Ok(body) => {
             inner.size_hints[hint_index(key.encoding)].store(body.len(), Ordering::Relaxed);
@@ -251,5 +248,36 @@ fn compress(inner: &Inner, encoding: Encoding, data: &[u8], capacity: usize) -> 
             std::io::ErrorKind::Unsupported,
             format!("{} support is not compiled in", other.as_str()),
         )),
+    }
+}
+
+/// Buffers kept for reuse; a few, since a page can be megabytes.
+pub(crate) type BufferPool = Arc<Mutex<Vec<Vec<u8>>>>;
+const POOLED_BUFFERS: usize = 4;
+
+fn give_back(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
+    let mut pool = lock(pool);
+    if pool.len() < POOLED_BUFFERS {
+        pool.push(buf);
+    }
+}
+
+/// A page body that returns its buffer to the pool when dropped.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: std::sync::Weak<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.upgrade() {
+            give_back(&pool, std::mem::take(&mut self.buf));
+        }
     }
 }

@@ -264,7 +264,7 @@ pub struct Exchange {
 
 impl Exchange {
     /// Whether Prometheus (not one of our direct requests) sent it.
-    pub fn from_prometheus(&self) -> bool {
+    pub fn is_prometheus_scrape(&self) -> bool {
         self.user_agent.starts_with("Prometheus/")
     }
 }
@@ -335,7 +335,7 @@ impl TestServer {
     pub fn prometheus_exchanges(&self) -> Vec<Exchange> {
         self.exchanges()
             .into_iter()
-            .filter(Exchange::from_prometheus)
+            .filter(Exchange::is_prometheus_scrape)
             .collect()
     }
 }
