@@ -21,3 +21,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace --locked $*"
 cargo test --workspace --locked "$@"
+
+step "cargo doc --workspace --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked

@@ -1,1 +1,206 @@
-fn main() {}
+//! promhttp-demo: an instrumented web service exposing its metrics with promhttp.
+//!
+//! It is the service of the tutorial "Using Prometheus metrics in a Rust web
+//! service", done with promhttp: an app listener counting its requests, a
+//! background job recording response codes and response times, and a custom
+//! registry served together with the `prometheus` crate's default registry (and the
+//! handler's own `promhttp_metric_handler_*` metrics) on a separate metrics listener.
+//!
+//! ```text
+//! cargo run --release --bin promhttp-demo -- [--app.listen-address 127.0.0.1:8080]
+//!     [--web.listen-address 127.0.0.1:9898] [--web.telemetry-path /metrics]
+//! curl -s 127.0.0.1:8080/some; curl -s 127.0.0.1:9898/metrics
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use promhttp::prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
+use promhttp::{DefaultRegistry, Gatherers, HandlerMetrics, MetricsHandler};
+use tokio::net::TcpListener;
+
+const USAGE: &str = "usage: promhttp-demo [--app.listen-address ADDR] [--web.listen-address ADDR] [--web.telemetry-path PATH]";
+
+struct Config {
+    app: SocketAddr,
+    web: SocketAddr,
+    path: String,
+}
+
+fn parse_args() -> Result<Config, String> {
+    let mut c = Config {
+        app: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        web: SocketAddr::from(([127, 0, 0, 1], 9898)),
+        path: "/metrics".to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        if arg == "-h" || arg == "--help" {
+            return Err(USAGE.to_owned());
+        }
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let value = inline
+            .or_else(|| it.next())
+            .ok_or_else(|| format!("{key} needs a value\n{USAGE}"))?;
+        let addr = |v: &str| {
+            v.parse::<SocketAddr>()
+                .map_err(|e| format!("{key}: {v:?} is not an address ({e})"))
+        };
+        match key.as_str() {
+            "--app.listen-address" => c.app = addr(&value)?,
+            "--web.listen-address" => c.web = addr(&value)?,
+            "--web.telemetry-path" => {
+                if !value.starts_with('/') {
+                    return Err(format!(
+                        "--web.telemetry-path must start with '/': {value:?}"
+                    ));
+                }
+                c.path = value;
+            }
+            _ => return Err(format!("unknown flag {key}\n{USAGE}")),
+        }
+    }
+    Ok(c)
+}
+
+/// The service's metrics, in their own registry.
+#[derive(Clone)]
+struct Metrics {
+    incoming_requests: IntCounter,
+    connected_clients: IntGauge,
+    response_code: IntCounterVec,
+    response_time: HistogramVec,
+}
+
+impl Metrics {
+    fn register(registry: &Registry) -> promhttp::prometheus::Result<Metrics> {
+        let m = Metrics {
+            incoming_requests: IntCounter::new("incoming_requests", "Incoming Requests")?,
+            connected_clients: IntGauge::new("connected_clients", "Connected Clients")?,
+            response_code: IntCounterVec::new(
+                Opts::new("response_code", "Response Codes"),
+                &["env", "statuscode", "type"],
+            )?,
+            response_time: HistogramVec::new(
+                HistogramOpts::new("response_time", "Response Times"),
+                &["env"],
+            )?,
+        };
+        registry.register(Box::new(m.incoming_requests.clone()))?;
+        registry.register(Box::new(m.connected_clients.clone()))?;
+        registry.register(Box::new(m.response_code.clone()))?;
+        registry.register(Box::new(m.response_time.clone()))?;
+        Ok(m)
+    }
+}
+
+async fn some(State(m): State<Metrics>) -> &'static str {
+    m.incoming_requests.inc();
+    "hello from promhttp-demo\n"
+}
+
+/// Records made-up response codes and times every 500 ms, as the tutorial's
+/// background collector does, so the dashboards have something to show.
+async fn simulate(m: Metrics) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n = n.wrapping_add(1);
+        // A cheap deterministic spread of codes and latencies.
+        let x = n.wrapping_mul(2_654_435_761) % 100;
+        let (code, class) = match x {
+            0..=79 => ("200", "success"),
+            80..=89 => ("404", "client_error"),
+            _ => ("500", "server_error"),
+        };
+        m.response_code
+            .with_label_values(&["testing", code, class])
+            .inc();
+        m.response_time
+            .with_label_values(&["testing"])
+            .observe((x as f64 + 1.0) / 200.0);
+        m.connected_clients.set((x % 7) as i64);
+    }
+}
+
+async fn shutdown_signal() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::error!("cannot listen for Ctrl-C: {e}");
+        std::future::pending::<()>().await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match parse_args() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(config).await {
+        tracing::error!("{e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).map_err(|e| format!("registering metrics: {e}"))?;
+    let handler_metrics = HandlerMetrics::new();
+    handler_metrics
+        .register(&registry)
+        .map_err(|e| format!("registering handler metrics: {e}"))?;
+
+    // The custom registry and the default one (process metrics with the `process`
+    // feature) on one page.
+    let page = Gatherers::new().with(registry).with(DefaultRegistry);
+    let handler = MetricsHandler::builder(page)
+        .openmetrics(true)
+        .instrument(handler_metrics)
+        .build();
+
+    let app = Router::new()
+        .route("/some", get(some))
+        .route("/", get(|| async { "promhttp-demo: try /some\n" }))
+        .with_state(metrics.clone());
+    let web = Router::new().route_service(&config.path, handler);
+
+    let app_listener = TcpListener::bind(config.app)
+        .await
+        .map_err(|e| format!("binding the app listener {}: {e}", config.app))?;
+    let web_listener = TcpListener::bind(config.web)
+        .await
+        .map_err(|e| format!("binding the metrics listener {}: {e}", config.web))?;
+    tracing::info!(
+        "app on http://{}/some, metrics on http://{}{}",
+        config.app,
+        config.web,
+        config.path
+    );
+
+    tokio::spawn(simulate(metrics));
+    let app = axum::serve(app_listener, app).with_graceful_shutdown(shutdown_signal());
+    let web = axum::serve(web_listener, web).with_graceful_shutdown(shutdown_signal());
+    let (a, w) = tokio::join!(app, web);
+    a.map_err(|e| format!("app server: {e}"))?;
+    w.map_err(|e| format!("metrics server: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}

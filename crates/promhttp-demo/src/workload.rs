@@ -1,14 +1,20 @@
 //! The scrape benchmark workload (`shared/bench/WORKLOAD.md` of the project's
 //! steering repository): three families whose size follows `--series N`.
 
-use promhttp::prometheus::{self, CounterVec, GaugeVec, HistogramOpts, HistogramVec, Opts, Registry};
+use promhttp::prometheus::{
+    self, CounterVec, GaugeVec, HistogramOpts, HistogramVec, Opts, Registry,
+};
 
 /// Sample lines per `path` value: 4 counters, 1 gauge, 2 histograms of 14 lines.
 pub const SERIES_PER_PATH: usize = 33;
 const METHODS: [&str; 2] = ["GET", "POST"];
 const CODES: [&str; 2] = ["200", "500"];
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-const OBS: [f64; 12] = [0.003, 0.007, 0.02, 0.04, 0.08, 0.2, 0.4, 0.8, 2.0, 4.0, 8.0, 12.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+const OBS: [f64; 12] = [
+    0.003, 0.007, 0.02, 0.04, 0.08, 0.2, 0.4, 0.8, 2.0, 4.0, 8.0, 12.0,
+];
 
 /// Number of distinct `path` values for a series target: `max(1, ceil(n / 33))`.
 pub fn paths(series: usize) -> usize {
@@ -26,8 +32,11 @@ pub fn register(reg: &Registry, series: usize) -> prometheus::Result<()> {
         &["path"],
     )?;
     let hist = HistogramVec::new(
-        HistogramOpts::new("http_request_duration_seconds", "HTTP request latency in seconds.")
-            .buckets(BUCKETS.to_vec()),
+        HistogramOpts::new(
+            "http_request_duration_seconds",
+            "HTTP request latency in seconds.",
+        )
+        .buckets(BUCKETS.to_vec()),
         &["method", "path"],
     )?;
     reg.register(Box::new(counter.clone()))?;

@@ -37,8 +37,8 @@ use prometheus::proto;
 use prometheus::Registry;
 
 use crate::model::{
-    is_valid_label_name, is_valid_metric_name, Bucket, CounterValue, HistogramValue, Label,
-    Metric, MetricFamily, MetricType, Quantile, Str, SummaryValue, Value,
+    is_valid_label_name, is_valid_metric_name, Bucket, CounterValue, HistogramValue, Label, Metric,
+    MetricFamily, MetricType, Quantile, Str, SummaryValue, Value,
 };
 
 /// A source of metric families.
@@ -312,11 +312,10 @@ fn metric_from_proto(mut m: proto::Metric, t: MetricType) -> Option<Metric> {
         MetricType::Gauge => Value::Gauge(m.gauge.take()?.value.unwrap_or(0.0)),
         MetricType::Untyped => Value::Untyped(m.untyped.take()?.value.unwrap_or(0.0)),
         MetricType::Histogram => {
-            let h = m.histogram.take()?;
+            let mut h = m.histogram.take()?;
             Value::Histogram(HistogramValue {
-                buckets: h
-                    .bucket
-                    .iter()
+                buckets: std::mem::take(&mut h.bucket)
+                    .into_iter()
                     .map(|b| Bucket {
                         upper_bound: b.upper_bound.unwrap_or(f64::INFINITY),
                         cumulative_count: b.cumulative_count.unwrap_or(0),
@@ -328,11 +327,10 @@ fn metric_from_proto(mut m: proto::Metric, t: MetricType) -> Option<Metric> {
             })
         }
         MetricType::Summary => {
-            let s = m.summary.take()?;
+            let mut s = m.summary.take()?;
             Value::Summary(SummaryValue {
-                quantiles: s
-                    .quantile
-                    .iter()
+                quantiles: std::mem::take(&mut s.quantile)
+                    .into_iter()
                     .map(|q| Quantile {
                         quantile: q.quantile.unwrap_or(0.0),
                         value: q.value.unwrap_or(f64::NAN),
@@ -368,13 +366,14 @@ pub fn normalize(g: &mut Gathered) {
         let name = &f.name;
         // Label names repeat from metric to metric: check each distinct one once.
         let mut checked: Vec<Str> = Vec::new();
-        f.metrics.retain_mut(|m| match check_metric(m, t, &mut checked) {
-            Ok(()) => true,
-            Err(msg) => {
-                errors.push(GatherError::new(Some(name), msg));
-                false
-            }
-        });
+        f.metrics
+            .retain_mut(|m| match check_metric(m, t, &mut checked) {
+                Ok(()) => true,
+                Err(msg) => {
+                    errors.push(GatherError::new(Some(name), msg));
+                    false
+                }
+            });
         true
     });
 
@@ -481,7 +480,7 @@ fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result
         ));
     }
     for l in &m.labels {
-        if checked.iter().any(|c| *c == l.name) {
+        if checked.contains(&l.name) {
             continue;
         }
         if !is_valid_label_name(&l.name) {
@@ -519,21 +518,20 @@ fn cmp_labels(a: &[Label], b: &[Label]) -> Ordering {
     }
     a.len()
         .cmp(&b.len())
-        .then_with(|| {
-            a.iter()
-                .map(|l| &l.name)
-                .cmp(b.iter().map(|l| &l.name))
-        })
+        .then_with(|| a.iter().map(|l| &l.name).cmp(b.iter().map(|l| &l.name)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prometheus::{
-        CounterVec, Gauge, HistogramOpts, HistogramVec, IntCounter, Opts,
-    };
+    use prometheus::{CounterVec, Gauge, HistogramOpts, HistogramVec, IntCounter, Opts};
 
-    fn fam(name: &'static str, help: &'static str, t: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+    fn fam(
+        name: &'static str,
+        help: &'static str,
+        t: MetricType,
+        metrics: Vec<Metric>,
+    ) -> MetricFamily {
         MetricFamily {
             name: name.into(),
             help: help.into(),
@@ -551,7 +549,10 @@ mod tests {
     }
 
     fn run(families: Vec<MetricFamily>) -> Gathered {
-        let mut g = Gathered { families, errors: vec![] };
+        let mut g = Gathered {
+            families,
+            errors: vec![],
+        };
         normalize(&mut g);
         g
     }
@@ -604,28 +605,56 @@ mod tests {
         let out = gather_all(&Gatherers::new().with(b).with(a));
         assert!(out.errors.is_empty());
         assert_eq!(out.families.len(), 1);
-        let values: Vec<&str> = out.families[0].metrics.iter().map(|m| m.labels[0].value.as_str()).collect();
+        let values: Vec<&str> = out.families[0]
+            .metrics
+            .iter()
+            .map(|m| m.labels[0].value.as_str())
+            .collect();
         assert_eq!(values, ["a", "b"]);
     }
 
     #[test]
     fn duplicate_series_are_reported_and_dropped() {
         let out = run(vec![
-            fam("g", "G.", MetricType::Gauge, vec![gauge(&[("a", "1")], 1.0)]),
-            fam("g", "G.", MetricType::Gauge, vec![gauge(&[("a", "1")], 2.0), gauge(&[("a", "2")], 3.0)]),
+            fam(
+                "g",
+                "G.",
+                MetricType::Gauge,
+                vec![gauge(&[("a", "1")], 1.0)],
+            ),
+            fam(
+                "g",
+                "G.",
+                MetricType::Gauge,
+                vec![gauge(&[("a", "1")], 2.0), gauge(&[("a", "2")], 3.0)],
+            ),
         ]);
         assert_eq!(out.families[0].metrics.len(), 2);
         assert_eq!(out.families[0].metrics[0].value, Value::Gauge(1.0));
         assert_eq!(out.errors.len(), 1);
-        assert!(out.errors[0].to_string().contains("\"g\""), "{}", out.errors[0]);
+        assert!(
+            out.errors[0].to_string().contains("\"g\""),
+            "{}",
+            out.errors[0]
+        );
     }
 
     #[test]
     fn type_and_help_mismatches_are_reported() {
         let out = run(vec![
             fam("g", "G.", MetricType::Gauge, vec![gauge(&[], 1.0)]),
-            fam("g", "G.", MetricType::Untyped, vec![Metric::new(vec![], Value::Untyped(1.0))]),
-            fam("g", "Other.", MetricType::Gauge, vec![gauge(&[("a", "b")], 1.0)]),
+            fam(
+                "g",
+                "G.",
+                MetricType::Untyped,
+                vec![Metric::new(vec![], Value::Untyped(1.0))],
+            ),
+            fam(
+                "g",
+                "Other.",
+                MetricType::Gauge,
+                vec![gauge(&[("a", "b")], 1.0)],
+            ),
         ]);
         assert_eq!(out.families.len(), 1);
         assert_eq!(out.families[0].metrics.len(), 1);
@@ -638,16 +667,26 @@ mod tests {
     fn invalid_names_and_labels_are_reported() {
         let out = run(vec![
             fam("bad-name", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
-            fam("g", "", MetricType::Gauge, vec![
-                gauge(&[("__x", "1")], 1.0),
-                gauge(&[("a", "1"), ("a", "2")], 1.0),
-                gauge(&[("b", "1"), ("a", "2")], 1.0),
-                Metric::new(vec![], Value::counter(1.0)),
-            ]),
-            fam("h", "", MetricType::Histogram, vec![Metric::new(
-                vec![Label::new("le", "1")],
-                Value::Histogram(HistogramValue::default()),
-            )]),
+            fam(
+                "g",
+                "",
+                MetricType::Gauge,
+                vec![
+                    gauge(&[("__x", "1")], 1.0),
+                    gauge(&[("a", "1"), ("a", "2")], 1.0),
+                    gauge(&[("b", "1"), ("a", "2")], 1.0),
+                    Metric::new(vec![], Value::counter(1.0)),
+                ],
+            ),
+            fam(
+                "h",
+                "",
+                MetricType::Histogram,
+                vec![Metric::new(
+                    vec![Label::new("le", "1")],
+                    Value::Histogram(HistogramValue::default()),
+                )],
+            ),
         ]);
         assert_eq!(out.families.len(), 1);
         // The unsorted label set was kept, sorted.
@@ -677,7 +716,8 @@ mod tests {
     #[test]
     fn panicking_source_is_contained() {
         let ok = from_fn(|out| {
-            out.families.push(fam("ok", "", MetricType::Gauge, vec![gauge(&[], 1.0)]));
+            out.families
+                .push(fam("ok", "", MetricType::Gauge, vec![gauge(&[], 1.0)]));
         });
         let bad = from_fn(|_| panic!("collector exploded"));
         let out = gather_all(&Gatherers::new().with(ok).with(bad));
@@ -687,11 +727,16 @@ mod tests {
 
     #[test]
     fn equal_label_sets_sort_together() {
-        let out = run(vec![fam("g", "", MetricType::Gauge, vec![
-            gauge(&[("a", "1")], 1.0),
-            gauge(&[("b", "1")], 2.0),
-            gauge(&[("a", "1")], 3.0),
-        ])]);
+        let out = run(vec![fam(
+            "g",
+            "",
+            MetricType::Gauge,
+            vec![
+                gauge(&[("a", "1")], 1.0),
+                gauge(&[("b", "1")], 2.0),
+                gauge(&[("a", "1")], 3.0),
+            ],
+        )]);
         assert_eq!(out.families[0].metrics.len(), 2);
         assert_eq!(out.errors.len(), 1);
     }
@@ -701,5 +746,30 @@ mod tests {
         let out = run(vec![fam("g", "", MetricType::Gauge, vec![])]);
         assert!(out.families.is_empty());
         assert!(out.errors.is_empty());
+    }
+}
+
+#[cfg(all(test, feature = "process", target_os = "linux"))]
+mod process_tests {
+    use super::*;
+
+    #[test]
+    fn custom_and_default_registry_with_process_metrics_on_one_page() {
+        let mine = Registry::new();
+        let c = prometheus::IntCounter::new("mine_total", "Mine.").unwrap();
+        mine.register(Box::new(c)).unwrap();
+        let page = gather_all(&Gatherers::new().with(mine).with(DefaultRegistry));
+        assert!(page.errors.is_empty(), "{:?}", page.errors);
+        for name in [
+            "mine_total",
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                page.families.iter().any(|f| f.name == name),
+                "{name} missing"
+            );
+        }
     }
 }

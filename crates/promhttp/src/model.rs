@@ -211,7 +211,7 @@ pub struct CounterValue {
     /// The total; never negative, never NaN.
     pub value: f64,
     /// The most recent exemplar, if any.
-    pub exemplar: Option<Exemplar>,
+    pub exemplar: Option<Box<Exemplar>>,
 }
 
 /// One histogram bucket.
@@ -222,7 +222,7 @@ pub struct Bucket {
     /// Observations less than or equal to `upper_bound`.
     pub cumulative_count: u64,
     /// An exemplar that fell into this bucket.
-    pub exemplar: Option<Exemplar>,
+    pub exemplar: Option<Box<Exemplar>>,
 }
 
 /// A histogram's state. The text encoders add the `+Inf` bucket when it is missing;

@@ -30,8 +30,12 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let env = |k: &str| std::env::var(k).ok();
     let mut args = Args {
-        port: env("BENCH_PORT").and_then(|v| v.parse().ok()).unwrap_or(9100),
-        series: env("BENCH_SERIES").and_then(|v| v.parse().ok()).unwrap_or(10_000),
+        port: env("BENCH_PORT")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(9100),
+        series: env("BENCH_SERIES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000),
         encode_bench: None,
     };
     let mut it = std::env::args().skip(1);
@@ -59,7 +63,9 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn handler(reg: &Registry) -> MetricsHandler {
-    MetricsHandler::builder(reg.clone()).openmetrics(true).build()
+    MetricsHandler::builder(reg.clone())
+        .openmetrics(true)
+        .build()
 }
 
 /// Times `f` for up to `secs` (at least 3, at most 2000 runs) after a warm-up run.
@@ -145,7 +151,10 @@ fn main() {
         encode_bench(&reg, secs);
         return;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bench-server: starting the runtime: {e}");

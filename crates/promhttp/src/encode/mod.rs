@@ -69,12 +69,12 @@ pub(crate) mod testdata {
         Label::new(name, value.to_string())
     }
 
-    fn exemplar(trace: &'static str, value: f64, ts: Option<f64>) -> Option<Exemplar> {
-        Some(Exemplar {
+    fn exemplar(trace: &'static str, value: f64, ts: Option<f64>) -> Option<Box<Exemplar>> {
+        Some(Box::new(Exemplar {
             labels: vec![Label::new("trace_id", trace)],
             value,
             timestamp: ts,
-        })
+        }))
     }
 
     /// Families in name order, as gathering leaves them.
@@ -100,8 +100,12 @@ pub(crate) mod testdata {
         m.created = Some(1_600_000_001.0);
         requests.metrics.push(m);
 
-        let odd = MetricFamily::new("odd_counter", "A counter without _total.", MetricType::Counter)
-            .with_metric(Metric::new(vec![], Value::counter(1e6)));
+        let odd = MetricFamily::new(
+            "odd_counter",
+            "A counter without _total.",
+            MetricType::Counter,
+        )
+        .with_metric(Metric::new(vec![], Value::counter(1e6)));
 
         let mut latency = MetricFamily::new(
             "request_duration_seconds",
@@ -113,14 +117,26 @@ pub(crate) mod testdata {
             vec![l("method", "GET")],
             Value::Histogram(HistogramValue {
                 buckets: vec![
-                    Bucket { upper_bound: 0.005, cumulative_count: 1, exemplar: None },
+                    Bucket {
+                        upper_bound: 0.005,
+                        cumulative_count: 1,
+                        exemplar: None,
+                    },
                     Bucket {
                         upper_bound: 0.5,
                         cumulative_count: 3,
                         exemplar: exemplar("abc", 0.25, None),
                     },
-                    Bucket { upper_bound: 1.0, cumulative_count: 4, exemplar: None },
-                    Bucket { upper_bound: 10.0, cumulative_count: 4, exemplar: None },
+                    Bucket {
+                        upper_bound: 1.0,
+                        cumulative_count: 4,
+                        exemplar: None,
+                    },
+                    Bucket {
+                        upper_bound: 10.0,
+                        cumulative_count: 4,
+                        exemplar: None,
+                    },
                 ],
                 count: 5,
                 sum: 12.755,
@@ -133,8 +149,16 @@ pub(crate) mod testdata {
             vec![l("method", "POST")],
             Value::Histogram(HistogramValue {
                 buckets: vec![
-                    Bucket { upper_bound: 1e-5, cumulative_count: 0, exemplar: None },
-                    Bucket { upper_bound: f64::INFINITY, cumulative_count: 0, exemplar: None },
+                    Bucket {
+                        upper_bound: 1e-5,
+                        cumulative_count: 0,
+                        exemplar: None,
+                    },
+                    Bucket {
+                        upper_bound: f64::INFINITY,
+                        cumulative_count: 0,
+                        exemplar: None,
+                    },
                 ],
                 count: 0,
                 sum: 0.0,
@@ -146,8 +170,14 @@ pub(crate) mod testdata {
                 vec![],
                 Value::Summary(SummaryValue {
                     quantiles: vec![
-                        Quantile { quantile: 0.5, value: 0.05 },
-                        Quantile { quantile: 0.99, value: f64::NAN },
+                        Quantile {
+                            quantile: 0.5,
+                            value: 0.05,
+                        },
+                        Quantile {
+                            quantile: 0.99,
+                            value: f64::NAN,
+                        },
                     ],
                     count: 1_000_000,
                     sum: 1.7560473e6,
@@ -157,7 +187,10 @@ pub(crate) mod testdata {
         let temperature = MetricFamily::new("temperature_celsius", "", MetricType::Gauge)
             .with_unit("celsius")
             .with_metric(Metric::new(vec![l("room", "a")], Value::Gauge(-3.5)))
-            .with_metric(Metric::new(vec![l("room", "b")], Value::Gauge(f64::NEG_INFINITY)));
+            .with_metric(Metric::new(
+                vec![l("room", "b")],
+                Value::Gauge(f64::NEG_INFINITY),
+            ));
 
         let mut legacy = MetricFamily::new("legacy_value", "Untyped.", MetricType::Untyped);
         let mut m = Metric::new(vec![], Value::Untyped(0.0001));

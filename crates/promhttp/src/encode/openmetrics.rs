@@ -86,7 +86,7 @@ fn encode_family(
             Value::Counter(c) if counter => {
                 write_series(out, name, b"_total", labels, None, write_om_float);
                 write_om_float(out, c.value);
-                end(out, ts, c.exemplar.as_ref());
+                end(out, ts, c.exemplar.as_deref());
                 created(out, name, labels, metric, opts);
             }
             Value::Counter(c) => float_line(out, name, labels, c.value, ts),
@@ -100,7 +100,7 @@ fn encode_family(
                     let le = Some(Extra(b"le", b.upper_bound));
                     write_series(out, name, b"_bucket", labels, le, write_om_float);
                     write_u64(out, b.cumulative_count);
-                    end(out, ts, b.exemplar.as_ref());
+                    end(out, ts, b.exemplar.as_deref());
                 }
                 if !inf_seen {
                     let le = Some(Extra(b"le", f64::INFINITY));
@@ -262,14 +262,14 @@ mod tests {
     fn with_exemplar(labels: Vec<Label>) -> Vec<u8> {
         let mut c = Value::counter(1.0);
         if let Value::Counter(c) = &mut c {
-            c.exemplar = Some(Exemplar {
+            c.exemplar = Some(Box::new(Exemplar {
                 labels,
                 value: 1.0,
                 timestamp: None,
-            });
+            }));
         }
-        let fam =
-            MetricFamily::new("a_total", "", MetricType::Counter).with_metric(Metric::new(vec![], c));
+        let fam = MetricFamily::new("a_total", "", MetricType::Counter)
+            .with_metric(Metric::new(vec![], c));
         let mut out = Vec::new();
         encode(&[fam], &EncodeOptions::default(), &mut out);
         out

@@ -278,9 +278,9 @@ fn write_bucket(bucket: &Bucket, exemplar: Option<&Exemplar>, out: &mut Vec<u8>)
 }
 
 /// The exemplar, if there is one within the OpenMetrics size limit.
-fn kept_exemplar(exemplar: &Option<Exemplar>) -> Option<&Exemplar> {
+fn kept_exemplar(exemplar: &Option<Box<Exemplar>>) -> Option<&Exemplar> {
     exemplar
-        .as_ref()
+        .as_deref()
         .filter(|exemplar| exemplar_within_limit(exemplar))
 }
 
@@ -431,14 +431,14 @@ fn metric_size_guess(metric: &Metric) -> usize {
         .sum();
     let value = match &metric.value {
         Value::Gauge(_) | Value::Untyped(_) => 11,
-        Value::Counter(counter) => 11 + counter.exemplar.as_ref().map_or(0, exemplar_size_guess),
+        Value::Counter(counter) => 11 + counter.exemplar.as_deref().map_or(0, exemplar_size_guess),
         Value::Summary(summary) => 14 + summary.quantiles.len() * 20,
         Value::Histogram(histogram) => {
             14 + histogram.buckets.len() * 14
                 + histogram
                     .buckets
                     .iter()
-                    .filter_map(|bucket| bucket.exemplar.as_ref())
+                    .filter_map(|bucket| bucket.exemplar.as_deref())
                     .map(exemplar_size_guess)
                     .sum::<usize>()
         }
@@ -920,7 +920,7 @@ mod tests {
         })
     }
 
-    fn expected_exemplar(e: &Option<Exemplar>) -> Option<PExemplar> {
+    fn expected_exemplar(e: &Option<Box<Exemplar>>) -> Option<PExemplar> {
         let e = e.as_ref()?;
         let code_points: usize = e
             .labels
@@ -1080,7 +1080,7 @@ mod tests {
             .prop_map(|(upper_bound, cumulative_count, exemplar)| Bucket {
                 upper_bound,
                 cumulative_count,
-                exemplar,
+                exemplar: exemplar.map(Box::new),
             })
     }
 
@@ -1089,7 +1089,12 @@ mod tests {
             MetricType::Gauge => arb_f64().prop_map(Value::Gauge).boxed(),
             MetricType::Untyped => arb_f64().prop_map(Value::Untyped).boxed(),
             MetricType::Counter => (arb_f64(), arb_exemplar())
-                .prop_map(|(value, exemplar)| Value::Counter(CounterValue { value, exemplar }))
+                .prop_map(|(value, exemplar)| {
+                    Value::Counter(CounterValue {
+                        value,
+                        exemplar: exemplar.map(Box::new),
+                    })
+                })
                 .boxed(),
             MetricType::Summary => (
                 prop::collection::vec(
@@ -1368,11 +1373,11 @@ mod tests {
                             Bucket {
                                 upper_bound: 1.0,
                                 cumulative_count: 3,
-                                exemplar: Some(Exemplar {
+                                exemplar: Some(Box::new(Exemplar {
                                     labels: vec![label("trace_id", "ab")],
                                     value: 0.5,
                                     timestamp: Some(2.25),
-                                }),
+                                })),
                             },
                             Bucket {
                                 upper_bound: f64::INFINITY,
@@ -1653,7 +1658,7 @@ mod tests {
 
         let with_exemplar = histogram_with(vec![
             bucket(1.0, None),
-            bucket(f64::INFINITY, Some(exemplar.clone())),
+            bucket(f64::INFINITY, Some(Box::new(exemplar.clone()))),
         ]);
         let buckets = decoded_buckets(&with_exemplar);
         assert_eq!(buckets.len(), 2);
@@ -1669,7 +1674,10 @@ mod tests {
             labels: vec![Label::new("trace_id", "x".repeat(121))],
             ..exemplar
         };
-        let buckets = decoded_buckets(&histogram_with(vec![bucket(f64::INFINITY, Some(long))]));
+        let buckets = decoded_buckets(&histogram_with(vec![bucket(
+            f64::INFINITY,
+            Some(Box::new(long)),
+        )]));
         assert!(buckets.is_empty());
     }
 
@@ -1686,7 +1694,7 @@ mod tests {
                     vec![],
                     Value::Counter(CounterValue {
                         value: 1.0,
-                        exemplar: Some(exemplar),
+                        exemplar: Some(Box::new(exemplar)),
                     }),
                 )),
             ]

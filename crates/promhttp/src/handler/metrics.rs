@@ -108,7 +108,9 @@ impl HandlerMetrics {
             .get_or_init(|| {
                 let m = HandlerMetrics::new();
                 if let Err(e) = m.register(prometheus::default_registry()) {
-                    tracing::warn!("promhttp handler metrics not registered in the default registry: {e}");
+                    tracing::warn!(
+                        "promhttp handler metrics not registered in the default registry: {e}"
+                    );
                 }
                 m
             })

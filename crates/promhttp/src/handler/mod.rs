@@ -351,7 +351,12 @@ impl MetricsHandler {
     }
 
     /// Answers a request given as its parts.
-    pub async fn respond_to(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response<Body> {
+    pub async fn respond_to(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Response<Body> {
         let _in_flight = InFlight::enter(self.inner.metrics.as_ref());
         let response = self.answer(method, uri, headers).await;
         if let Some(m) = &self.inner.metrics {
@@ -423,7 +428,8 @@ impl MetricsHandler {
     fn key(&self, uri: &Uri, headers: &HeaderMap) -> Key {
         let opts = &self.inner.opts;
         let content_type = negotiate_format(headers.get_all(header::ACCEPT), opts.openmetrics);
-        let encoding = negotiate_encoding(headers.get_all(header::ACCEPT_ENCODING), &opts.encodings);
+        let encoding =
+            negotiate_encoding(headers.get_all(header::ACCEPT_ENCODING), &opts.encodings);
         Key {
             content_type,
             encoding,
@@ -453,9 +459,13 @@ impl MetricsHandler {
     fn finish(&self, key: &Key, outcome: &Outcome, head: bool) -> Response<Body> {
         match outcome {
             Outcome::Page(body) => {
-                let mut r = Response::new(Full::new(if head { Bytes::new() } else { body.clone() }));
+                let mut r =
+                    Response::new(Full::new(if head { Bytes::new() } else { body.clone() }));
                 let h = r.headers_mut();
-                h.insert(header::CONTENT_TYPE, HeaderValue::from_static(key.content_type.header));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(key.content_type.header),
+                );
                 if key.encoding != Encoding::Identity {
                     h.insert(
                         header::CONTENT_ENCODING,
@@ -489,8 +499,10 @@ fn plain(status: StatusCode, text: String) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    r.headers_mut()
-        .insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
@@ -563,7 +575,11 @@ impl<B> tower_service::Service<Request<B>> for MetricsHandler {
         let this = self.clone();
         let (parts, body) = request.into_parts();
         drop(body);
-        Box::pin(async move { Ok(this.respond_to(&parts.method, &parts.uri, &parts.headers).await) })
+        Box::pin(async move {
+            Ok(this
+                .respond_to(&parts.method, &parts.uri, &parts.headers)
+                .await)
+        })
     }
 }
 

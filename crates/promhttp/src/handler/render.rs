@@ -216,12 +216,20 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
                 m.errors.with_label_values(&["encoding"]).inc();
             }
             tracing::error!(error = %e, encoding = key.encoding.as_str(), "error compressing metrics");
-            Outcome::Failed(format!("1 error occurred:\n* compressing with {}: {e}\n", key.encoding.as_str()))
+            Outcome::Failed(format!(
+                "1 error occurred:\n* compressing with {}: {e}\n",
+                key.encoding.as_str()
+            ))
         }
     }
 }
 
-fn compress(inner: &Inner, encoding: Encoding, data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+fn compress(
+    inner: &Inner,
+    encoding: Encoding,
+    data: &[u8],
+    capacity: usize,
+) -> std::io::Result<Vec<u8>> {
     match encoding {
         Encoding::Identity => Ok(data.to_vec()),
         #[cfg(feature = "gzip")]
@@ -239,7 +247,8 @@ fn compress(inner: &Inner, encoding: Encoding, data: &[u8], capacity: usize) -> 
                 Some(c) => c,
                 None => slot.insert(zstd::bulk::Compressor::new(inner.opts.zstd_level)?),
             };
-            let mut out = Vec::with_capacity(capacity.max(zstd::zstd_safe::compress_bound(data.len())));
+            let mut out =
+                Vec::with_capacity(capacity.max(zstd::zstd_safe::compress_bound(data.len())));
             c.compress_to_buffer(data, &mut out)?;
             Ok(out)
         }

@@ -56,7 +56,10 @@ async fn serves_text_by_default() {
     let h = handler_for(registry());
     let (r, body) = get(&h, req("/metrics", &[])).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(header(&r, "content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        header(&r, "content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     assert_eq!(header(&r, "vary"), "Accept-Encoding");
     assert_eq!(header(&r, "content-length"), TEXT_BODY.len().to_string());
     assert_eq!(header(&r, "content-encoding"), "");
@@ -77,7 +80,11 @@ async fn head_has_headers_and_no_body() {
 async fn other_methods_get_405() {
     let h = handler_for(registry());
     for m in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
-        let req = Request::builder().method(m).uri("/metrics").body(()).unwrap();
+        let req = Request::builder()
+            .method(m)
+            .uri("/metrics")
+            .body(())
+            .unwrap();
         let (r, _) = get(&h, req).await;
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{m}");
         assert_eq!(header(&r, "allow"), "GET, HEAD");
@@ -115,12 +122,20 @@ async fn zstd_decompresses_to_the_identity_body() {
 #[tokio::test]
 async fn compression_can_be_refused_or_disabled() {
     let h = handler_for(registry());
-    for ae in ["identity", "*;q=0", "gzip;q=0, zstd;q=0", "br", "gzip;q=foo;;;"] {
+    for ae in [
+        "identity",
+        "*;q=0",
+        "gzip;q=0, zstd;q=0",
+        "br",
+        "gzip;q=foo;;;",
+    ] {
         let (r, body) = get(&h, req("/metrics", &[("accept-encoding", ae)])).await;
         assert_eq!(header(&r, "content-encoding"), "", "{ae}");
         assert_eq!(body, TEXT_BODY, "{ae}");
     }
-    let h = MetricsHandler::builder(registry()).compression(false).build();
+    let h = MetricsHandler::builder(registry())
+        .compression(false)
+        .build();
     let (r, body) = get(&h, req("/metrics", &[("accept-encoding", "gzip")])).await;
     assert_eq!(header(&r, "content-encoding"), "");
     assert_eq!(body, TEXT_BODY);
@@ -131,9 +146,14 @@ async fn openmetrics_only_when_enabled() {
     let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     let h = handler_for(registry());
     let (r, _) = get(&h, req("/metrics", &[("accept", accept)])).await;
-    assert_eq!(header(&r, "content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        header(&r, "content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
 
-    let h = MetricsHandler::builder(registry()).openmetrics(true).build();
+    let h = MetricsHandler::builder(registry())
+        .openmetrics(true)
+        .build();
     let (r, body) = get(&h, req("/metrics", &[("accept", accept)])).await;
     assert_eq!(
         header(&r, "content-type"),
@@ -164,13 +184,24 @@ async fn protobuf_when_asked() {
 #[tokio::test]
 async fn malformed_headers_fall_back_to_text() {
     let h = handler_for(registry());
-    for accept in ["", "garbage", ";;;,,,", "text/plain;q=", "application/json", "*/*;q=abc"] {
+    for accept in [
+        "",
+        "garbage",
+        ";;;,,,",
+        "text/plain;q=",
+        "application/json",
+        "*/*;q=abc",
+    ] {
         let (r, body) = get(&h, req("/metrics", &[("accept", accept)])).await;
         assert_eq!(r.status(), StatusCode::OK, "{accept:?}");
         assert_eq!(body, TEXT_BODY, "{accept:?}");
     }
     let junk = "x".repeat(16 * 1024);
-    let (r, _) = get(&h, req("/metrics", &[("accept", &junk), ("accept-encoding", &junk)])).await;
+    let (r, _) = get(
+        &h,
+        req("/metrics", &[("accept", &junk), ("accept-encoding", &junk)]),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -178,8 +209,18 @@ async fn malformed_headers_fall_back_to_text() {
 async fn name_filter_keeps_named_families() {
     let h = handler_for(registry());
     let (_, body) = get(&h, req("/metrics?name[]=other_total", &[])).await;
-    assert_eq!(body, "# HELP other_total Other.\n# TYPE other_total counter\nother_total 1\n");
-    let (_, body) = get(&h, req("/metrics?name%5B%5D=requests_total&name[]=other_total&name[]=other_total", &[])).await;
+    assert_eq!(
+        body,
+        "# HELP other_total Other.\n# TYPE other_total counter\nother_total 1\n"
+    );
+    let (_, body) = get(
+        &h,
+        req(
+            "/metrics?name%5B%5D=requests_total&name[]=other_total&name[]=other_total",
+            &[],
+        ),
+    )
+    .await;
     assert_eq!(body, TEXT_BODY);
     let (r, body) = get(&h, req("/metrics?name[]=nothing", &[])).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -193,7 +234,9 @@ async fn name_filter_keeps_named_families() {
 #[tokio::test]
 async fn process_start_time_header() {
     let start = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let h = MetricsHandler::builder(registry()).process_start_time(start).build();
+    let h = MetricsHandler::builder(registry())
+        .process_start_time(start)
+        .build();
     let (r, _) = get(&h, req("/metrics", &[])).await;
     assert_eq!(header(&r, "process-start-time-unix"), "1700000000");
 }
@@ -222,7 +265,10 @@ async fn http_error_mode_answers_500_naming_the_family() {
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(header(&r, "content-encoding"), "");
     let body = std::str::from_utf8(&body).unwrap();
-    assert!(body.starts_with("An error has occurred while serving metrics:\n\n"), "{body}");
+    assert!(
+        body.starts_with("An error has occurred while serving metrics:\n\n"),
+        "{body}"
+    );
     assert!(body.contains("\"dup\""), "{body}");
     assert_eq!(metrics.errors.with_label_values(&["gathering"]).get(), 1);
     assert_eq!(metrics.requests.with_label_values(&["500"]).get(), 1);
@@ -273,7 +319,9 @@ async fn panicking_collector_then_recovery() {
     }));
     let (r, body) = get(&h, req("/metrics", &[])).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(std::str::from_utf8(&body).unwrap().contains("first gather fails"));
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .contains("first gather fails"));
     let (r, body) = get(&h, req("/metrics", &[])).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body, "# TYPE ok gauge\nok 1\n");
@@ -333,7 +381,10 @@ async fn max_requests_in_flight() {
     gate.wait_running(1).await;
     let (r, body) = get(&h, req("/metrics", &[])).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body, "Limit of concurrent requests reached (1), try again later.\n");
+    assert_eq!(
+        body,
+        "Limit of concurrent requests reached (1), try again later.\n"
+    );
     gate.open();
     assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
     let (r, _) = get(&h, req("/metrics", &[])).await;
@@ -342,7 +393,9 @@ async fn max_requests_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permit_is_released_when_requests_are_dropped() {
-    let h = MetricsHandler::builder(registry()).max_requests_in_flight(1).build();
+    let h = MetricsHandler::builder(registry())
+        .max_requests_in_flight(1)
+        .build();
     for _ in 0..1000 {
         let fut = h.clone().oneshot(req("/metrics", &[]));
         // Poll once, then drop mid-render.
@@ -393,7 +446,10 @@ async fn scrape_timeout_header_caps_the_deadline() {
     let started = std::time::Instant::now();
     let (r, body) = get(
         &h,
-        req("/metrics", &[("x-prometheus-scrape-timeout-seconds", "0.1")]),
+        req(
+            "/metrics",
+            &[("x-prometheus-scrape-timeout-seconds", "0.1")],
+        ),
     )
     .await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -402,12 +458,19 @@ async fn scrape_timeout_header_caps_the_deadline() {
     assert!(started.elapsed() < Duration::from_secs(5));
     gate.open();
     for bad in ["abc", "-1", "NaN", "inf", "1e309", "0", "", "  "] {
-        let (r, _) = get(&h, req("/metrics", &[("x-prometheus-scrape-timeout-seconds", bad)])).await;
+        let (r, _) = get(
+            &h,
+            req("/metrics", &[("x-prometheus-scrape-timeout-seconds", bad)]),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::OK, "{bad:?}");
     }
     let deadline = h.deadline(&{
         let mut m = HeaderMap::new();
-        m.insert("x-prometheus-scrape-timeout-seconds", HeaderValue::from_static("10"));
+        m.insert(
+            "x-prometheus-scrape-timeout-seconds",
+            HeaderValue::from_static("10"),
+        );
         m
     });
     assert_eq!(deadline, Some(Duration::from_millis(9500)));
@@ -446,7 +509,10 @@ async fn self_metrics_count_after_completion() {
     let h = MetricsHandler::builder(r).instrument(metrics).build();
     let (_, body) = get(&h, req("/metrics", &[])).await;
     let body = std::str::from_utf8(&body).unwrap();
-    assert!(body.contains("promhttp_metric_handler_requests_total{code=\"200\"} 0\n"), "{body}");
+    assert!(
+        body.contains("promhttp_metric_handler_requests_total{code=\"200\"} 0\n"),
+        "{body}"
+    );
     assert!(body.contains("promhttp_metric_handler_requests_total{code=\"503\"} 0\n"));
     assert!(body.contains("promhttp_metric_handler_requests_in_flight 1\n"));
     assert!(body.contains("promhttp_metric_handler_errors_total{cause=\"encoding\"} 0\n"));
