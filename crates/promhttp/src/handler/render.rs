@@ -253,10 +253,13 @@ fn compress(
             Ok(out)
         }
         #[allow(unreachable_patterns)]
-        other => Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            format!("{} support is not compiled in", other.as_str()),
-        )),
+        other => Err({
+            let _ = (inner, capacity);
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!("{} support is not compiled in", other.as_str()),
+            )
+        }),
     }
 }
 

@@ -1,0 +1,69 @@
+//! Per-stage cost of a scrape on the benchmark workload (10k series, as the peer
+//! harness defines it): the `prometheus` crate's `gather()` (the floor for anything
+//! serving a `prometheus::Registry`), moving it into our model, each encoder, each
+//! compression, and a whole handler render.
+//!
+//! `cargo bench -p promhttp --bench scrape`
+
+#[path = "../../promhttp-demo/src/workload.rs"]
+mod workload;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use http::Request;
+use promhttp::encode::{encode, EncodeOptions, Format};
+use promhttp::gather::{from_proto, normalize, Gathered};
+use promhttp::prometheus::Registry;
+use promhttp::MetricsHandler;
+
+fn stages(c: &mut Criterion) {
+    let reg = Registry::new();
+    workload::register(&reg, 10_000).expect("workload");
+    let mut g = c.benchmark_group("scrape-10k");
+    g.sample_size(50);
+
+    g.bench_function("gather/prometheus", |b| b.iter(|| reg.gather()));
+    g.bench_function("gather/model", |b| {
+        b.iter(|| {
+            let mut out = Gathered::default();
+            from_proto(reg.gather(), &mut out);
+            normalize(&mut out);
+            out
+        })
+    });
+
+    let mut page = Gathered::default();
+    from_proto(reg.gather(), &mut page);
+    normalize(&mut page);
+    let mut buf = Vec::new();
+    for (name, format) in [
+        ("encode/text", Format::Text),
+        ("encode/openmetrics", Format::OpenMetrics),
+        ("encode/protobuf", Format::Protobuf),
+    ] {
+        buf.clear();
+        encode(format, &page.families, &EncodeOptions::default(), &mut buf);
+        g.throughput(Throughput::Bytes(buf.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                buf.clear();
+                encode(format, &page.families, &EncodeOptions::default(), &mut buf);
+                buf.len()
+            })
+        });
+    }
+
+    let handler = MetricsHandler::builder(reg.clone()).build();
+    for coding in ["identity", "gzip", "zstd"] {
+        let req = Request::get("/metrics")
+            .header("accept-encoding", coding)
+            .body(())
+            .expect("request");
+        g.bench_function(format!("handler/{coding}"), |b| {
+            b.iter(|| handler.respond_blocking(&req))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
