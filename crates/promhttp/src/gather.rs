@@ -442,13 +442,33 @@ pub fn normalize(g: &mut Gathered) {
     // 4. Generated sample names (`x_bucket`, `x_sum`, `x_count`) must not clash.
     let mut clashes: Vec<usize> = Vec::new();
     for f in &merged {
+        // A counter `x_total` is the OpenMetrics family `x`: no other family may be `x`.
+        if f.metric_type == MetricType::Counter {
+            if let Some(base) = f.name.strip_suffix("_total").filter(|b| !b.is_empty()) {
+                if let Ok(i) = merged.binary_search_by(|x| x.name.as_str().cmp(base)) {
+                    errors.push(GatherError::new(
+                        Some(base),
+                        format!(
+                            "clashes with counter {:?}, which OpenMetrics names {base:?}: it is left out",
+                            f.name.as_str()
+                        ),
+                    ));
+                    clashes.push(i);
+                }
+            }
+        }
         let suffixes: &[&str] = match f.metric_type {
-            MetricType::Histogram => &["_bucket", "_count", "_sum"],
-            MetricType::Summary => &["_count", "_sum"],
+            MetricType::Histogram => &["_bucket", "_count", "_sum", "_created"],
+            MetricType::Summary => &["_count", "_sum", "_created"],
+            MetricType::Counter => &["_created"],
             _ => continue,
         };
         for s in suffixes {
-            let clash = format!("{}{}", f.name, s);
+            let base = match f.metric_type {
+                MetricType::Counter => f.name.strip_suffix("_total").unwrap_or(&f.name),
+                _ => &f.name,
+            };
+            let clash = format!("{base}{s}");
             if let Ok(i) = merged.binary_search_by(|x| x.name.as_str().cmp(&clash)) {
                 errors.push(GatherError::new(
                     Some(&clash),
@@ -711,6 +731,23 @@ mod tests {
         let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["x", "x_total"]);
         assert!(out.errors[0].to_string().contains("x_count"));
+    }
+
+    #[test]
+    fn openmetrics_name_clashes_are_reported() {
+        let out = run(vec![
+            fam(
+                "x_total",
+                "",
+                MetricType::Counter,
+                vec![Metric::new(vec![], Value::counter(1.0))],
+            ),
+            fam("x", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+            fam("x_created", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+        ]);
+        let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["x_total"]);
+        assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
     }
 
     #[test]

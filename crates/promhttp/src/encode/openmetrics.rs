@@ -20,7 +20,7 @@ use super::escape::{write_help_openmetrics, write_label_value};
 use super::float::{write_om_float, write_u64};
 use super::text::{write_label_pairs, write_series, Extra};
 use super::EncodeOptions;
-use crate::model::{Exemplar, Metric, MetricFamily, MetricType, Value};
+use crate::model::{is_valid_label_name, Exemplar, Metric, MetricFamily, MetricType, Value};
 
 /// The most code points an exemplar's label names and values may have together.
 pub const EXEMPLAR_MAX_RUNES: usize = 128;
@@ -44,7 +44,8 @@ fn encode_family(
     // A counter keeps its sample name `x_total`; the family is `x`.
     let (name, type_name, counter) = match family.metric_type {
         MetricType::Counter => match full.strip_suffix(b"_total") {
-            Some(base) => (base, "counter", true),
+            Some(base) if !base.is_empty() => (base, "counter", true),
+            Some(_) => (full, "unknown", false),
             None => (full, "unknown", false),
         },
         MetricType::Gauge => (full, "gauge", false),
@@ -177,15 +178,22 @@ fn end(out: &mut Vec<u8>, ts: Option<i64>, exemplar: Option<&Exemplar>) {
             }
         } else {
             tracing::debug!(
-                "exemplar dropped: its labels exceed {EXEMPLAR_MAX_RUNES} code points or its value is not finite"
+                "exemplar dropped: invalid or repeated label names, labels over {EXEMPLAR_MAX_RUNES} code points, or a NaN value"
             );
         }
     }
     out.push(b'\n');
 }
 
-/// Whether an exemplar may be written: labels within 128 code points, value a number.
+/// Whether an exemplar may be written: valid, distinct label names, labels within
+/// 128 code points, value a number.
 pub fn exemplar_fits(e: &Exemplar) -> bool {
+    let names_ok = e.labels.iter().enumerate().all(|(i, l)| {
+        is_valid_label_name(&l.name) && e.labels[..i].iter().all(|p| p.name != l.name)
+    });
+    if !names_ok {
+        return false;
+    }
     let runes: usize = e
         .labels
         .iter()
@@ -196,18 +204,13 @@ pub fn exemplar_fits(e: &Exemplar) -> bool {
 
 /// Milliseconds to OpenMetrics seconds (`1.5` for 1500 ms), exact to the millisecond.
 fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
-    let secs = ms.div_euclid(1000);
-    let frac = ms.rem_euclid(1000) as u64;
-    if secs < 0 && frac != 0 {
-        // -1.5 s is -2 s + 500 ms: write through a float, still exact enough.
-        write_om_float(out, ms as f64 / 1000.0);
-        return;
-    }
-    if secs < 0 {
+    if ms < 0 {
         out.push(b'-');
     }
-    write_u64(out, secs.unsigned_abs());
+    let abs = ms.unsigned_abs();
+    write_u64(out, abs / 1000);
     out.push(b'.');
+    let frac = abs % 1000;
     if frac == 0 {
         out.push(b'0');
     } else {
@@ -298,6 +301,8 @@ mod tests {
             (10, "0.01"),
             (-1000, "-1.0"),
             (-1500, "-1.5"),
+            (-9_982_049_312_483_765, "-9982049312483.765"),
+            (i64::MIN, "-9223372036854775.808"),
         ] {
             let mut out = Vec::new();
             write_timestamp(&mut out, ms);
