@@ -113,6 +113,17 @@ fn encode_bench(reg: &Registry, secs: f64) {
             buf.len()
         });
     }
+    let gzip6 = MetricsHandler::builder(reg.clone())
+        .openmetrics(true)
+        .gzip_level(6)
+        .build();
+    let req = Request::get("/metrics")
+        .header("accept-encoding", "gzip")
+        .body(())
+        .unwrap_or_default();
+    bench_loop("promhttp/handler-text-gzip-level6", secs, || {
+        content_length(&gzip6.respond_blocking(&req))
+    });
     let h = handler(reg);
     for (label, ae) in [
         ("promhttp/handler-text-identity", "identity"),
@@ -123,15 +134,16 @@ fn encode_bench(reg: &Registry, secs: f64) {
             .header("accept-encoding", ae)
             .body(())
             .unwrap_or_default();
-        bench_loop(label, secs, || {
-            let r = h.respond_blocking(&req);
-            r.headers()
-                .get("content-length")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        });
+        bench_loop(label, secs, || content_length(&h.respond_blocking(&req)));
     }
+}
+
+fn content_length<B>(r: &http::Response<B>) -> usize {
+    r.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn main() {
