@@ -4,6 +4,8 @@
 pub use prometheus;
 
 pub mod encode;
+#[cfg(feature = "exporter")]
+pub mod exporter;
 pub mod gather;
 pub mod handler;
 pub mod model;

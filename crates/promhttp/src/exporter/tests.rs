@@ -1,0 +1,407 @@
+//! The exporter over real loopback sockets.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use prometheus::{IntCounter, Registry};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::*;
+use crate::gather::{from_fn, Gathered};
+use crate::model::{Metric, MetricFamily, MetricType, Value};
+
+fn local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Sends one raw HTTP/1.1 request and reads the whole answer (bounded in time).
+async fn raw(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("response within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn registry_with_counter() -> (Registry, IntCounter) {
+    let r = Registry::new();
+    let c = IntCounter::new("scrapes_seen_total", "Scrapes seen by the hook.").unwrap();
+    r.register(Box::new(c.clone())).unwrap();
+    (r, c)
+}
+
+#[tokio::test]
+async fn routes_and_methods() {
+    let (r, _) = registry_with_counter();
+    let h = Exporter::builder(r).listen_address(local()).start().await.unwrap();
+    let addr = h.local_addr();
+    assert_ne!(addr.port(), 0);
+
+    let (status, head, body) = raw(addr, "GET", "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/plain; version=0.0.4; charset=utf-8"), "{head}");
+    assert!(body.contains("scrapes_seen_total 0"));
+
+    let (status, head, body) = raw(addr, "GET", "/").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("text/html"));
+    assert!(body.contains("<a href=\"metrics\">"), "{body}");
+
+    for p in ["/-/healthy", "/-/ready"] {
+        assert_eq!(raw(addr, "GET", p).await.0, 200);
+        assert_eq!(raw(addr, "HEAD", p).await.0, 200);
+        assert_eq!(raw(addr, "POST", p).await.0, 405);
+    }
+    assert_eq!(raw(addr, "POST", "/metrics").await.0, 405);
+    assert_eq!(raw(addr, "DELETE", "/").await.0, 405);
+    for p in ["/metric", "/metrics/", "/favicon.ico", "/../metrics"] {
+        assert_eq!(raw(addr, "GET", p).await.0, 404, "{p}");
+    }
+    h.shutdown();
+    h.join().await.unwrap();
+    // Closed: new connections are refused.
+    assert!(TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn bad_configuration_and_busy_address_are_typed_errors() {
+    for p in ["", "metrics", "/", "/-/healthy"] {
+        let e = Exporter::builder(Registry::new()).metrics_path(p).start().await.unwrap_err();
+        assert!(matches!(e, ExporterError::Config(_)), "{p}: {e}");
+    }
+    let h = Exporter::builder(Registry::new()).listen_address(local()).start().await.unwrap();
+    let e = Exporter::builder(Registry::new())
+        .listen_address(h.local_addr())
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExporterError::Bind { .. }), "{e}");
+    assert!(e.to_string().contains(&h.local_addr().to_string()));
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hook_runs_before_every_scrape_and_failures_do_not_break_it() {
+    let (r, c) = registry_with_counter();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let calls2 = calls.clone();
+    let h = Exporter::builder(r.clone())
+        .listen_address(local())
+        .on_scrape(move || {
+            let c = c.clone();
+            let n = calls2.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    1 => Err("source unavailable".to_owned()),
+                    2 => panic!("hook exploded"),
+                    _ => {
+                        c.inc();
+                        Ok(())
+                    }
+                }
+            }
+        })
+        .instrument_hooks(&r)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let (_, _, body) = raw(addr, "GET", "/metrics").await;
+    assert!(body.contains("scrapes_seen_total 1\n"), "{body}");
+    // A failing and a panicking hook: the scrape is answered, the failure counted.
+    let (status, _, body) = raw(addr, "GET", "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("promhttp_exporter_hook_failures_total 1\n"), "{body}");
+    let (status, _, body) = raw(addr, "GET", "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("promhttp_exporter_hook_failures_total 2\n"), "{body}");
+    let (_, _, body) = raw(addr, "GET", "/metrics").await;
+    assert!(body.contains("scrapes_seen_total 2\n"), "{body}");
+    // Other paths do not run the hook.
+    raw(addr, "GET", "/").await;
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_hook_is_bounded_by_the_hook_timeout() {
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .hook_timeout(Duration::from_millis(100))
+        .on_scrape(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok::<(), String>(())
+        })
+        .start()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(raw(h.local_addr(), "GET", "/metrics").await.0, 200);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updater_runs_on_its_interval() {
+    let (r, c) = registry_with_counter();
+    let h = Exporter::builder(r)
+        .listen_address(local())
+        .update_every(Duration::from_millis(20), move || {
+            let c = c.clone();
+            async move {
+                c.inc();
+                Ok::<(), String>(())
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, _, body) = raw(h.local_addr(), "GET", "/metrics").await;
+        let n: u64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("scrapes_seen_total "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if n >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "updater did not run: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>, Arc<AtomicUsize>);
+
+impl Gate {
+    fn open(&self) {
+        *self.0 .0.lock().unwrap() = true;
+        self.0 .1.notify_all();
+    }
+    fn source(&self) -> impl Gather {
+        let g = self.clone();
+        from_fn(move |out: &mut Gathered| {
+            g.1.fetch_add(1, Ordering::SeqCst);
+            let mut open = g.0 .0.lock().unwrap();
+            while !*open {
+                open = g.0 .1.wait_timeout(open, Duration::from_secs(10)).unwrap().0;
+            }
+            out.families.push(
+                MetricFamily::new("slow", "", MetricType::Gauge)
+                    .with_metric(Metric::new(vec![], Value::Gauge(1.0))),
+            );
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_lets_the_scrape_in_flight_finish() {
+    let gate = Gate::default();
+    let h = Exporter::builder(gate.source())
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let scrape = tokio::spawn(raw(addr, "GET", "/metrics"));
+    for _ in 0..500 {
+        if gate.1.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.shutdown();
+    // New connections are refused once the accept loop has stopped.
+    let mut refused = false;
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(refused, "listener still accepting after shutdown");
+    gate.open();
+    let (status, _, body) = scrape.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body, "# TYPE slow gauge\nslow 1\n");
+    tokio::time::timeout(Duration::from_secs(10), h.join())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_timeout_bounds_shutdown() {
+    let gate = Gate::default();
+    let h = Exporter::builder(gate.source())
+        .listen_address(local())
+        .drain_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let _stuck = tokio::spawn(raw(addr, "GET", "/metrics"));
+    for _ in 0..500 {
+        if gate.1.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    h.shutdown();
+    h.join().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    gate.open();
+}
+
+#[test]
+fn blocking_variant_serves_and_stops() {
+    let (r, _) = registry_with_counter();
+    let e = Exporter::builder(r).listen_address(local()).start_blocking().unwrap();
+    let addr = e.local_addr();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, _, body) = rt.block_on(raw(addr, "GET", "/metrics"));
+    assert_eq!(status, 200);
+    assert!(body.contains("scrapes_seen_total 0"));
+    e.stop().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err());
+    // A bind failure comes back as an error, not a panic on the thread.
+    let busy = std::net::TcpListener::bind(local()).unwrap();
+    let err = Exporter::builder(Registry::new())
+        .listen_address(busy.local_addr().unwrap())
+        .start_blocking()
+        .unwrap_err();
+    assert!(matches!(err, ExporterError::Bind { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_is_closed_while_scrapes_go_on() {
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .header_read_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        // Trickle a header byte; scrapes still work meanwhile.
+        if slow.write_all(b"X").await.is_err() {
+            closed = true;
+            break;
+        }
+        assert_eq!(raw(addr, "GET", "/metrics").await.0, 200);
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_millis(100), slow.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(closed, "slow client not closed");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // An idle keep-alive connection is closed too.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("idle connection closed within 5 s");
+    assert!(matches!(n, Ok(0) | Err(_)));
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cap_holds() {
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .max_connections(1)
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    // One client holds the only slot with an open keep-alive connection.
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    first
+        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // A second client is not served while the slot is taken...
+    let second = tokio::spawn(raw(addr, "GET", "/metrics"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "second connection served beyond the cap");
+    // ...and is served once it frees up.
+    drop(first);
+    let (status, _, _) = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test]
+async fn run_until_the_shutdown_future() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(
+        Exporter::builder(Registry::new())
+            .listen_address(local())
+            .run(async {
+                let _ = rx.await;
+            }),
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn landing_page_escapes_html() {
+    let page = LandingPage {
+        name: "<script>".into(),
+        description: "a & b".into(),
+        version: "1\"".into(),
+    };
+    let html = landing_html(&page, "/metrics");
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(html.contains("a &amp; b"));
+    assert!(!html.contains("<script>"));
+}
