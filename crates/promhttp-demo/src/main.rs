@@ -1,8 +1,9 @@
 //! promhttp-demo: an instrumented web service exposing its metrics with promhttp.
 //!
 //! It is the service of the tutorial "Using Prometheus metrics in a Rust web
-//! service", done with promhttp: an app listener counting its requests, a
-//! background job recording response codes and response times, and a custom
+//! service", done with promhttp: an app listener counting its requests (`/some`)
+//! and its open websockets (`/ws`, an echo), a background job recording response
+//! codes and response times, and a custom
 //! registry served together with the `prometheus` crate's default registry (and the
 //! handler's own `promhttp_metric_handler_*` metrics) on a separate metrics listener.
 //!
@@ -15,9 +16,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use promhttp::exporter::{ExporterBuilder, LandingPage};
 use promhttp::prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
@@ -102,6 +105,32 @@ impl Metrics {
     }
 }
 
+/// `/ws`: an echo websocket; `connected_clients` counts the open ones.
+async fn ws(State(m): State<Metrics>, upgrade: WebSocketUpgrade) -> axum::response::Response {
+    upgrade.on_upgrade(move |mut socket: WebSocket| async move {
+        m.connected_clients.inc();
+        // Decrements however the connection ends.
+        struct Connected(IntGauge);
+        impl Drop for Connected {
+            fn drop(&mut self) {
+                self.0.dec();
+            }
+        }
+        let _connected = Connected(m.connected_clients.clone());
+        while let Some(Ok(msg)) = socket.recv().await {
+            match msg {
+                Message::Close(_) => break,
+                Message::Text(_) | Message::Binary(_) => {
+                    if socket.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
 async fn some(State(m): State<Metrics>) -> &'static str {
     m.incoming_requests.inc();
     "hello from promhttp-demo\n"
@@ -128,7 +157,6 @@ async fn simulate(m: Metrics) {
         m.response_time
             .with_label_values(&["testing"])
             .observe((x as f64 + 1.0) / 200.0);
-        m.connected_clients.set((x % 7) as i64);
     }
 }
 
@@ -178,29 +206,39 @@ async fn run(config: Config) -> Result<(), String> {
 
     let app = Router::new()
         .route("/some", get(some))
-        .route("/", get(|| async { "promhttp-demo: try /some\n" }))
+        .route("/ws", get(ws))
+        .route("/", get(|| async { "promhttp-demo: try /some or /ws\n" }))
         .with_state(metrics.clone());
-    let web = Router::new().route_service(&config.path, handler);
-
     let app_listener = TcpListener::bind(config.app)
         .await
         .map_err(|e| format!("binding the app listener {}: {e}", config.app))?;
-    let web_listener = TcpListener::bind(config.web)
+
+    // The metrics listener: promhttp's exporter, beside the app.
+    let exporter = ExporterBuilder::with_handler(handler)
+        .listen_address(config.web)
+        .metrics_path(config.path.clone())
+        .landing_page(Some(LandingPage {
+            name: "promhttp-demo".to_owned(),
+            description: "An instrumented demo service.".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }))
+        .start()
         .await
-        .map_err(|e| format!("binding the metrics listener {}: {e}", config.web))?;
+        .map_err(|e| e.to_string())?;
     tracing::info!(
         "app on http://{}/some, metrics on http://{}{}",
         config.app,
-        config.web,
+        exporter.local_addr(),
         config.path
     );
 
     tokio::spawn(simulate(metrics));
-    let app = axum::serve(app_listener, app).with_graceful_shutdown(shutdown_signal());
-    let web = axum::serve(web_listener, web).with_graceful_shutdown(shutdown_signal());
-    let (a, w) = tokio::join!(app, web);
-    a.map_err(|e| format!("app server: {e}"))?;
-    w.map_err(|e| format!("metrics server: {e}"))?;
+    let served = axum::serve(app_listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    exporter.shutdown();
+    exporter.join().await.map_err(|e| e.to_string())?;
+    served.map_err(|e| format!("app server: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }

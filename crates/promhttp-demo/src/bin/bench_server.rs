@@ -3,9 +3,11 @@
 //! self-instrumentation) on `127.0.0.1:P/metrics`, HTTP/1.1 with keep-alive.
 //!
 //! ```text
-//! bench-server --port P --series N [--encode-bench SECS]
+//! bench-server --port P --series N [--encode-bench SECS] [--exporter]
 //! ```
-//! `--encode-bench` times each stage in process instead and prints one
+//! `--exporter` serves through `promhttp::exporter::Exporter` (to measure what the
+//! server layer costs over the bare hyper loop). `--encode-bench` times each stage
+//! in process instead and prints one
 //! `ENCODE impl=… bytes=… iters=… median_ms=… p90_ms=… min_ms=…` line per stage.
 
 #[path = "../workload.rs"]
@@ -25,6 +27,8 @@ struct Args {
     port: u16,
     series: usize,
     encode_bench: Option<f64>,
+    /// Serve through `promhttp::exporter::Exporter` instead of a bare hyper loop.
+    exporter: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -37,9 +41,14 @@ fn parse_args() -> Result<Args, String> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000),
         encode_bench: None,
+        exporter: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
+        if a == "--exporter" {
+            args.exporter = true;
+            continue;
+        }
         let (key, inline) = match a.split_once('=') {
             Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
             None => (a.clone(), None),
@@ -54,7 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "encode-bench" => args.encode_bench = Some(val.parse().map_err(|_| bad())?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS]"
+                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS] [--exporter]"
                 ))
             }
         }
@@ -177,6 +186,28 @@ fn main() {
 }
 
 async fn serve(reg: Registry, args: Args) {
+    if args.exporter {
+        let exporter = promhttp::exporter::ExporterBuilder::with_handler(handler(&reg))
+            .listen_address(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
+            .start()
+            .await;
+        match exporter {
+            Ok(h) => {
+                eprintln!(
+                    "bench-server: exporter on http://{}/metrics",
+                    h.local_addr()
+                );
+                if let Err(e) = h.join().await {
+                    eprintln!("bench-server: {e}");
+                }
+            }
+            Err(e) => {
+                eprintln!("bench-server: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await {
         Ok(l) => l,
         Err(e) => {
