@@ -367,6 +367,7 @@ pub struct PrometheusBuilder {
     scrape_timeout: Duration,
     flags: Vec<String>,
     job_yaml: Vec<String>,
+    scheme: String,
 }
 
 impl PrometheusBuilder {
@@ -407,6 +408,12 @@ impl PrometheusBuilder {
         self
     }
 
+    /// `http` (default) or `https`.
+    pub fn scheme(mut self, scheme: &str) -> Self {
+        self.scheme = scheme.to_owned();
+        self
+    }
+
     /// A raw YAML line added to the scrape job, at the job's indentation, e.g.
     /// `honor_labels: true` or `params: {format: [x]}`.
     pub fn job_yaml(mut self, line: &str) -> Self {
@@ -426,7 +433,7 @@ impl PrometheusBuilder {
         let _ = writeln!(yaml, "scrape_configs:");
         let _ = writeln!(yaml, "  - job_name: {}", q(&self.job));
         let _ = writeln!(yaml, "    metrics_path: {}", q(&self.metrics_path));
-        let _ = writeln!(yaml, "    scheme: http");
+        let _ = writeln!(yaml, "    scheme: {}", self.scheme);
         for line in &self.job_yaml {
             let _ = writeln!(yaml, "    {line}");
         }
@@ -521,6 +528,7 @@ impl Prometheus {
             scrape_timeout: Duration::from_secs(1),
             flags: Vec::new(),
             job_yaml: Vec::new(),
+            scheme: "http".to_owned(),
         }
     }
 
