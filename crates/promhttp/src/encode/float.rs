@@ -42,6 +42,46 @@ pub fn write_om_float(out: &mut Vec<u8>, v: f64) {
     write_general(out, v);
 }
 
+/// Remembers how the label values it wrote (`le`, `quantile`) were formatted: a
+/// page repeats the same bucket bounds for every series of a histogram.
+pub(crate) struct FloatCache {
+    openmetrics: bool,
+    entries: Vec<(u64, u8, [u8; 32])>,
+}
+
+impl FloatCache {
+    const MAX_ENTRIES: usize = 64;
+
+    pub(crate) fn new(openmetrics: bool) -> Self {
+        FloatCache {
+            openmetrics,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Appends `v` as [`write_float`] or [`write_om_float`] would.
+    #[inline]
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, v: f64) {
+        let bits = v.to_bits();
+        if let Some((_, len, buf)) = self.entries.iter().find(|e| e.0 == bits) {
+            out.extend_from_slice(&buf[..usize::from(*len)]);
+            return;
+        }
+        let start = out.len();
+        if self.openmetrics {
+            write_om_float(out, v);
+        } else {
+            write_float(out, v);
+        }
+        let written = &out[start..];
+        if self.entries.len() < Self::MAX_ENTRIES && written.len() <= 32 {
+            let mut buf = [0u8; 32];
+            buf[..written.len()].copy_from_slice(written);
+            self.entries.push((bits, written.len() as u8, buf));
+        }
+    }
+}
+
 /// Appends an unsigned integer in decimal.
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -251,6 +291,27 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(om(*v), *want, "value {v:?}");
+        }
+    }
+
+    #[test]
+    fn cache_writes_what_the_formatters_write() {
+        for om in [false, true] {
+            let mut cache = FloatCache::new(om);
+            for round in 0..3 {
+                for i in 0..100 {
+                    let v = i as f64 * 0.37 - 5.0;
+                    let mut a = Vec::new();
+                    cache.write(&mut a, v);
+                    let mut b = Vec::new();
+                    if om {
+                        write_om_float(&mut b, v);
+                    } else {
+                        write_float(&mut b, v);
+                    }
+                    assert_eq!(a, b, "round {round} value {v}");
+                }
+            }
         }
     }
 

@@ -17,7 +17,7 @@
 //! - timestamps are seconds; the body ends with exactly one `# EOF`.
 
 use super::escape::{write_help_openmetrics, write_label_value};
-use super::float::{write_om_float, write_u64};
+use super::float::{write_om_float, write_u64, FloatCache};
 use super::text::{write_label_pairs, write_series, Extra};
 use super::EncodeOptions;
 use crate::model::{is_valid_label_name, Exemplar, Metric, MetricFamily, MetricType, Value};
@@ -28,8 +28,9 @@ pub const EXEMPLAR_MAX_RUNES: usize = 128;
 /// Encodes `families` as OpenMetrics 1.0.0 text, ending with `# EOF`.
 pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
     let mut labels = Vec::with_capacity(256);
+    let mut bounds = FloatCache::new(true);
     for family in families {
-        encode_family(family, opts, &mut labels, out);
+        encode_family(family, opts, &mut labels, &mut bounds, out);
     }
     out.extend_from_slice(b"# EOF\n");
 }
@@ -38,6 +39,7 @@ fn encode_family(
     family: &MetricFamily,
     opts: &EncodeOptions,
     labels: &mut Vec<u8>,
+    bounds: &mut FloatCache,
     out: &mut Vec<u8>,
 ) {
     let full = family.name.as_bytes();
@@ -85,13 +87,15 @@ fn encode_family(
         let ts = metric.timestamp_ms;
         match &metric.value {
             Value::Counter(c) if counter => {
-                write_series(out, name, b"_total", labels, None, write_om_float);
+                write_series(out, name, b"_total", labels, None, bounds);
                 write_om_float(out, c.value);
                 end(out, ts, c.exemplar.as_deref());
-                created(out, name, labels, metric, opts);
+                created(out, bounds, name, labels, metric, opts);
             }
-            Value::Counter(c) => float_line(out, name, labels, c.value, ts),
-            Value::Gauge(v) | Value::Untyped(v) => float_line(out, name, labels, *v, ts),
+            Value::Counter(c) => float_line(out, bounds, name, labels, c.value, ts),
+            Value::Gauge(v) | Value::Untyped(v) => {
+                float_line(out, bounds, name, labels, *v, ts)
+            }
             Value::Histogram(h) => {
                 let mut inf_seen = false;
                 let mut negative = false;
@@ -99,54 +103,68 @@ fn encode_family(
                     inf_seen |= b.upper_bound == f64::INFINITY;
                     negative |= b.upper_bound < 0.0;
                     let le = Some(Extra(b"le", b.upper_bound));
-                    write_series(out, name, b"_bucket", labels, le, write_om_float);
+                    write_series(out, name, b"_bucket", labels, le, bounds);
                     write_u64(out, b.cumulative_count);
                     end(out, ts, b.exemplar.as_deref());
                 }
                 if !inf_seen {
                     let le = Some(Extra(b"le", f64::INFINITY));
-                    write_series(out, name, b"_bucket", labels, le, write_om_float);
+                    write_series(out, name, b"_bucket", labels, le, bounds);
                     write_u64(out, h.count);
                     end(out, ts, None);
                 }
                 if !negative {
-                    write_series(out, name, b"_sum", labels, None, write_om_float);
+                    write_series(out, name, b"_sum", labels, None, bounds);
                     write_om_float(out, h.sum);
                     end(out, ts, None);
-                    write_series(out, name, b"_count", labels, None, write_om_float);
+                    write_series(out, name, b"_count", labels, None, bounds);
                     write_u64(out, h.count);
                     end(out, ts, None);
                 }
-                created(out, name, labels, metric, opts);
+                created(out, bounds, name, labels, metric, opts);
             }
             Value::Summary(s) => {
                 for q in &s.quantiles {
                     let extra = Some(Extra(b"quantile", q.quantile));
-                    write_series(out, name, b"", labels, extra, write_om_float);
+                    write_series(out, name, b"", labels, extra, bounds);
                     write_om_float(out, q.value);
                     end(out, ts, None);
                 }
-                write_series(out, name, b"_sum", labels, None, write_om_float);
+                write_series(out, name, b"_sum", labels, None, bounds);
                 write_om_float(out, s.sum);
                 end(out, ts, None);
-                write_series(out, name, b"_count", labels, None, write_om_float);
+                write_series(out, name, b"_count", labels, None, bounds);
                 write_u64(out, s.count);
                 end(out, ts, None);
-                created(out, name, labels, metric, opts);
+                created(out, bounds, name, labels, metric, opts);
             }
         }
     }
 }
 
-fn float_line(out: &mut Vec<u8>, name: &[u8], labels: &[u8], v: f64, ts: Option<i64>) {
-    write_series(out, name, b"", labels, None, write_om_float);
+fn float_line(
+    out: &mut Vec<u8>,
+    bounds: &mut FloatCache,
+    name: &[u8],
+    labels: &[u8],
+    v: f64,
+    ts: Option<i64>,
+) {
+    write_series(out, name, b"", labels, None, bounds);
     write_om_float(out, v);
     end(out, ts, None);
 }
 
-fn created(out: &mut Vec<u8>, name: &[u8], labels: &[u8], m: &Metric, opts: &EncodeOptions) {
+fn created(
+    out: &mut Vec<u8>,
+    bounds: &mut FloatCache,
+    name: &[u8],
+    labels: &[u8],
+    m: &Metric,
+    opts: &EncodeOptions,
+) {
     if let (true, Some(c)) = (opts.created, m.created) {
-        write_series(out, name, b"_created", labels, None, write_om_float);
+        write_series(out, name, b"_created", labels, None, bounds);
         write_om_float(out, c);
         end(out, m.timestamp_ms, None);
     }

@@ -12,18 +12,24 @@
 //! except that an empty help omits the `# HELP` line.
 
 use super::escape::{write_help_text, write_label_value};
-use super::float::{write_float, write_i64};
+use super::float::{write_float, write_i64, FloatCache};
 use crate::model::{Label, MetricFamily, Value};
 
 /// Encodes `families` in text format 0.0.4, appending to `out`.
 pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
     let mut labels = Vec::with_capacity(256);
+    let mut bounds = FloatCache::new(false);
     for family in families {
-        encode_family(family, &mut labels, out);
+        encode_family(family, &mut labels, &mut bounds, out);
     }
 }
 
-fn encode_family(family: &MetricFamily, labels: &mut Vec<u8>, out: &mut Vec<u8>) {
+fn encode_family(
+    family: &MetricFamily,
+    labels: &mut Vec<u8>,
+    bounds: &mut FloatCache,
+    out: &mut Vec<u8>,
+) {
     let name = family.name.as_bytes();
     if !family.help.is_empty() {
         out.extend_from_slice(b"# HELP ");
@@ -43,8 +49,8 @@ fn encode_family(family: &MetricFamily, labels: &mut Vec<u8>, out: &mut Vec<u8>)
         write_label_pairs(labels, &metric.labels);
         let ts = metric.timestamp_ms;
         match &metric.value {
-            Value::Counter(c) => line(out, name, b"", labels, None, c.value, ts),
-            Value::Gauge(v) | Value::Untyped(v) => line(out, name, b"", labels, None, *v, ts),
+            Value::Counter(c) => line(out, bounds, name, b"", labels, None, c.value, ts),
+            Value::Gauge(v) | Value::Untyped(v) => line(out, bounds, name, b"", labels, None, *v, ts),
             Value::Histogram(h) => {
                 let mut inf_seen = false;
                 for b in &h.buckets {
@@ -52,6 +58,7 @@ fn encode_family(family: &MetricFamily, labels: &mut Vec<u8>, out: &mut Vec<u8>)
                     let le = Extra(b"le", b.upper_bound);
                     line(
                         out,
+                        bounds,
                         name,
                         b"_bucket",
                         labels,
@@ -62,18 +69,18 @@ fn encode_family(family: &MetricFamily, labels: &mut Vec<u8>, out: &mut Vec<u8>)
                 }
                 if !inf_seen {
                     let le = Extra(b"le", f64::INFINITY);
-                    line(out, name, b"_bucket", labels, Some(le), h.count as f64, ts);
+                    line(out, bounds, name, b"_bucket", labels, Some(le), h.count as f64, ts);
                 }
-                line(out, name, b"_sum", labels, None, h.sum, ts);
-                line(out, name, b"_count", labels, None, h.count as f64, ts);
+                line(out, bounds, name, b"_sum", labels, None, h.sum, ts);
+                line(out, bounds, name, b"_count", labels, None, h.count as f64, ts);
             }
             Value::Summary(s) => {
                 for q in &s.quantiles {
                     let extra = Extra(b"quantile", q.quantile);
-                    line(out, name, b"", labels, Some(extra), q.value, ts);
+                    line(out, bounds, name, b"", labels, Some(extra), q.value, ts);
                 }
-                line(out, name, b"_sum", labels, None, s.sum, ts);
-                line(out, name, b"_count", labels, None, s.count as f64, ts);
+                line(out, bounds, name, b"_sum", labels, None, s.sum, ts);
+                line(out, bounds, name, b"_count", labels, None, s.count as f64, ts);
             }
         }
     }
@@ -105,7 +112,7 @@ pub(crate) fn write_series(
     suffix: &[u8],
     labels: &[u8],
     extra: Option<Extra>,
-    float: fn(&mut Vec<u8>, f64),
+    bounds: &mut FloatCache,
 ) {
     out.extend_from_slice(name);
     out.extend_from_slice(suffix);
@@ -124,7 +131,7 @@ pub(crate) fn write_series(
             }
             out.extend_from_slice(key);
             out.extend_from_slice(b"=\"");
-            float(out, v);
+            bounds.write(out, v);
             out.extend_from_slice(b"\"}");
         }
     }
@@ -132,8 +139,10 @@ pub(crate) fn write_series(
 }
 
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn line(
     out: &mut Vec<u8>,
+    bounds: &mut FloatCache,
     name: &[u8],
     suffix: &[u8],
     labels: &[u8],
@@ -141,7 +150,7 @@ fn line(
     value: f64,
     ts: Option<i64>,
 ) {
-    write_series(out, name, suffix, labels, extra, write_float);
+    write_series(out, name, suffix, labels, extra, bounds);
     write_float(out, value);
     if let Some(ts) = ts {
         out.push(b' ');
