@@ -518,6 +518,7 @@ fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result
             checked.push(l.name.clone());
         }
     }
+    check_value(&m.value)?;
     if !m.labels.is_sorted_by(|a, b| a.name <= b.name) {
         m.labels.sort_by(|a, b| a.name.cmp(&b.name));
     }
@@ -525,6 +526,62 @@ fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result
         return Err("a metric has two or more labels with the same name".to_owned());
     }
     Ok(())
+}
+
+/// The shape rules of each type (OpenMetrics, and Prometheus' own parser for
+/// histograms): what breaks them would be rejected by the scraper or poison rates.
+fn check_value(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Counter(c) if c.value.is_nan() || c.value < 0.0 => Err(format!(
+            "a counter has the value {}: counters are never negative or NaN",
+            c.value
+        )),
+        Value::Histogram(h) => {
+            let mut prev_bound = f64::NEG_INFINITY;
+            let mut prev_count = 0;
+            for (i, b) in h.buckets.iter().enumerate() {
+                if b.upper_bound.is_nan() || (i > 0 && b.upper_bound <= prev_bound) {
+                    return Err(format!(
+                        "histogram bucket bounds must increase: {} after {prev_bound}",
+                        b.upper_bound
+                    ));
+                }
+                if b.cumulative_count < prev_count {
+                    return Err(format!(
+                        "histogram bucket counts must not decrease: {} (le={}) after {prev_count}",
+                        b.cumulative_count, b.upper_bound
+                    ));
+                }
+                prev_bound = b.upper_bound;
+                prev_count = b.cumulative_count;
+            }
+            if h.count < prev_count {
+                return Err(format!(
+                    "histogram count {} is below its largest bucket count {prev_count}",
+                    h.count
+                ));
+            }
+            if prev_bound == f64::INFINITY && prev_count != h.count {
+                return Err(format!(
+                    "histogram +Inf bucket {prev_count} differs from its count {}",
+                    h.count
+                ));
+            }
+            Ok(())
+        }
+        Value::Summary(s) => match s
+            .quantiles
+            .iter()
+            .find(|q| !(0.0..=1.0).contains(&q.quantile))
+        {
+            Some(q) => Err(format!(
+                "summary quantile {} is not within [0, 1]",
+                q.quantile
+            )),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// Orders label sets by their values, then by their names, then by length, so that
@@ -718,6 +775,92 @@ mod tests {
         assert!(text[2].contains("same name"));
         assert!(text[3].contains("counter value in a gauge family"));
         assert!(text[4].contains("reserved"));
+    }
+
+    #[test]
+    fn broken_shapes_are_reported() {
+        let hist = |buckets: &[(f64, u64)], count| {
+            Metric::new(
+                vec![],
+                Value::Histogram(HistogramValue {
+                    buckets: buckets
+                        .iter()
+                        .map(|(b, c)| Bucket {
+                            upper_bound: *b,
+                            cumulative_count: *c,
+                            exemplar: None,
+                        })
+                        .collect(),
+                    count,
+                    sum: 1.0,
+                }),
+            )
+        };
+        let cases = vec![
+            (
+                MetricType::Counter,
+                Metric::new(vec![], Value::counter(-1.0)),
+                "negative",
+            ),
+            (
+                MetricType::Counter,
+                Metric::new(vec![], Value::counter(f64::NAN)),
+                "negative or NaN",
+            ),
+            (
+                MetricType::Histogram,
+                hist(&[(1.0, 5), (0.5, 5)], 5),
+                "must increase",
+            ),
+            (
+                MetricType::Histogram,
+                hist(&[(f64::NAN, 1)], 1),
+                "must increase",
+            ),
+            (
+                MetricType::Histogram,
+                hist(&[(1.0, 5), (2.0, 3)], 5),
+                "must not decrease",
+            ),
+            (MetricType::Histogram, hist(&[(1.0, 5)], 4), "below"),
+            (
+                MetricType::Histogram,
+                hist(&[(1.0, 1), (f64::INFINITY, 3)], 4),
+                "+Inf",
+            ),
+            (
+                MetricType::Summary,
+                Metric::new(
+                    vec![],
+                    Value::Summary(SummaryValue {
+                        quantiles: vec![Quantile {
+                            quantile: 1.5,
+                            value: 1.0,
+                        }],
+                        count: 1,
+                        sum: 1.0,
+                    }),
+                ),
+                "[0, 1]",
+            ),
+        ];
+        for (t, m, want) in cases {
+            let out = run(vec![fam("x", "", t, vec![m])]);
+            assert!(out.families.is_empty());
+            assert!(
+                out.errors[0].message.contains(want),
+                "{want}: {:?}",
+                out.errors
+            );
+        }
+        // Good shapes pass, including a histogram without buckets.
+        let out = run(vec![fam(
+            "x",
+            "",
+            MetricType::Histogram,
+            vec![hist(&[(0.5, 1), (f64::INFINITY, 2)], 2)],
+        )]);
+        assert!(out.errors.is_empty());
     }
 
     #[test]

@@ -1013,7 +1013,11 @@ enum Kind {
 
 fn value_of(kind: Kind) -> BoxedStrategy<Value> {
     match kind {
-        Kind::CounterTotal | Kind::CounterBare => (any_value(), exemplar())
+        // Counters are never negative or NaN (normalize refuses them).
+        Kind::CounterTotal | Kind::CounterBare => (
+            any_value().prop_map(|v| if v.is_nan() { 0.0 } else { v.abs() }),
+            exemplar(),
+        )
             .prop_map(|(value, exemplar)| Value::Counter(CounterValue { value, exemplar }))
             .boxed(),
         Kind::Gauge => any_value().prop_map(Value::Gauge).boxed(),

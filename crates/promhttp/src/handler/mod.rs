@@ -291,6 +291,7 @@ impl HandlerBuilder {
                 limit,
                 metrics: self.metrics,
                 jobs: Mutex::new(HashMap::new()),
+                renders: Arc::new(Semaphore::new(render::MAX_CONCURRENT_RENDERS)),
                 buffers: Default::default(),
                 size_hints: Default::default(),
                 #[cfg(feature = "zstd")]
@@ -306,6 +307,8 @@ pub(crate) struct Inner {
     limit: Option<Arc<Semaphore>>,
     pub metrics: Option<HandlerMetrics>,
     pub jobs: Jobs,
+    /// Render slots (see [`render::MAX_CONCURRENT_RENDERS`]).
+    pub renders: Arc<Semaphore>,
     /// Scratch buffers for encoding before compression.
     pub buffers: render::BufferPool,
     /// Last body size per coding (identity, gzip, zstd), to size the next buffer.
@@ -472,7 +475,10 @@ impl MetricsHandler {
                         HeaderValue::from_static(key.encoding.as_str()),
                     );
                 }
-                h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+                h.insert(
+                    header::VARY,
+                    HeaderValue::from_static("Accept, Accept-Encoding"),
+                );
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
                 if let Some(start) = &self.inner.opts.process_start {
                     h.insert("process-start-time-unix", start.clone());

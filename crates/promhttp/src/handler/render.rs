@@ -79,27 +79,81 @@ pub(crate) async fn rendered(inner: Arc<Inner>, key: Key) -> Outcome {
     Outcome::Failed("the render was abandoned twice; try again\n".to_owned())
 }
 
-fn start(inner: Arc<Inner>, key: Key, tx: Arc<watch::Sender<Slot>>) {
-    let job = move || {
-        let outcome = render(&inner, &key, Some(&tx));
+/// At most this many renders of one handler run at once; further ones wait (and
+/// are dropped if every scrape waiting for them leaves first). With one stuck
+/// collector, scrapes for ever new `name[]` filters cannot pile up threads.
+pub(crate) const MAX_CONCURRENT_RENDERS: usize = 4;
+
+/// One render in the job map; leaves the map however it ends (answered, abandoned,
+/// panicked, or dropped unrun when the runtime shuts down), so no later scrape
+/// joins a render that will never answer.
+struct Job {
+    inner: Arc<Inner>,
+    key: Key,
+    tx: Arc<watch::Sender<Slot>>,
+}
+
+impl Job {
+    fn run(self) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            render(&self.inner, &self.key, Some(&self.tx))
+        }))
+        .unwrap_or_else(|panic| {
+            Some(Outcome::Failed(format!(
+                "1 error occurred:\n* rendering panicked: {}\n",
+                panic_message(&*panic)
+            )))
+        });
         // Leave the map before answering, so later scrapes get a fresh render.
-        {
-            let mut jobs = lock(&inner.jobs);
-            if jobs.get(&key).is_some_and(|t| Arc::ptr_eq(t, &tx)) {
-                jobs.remove(&key);
-            }
-        }
+        self.leave();
         if let Some(outcome) = outcome {
-            tx.send_replace(Some(Arc::new(outcome)));
+            self.tx.send_replace(Some(Arc::new(outcome)));
         }
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => {
-            rt.spawn_blocking(job);
-        }
-        // Not inside a runtime: render right here.
-        Err(_) => job(),
     }
+
+    fn leave(&self) {
+        let mut jobs = lock(&self.inner.jobs);
+        if jobs
+            .get(&self.key)
+            .is_some_and(|t| Arc::ptr_eq(t, &self.tx))
+        {
+            jobs.remove(&self.key);
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+fn start(inner: Arc<Inner>, key: Key, tx: Arc<watch::Sender<Slot>>) {
+    let job = Job { inner, key, tx };
+    let rt = match tokio::runtime::Handle::try_current() {
+        Ok(rt) => rt,
+        // Not inside a runtime: render right here.
+        Err(_) => return job.run(),
+    };
+    rt.spawn(async move {
+        let renders = job.inner.renders.clone();
+        let permit = tokio::select! {
+            p = renders.acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = job.tx.closed() => {
+                tracing::debug!("scrape abandoned before its render started");
+                return;
+            }
+        };
+        let blocking = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job.run();
+        });
+        // A panic was caught inside; a cancelled task has already left the map.
+        let _ = blocking.await;
+    });
 }
 
 /// Gathers, checks, encodes and compresses one page.
@@ -111,6 +165,20 @@ pub(crate) fn render(
     key: &Key,
     waiting: Option<&Arc<watch::Sender<Slot>>>,
 ) -> Option<Outcome> {
+    let abandoned = |tx: &Arc<watch::Sender<Slot>>| {
+        let mut jobs = lock(&inner.jobs);
+        if tx.receiver_count() == 0 {
+            if jobs.get(key).is_some_and(|t| Arc::ptr_eq(t, tx)) {
+                jobs.remove(key);
+            }
+            return true;
+        }
+        false
+    };
+    if waiting.is_some_and(abandoned) {
+        tracing::debug!("scrape abandoned before gathering; render stopped");
+        return None;
+    }
     let gathered = catch_unwind(AssertUnwindSafe(|| gather(inner, key)));
     let mut g = match gathered {
         Ok(g) => g,
@@ -123,16 +191,6 @@ pub(crate) fn render(
             g
         }
     };
-    if let Some(tx) = waiting {
-        let mut jobs = lock(&inner.jobs);
-        if tx.receiver_count() == 0 {
-            if jobs.get(key).is_some_and(|t| Arc::ptr_eq(t, tx)) {
-                jobs.remove(key);
-            }
-            tracing::debug!("scrape abandoned before encoding; render stopped");
-            return None;
-        }
-    }
     if !g.errors.is_empty() {
         if let Some(m) = &inner.metrics {
             m.errors.with_label_values(&["gathering"]).inc();
@@ -140,6 +198,12 @@ pub(crate) fn render(
         for e in &g.errors {
             tracing::error!(error = %e, "error gathering metrics");
         }
+    }
+    if waiting.is_some_and(abandoned) {
+        tracing::debug!("scrape abandoned before encoding; render stopped");
+        return None;
+    }
+    if !g.errors.is_empty() {
         let fail = match inner.opts.error_handling {
             ErrorHandling::HttpError | ErrorHandling::Panic => true,
             ErrorHandling::Continue => g.families.is_empty(),
@@ -201,11 +265,16 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
         return Outcome::Page(Bytes::from_owner(Pooled {
             buf: scratch,
             pool: Arc::downgrade(&inner.buffers),
+            hint: inner.size_hints[0].load(Ordering::Relaxed),
         }));
     }
     let hint = inner.size_hints[hint_index(key.encoding)].load(Ordering::Relaxed);
     let compressed = compress(inner, key.encoding, &scratch, hint + hint / 8 + 64);
-    give_back(&inner.buffers, scratch);
+    give_back(
+        &inner.buffers,
+        scratch,
+        inner.size_hints[0].load(Ordering::Relaxed),
+    );
     match compressed {
         Ok(body) => {
             inner.size_hints[hint_index(key.encoding)].store(body.len(), Ordering::Relaxed);
@@ -267,7 +336,11 @@ fn compress(
 pub(crate) type BufferPool = Arc<Mutex<Vec<Vec<u8>>>>;
 const POOLED_BUFFERS: usize = 4;
 
-fn give_back(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
+fn give_back(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>, hint: usize) {
+    // A page that was once much larger does not pin its memory for ever.
+    if buf.capacity() > 2 * hint + 64 * 1024 {
+        return;
+    }
     let mut pool = lock(pool);
     if pool.len() < POOLED_BUFFERS {
         pool.push(buf);
@@ -278,6 +351,7 @@ fn give_back(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
 struct Pooled {
     buf: Vec<u8>,
     pool: std::sync::Weak<Mutex<Vec<Vec<u8>>>>,
+    hint: usize,
 }
 
 impl AsRef<[u8]> for Pooled {
@@ -289,7 +363,7 @@ impl AsRef<[u8]> for Pooled {
 impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.upgrade() {
-            give_back(&pool, std::mem::take(&mut self.buf));
+            give_back(&pool, std::mem::take(&mut self.buf), self.hint);
         }
     }
 }

@@ -60,7 +60,7 @@ async fn serves_text_by_default() {
         header(&r, "content-type"),
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    assert_eq!(header(&r, "vary"), "Accept-Encoding");
+    assert_eq!(header(&r, "vary"), "Accept, Accept-Encoding");
     assert_eq!(header(&r, "content-length"), TEXT_BODY.len().to_string());
     assert_eq!(header(&r, "content-encoding"), "");
     assert_eq!(body, TEXT_BODY);
@@ -433,6 +433,50 @@ async fn timeout_answers_503_and_gathers_do_not_pile_up() {
     let (r, _) = get(&h, req("/metrics", &[])).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(gate.gathers.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_filters_cannot_pile_up_renders() {
+    let gate = Gate::default();
+    let h = MetricsHandler::builder(gate.source())
+        .timeout(Duration::from_millis(10))
+        .build();
+    for i in 0..50 {
+        let (r, _) = get(&h, req(&format!("/metrics?name[]=f{i}"), &[])).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // Scrapes that asked for a deadline of nothing at all: answered at once.
+    for i in 0..20 {
+        let uri = format!("/metrics?name[]=g{i}");
+        let (r, _) = get(
+            &h,
+            req(&uri, &[("x-prometheus-scrape-timeout-seconds", "1e-9")]),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = gate.gathers.load(Ordering::SeqCst);
+    assert!(
+        started <= render::MAX_CONCURRENT_RENDERS,
+        "{started} gathers started"
+    );
+    gate.open();
+    // Renders nobody waits for any more are dropped, and the handler recovers.
+    for _ in 0..400 {
+        if lock(&h.inner.jobs).is_empty()
+            && h.inner.renders.available_permits() == render::MAX_CONCURRENT_RENDERS
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(lock(&h.inner.jobs).is_empty());
+    let h2 = MetricsHandler::builder(gate.source()).build();
+    let (r, _) = get(&h2, req("/metrics", &[])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (r, _) = get(&h, req("/metrics", &[])).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
