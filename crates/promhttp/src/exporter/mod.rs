@@ -47,14 +47,13 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
@@ -130,6 +129,8 @@ impl Default for LandingPage {
 /// Default header-read timeout; it also bounds how long an idle keep-alive
 /// connection stays open.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on concurrent scrapes of [`Exporter::builder`] (`503` beyond).
+pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 40;
 /// Default cap on concurrent connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default time scrapes in flight get to finish on shutdown.
@@ -143,9 +144,14 @@ pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Exporter;
 
 impl Exporter {
-    /// A builder serving `gatherer` with default handler options.
+    /// A builder serving `gatherer` with default handler options, except at most
+    /// [`DEFAULT_MAX_REQUESTS_IN_FLIGHT`] scrapes at once (node_exporter's default).
     pub fn builder(gatherer: impl Gather + 'static) -> ExporterBuilder {
-        ExporterBuilder::with_handler(MetricsHandler::builder(gatherer).build())
+        ExporterBuilder::with_handler(
+            MetricsHandler::builder(gatherer)
+                .max_requests_in_flight(DEFAULT_MAX_REQUESTS_IN_FLIGHT)
+                .build(),
+        )
     }
 }
 
@@ -236,7 +242,7 @@ impl ExporterBuilder {
     /// How long a client may take to send a request's headers, and how long an
     /// idle keep-alive connection is kept. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
+        self.header_read_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -342,19 +348,22 @@ impl ExporterBuilder {
     }
 
     /// Binds the listener and serves in the current tokio runtime until
-    /// [`ExporterHandle::shutdown`].
+    /// [`ExporterHandle::shutdown`] — or until the handle is dropped: keep it.
     pub async fn start(self) -> Result<ExporterHandle, ExporterError> {
         self.check()?;
-        let listener = TcpListener::bind(self.addr)
-            .await
+        let listener =
+            TcpListener::bind(self.addr)
+                .await
+                .map_err(|source| ExporterError::Bind {
+                    addr: self.addr,
+                    source,
+                })?;
+        let local_addr = listener
+            .local_addr()
             .map_err(|source| ExporterError::Bind {
                 addr: self.addr,
                 source,
             })?;
-        let local_addr = listener.local_addr().map_err(|source| ExporterError::Bind {
-            addr: self.addr,
-            source,
-        })?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = Server::new(self);
         tracing::info!(address = %local_addr, path = %server.routes.metrics_path, "exporter listening");
@@ -386,10 +395,11 @@ impl ExporterBuilder {
             .build()
             .map_err(ExporterError::Runtime)?;
         let (tx, rx) = std::sync::mpsc::channel();
+        let drain = self.drain_timeout;
         let thread = std::thread::Builder::new()
             .name("promhttp-exporter".to_owned())
             .spawn(move || {
-                rt.block_on(async move {
+                let served = rt.block_on(async move {
                     match self.start().await {
                         Ok(handle) => {
                             let stop = handle.stop.clone();
@@ -401,7 +411,10 @@ impl ExporterBuilder {
                             Ok(())
                         }
                     }
-                })
+                });
+                // A collector stuck on a blocking thread must not hang the caller.
+                rt.shutdown_timeout(drain);
+                served
             })
             .map_err(ExporterError::Runtime)?;
         match rx.recv() {
@@ -506,6 +519,7 @@ impl Drop for BlockingExporter {
 
 struct Routes {
     handler: MetricsHandler,
+    hook_run: std::sync::Mutex<Option<watch::Receiver<bool>>>,
     metrics_path: String,
     landing: Option<Bytes>,
     hook: Option<Hook>,
@@ -532,6 +546,7 @@ impl Server {
         Server {
             routes: Arc::new(Routes {
                 handler: b.handler,
+                hook_run: std::sync::Mutex::new(None),
                 metrics_path: b.metrics_path,
                 landing,
                 hook: b.hook,
@@ -547,29 +562,31 @@ impl Server {
         }
     }
 
-    fn connection_builder(&self) -> auto::Builder<TokioExecutor> {
-        let mut b = auto::Builder::new(TokioExecutor::new());
-        b.http1()
-            .timer(TokioTimer::new())
+    fn http1(&self) -> hyper::server::conn::http1::Builder {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
             .max_buf_size(self.max_header_bytes)
             .keep_alive(true);
-        b.http2()
-            .timer(TokioTimer::new())
+        b
+    }
+
+    fn http2(&self) -> hyper::server::conn::http2::Builder<TokioExecutor> {
+        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
             .max_concurrent_streams(32)
             .max_header_list_size(self.max_header_bytes.min(u32::MAX as usize) as u32)
             .keep_alive_interval(Some(self.header_read_timeout))
             .keep_alive_timeout(self.header_read_timeout);
-        if !self.http2 {
-            b = b.http1_only();
-        }
         b
     }
 
     async fn serve(self, listener: TcpListener, mut stop: watch::Receiver<bool>) {
-        let builder = self.connection_builder();
+        let http1 = self.http1();
+        let http2 = self.http2();
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let mut connections = tokio::task::JoinSet::new();
         let updaters: Vec<_> = self
             .updaters
             .iter()
@@ -583,6 +600,7 @@ impl Server {
             })
             .collect();
         loop {
+            while connections.try_join_next().is_some() {}
             let permit = tokio::select! {
                 _ = stopped(&mut stop) => break,
                 p = slots.clone().acquire_owned() => match p {
@@ -608,26 +626,31 @@ impl Server {
                 let routes = routes.clone();
                 async move { Ok::<_, Infallible>(routes.route(req).await) }
             });
-            let builder = builder.clone();
+            let (http1, http2) = (http1.clone(), http2.clone());
             let watcher = graceful.watcher();
-            let first_byte = self.header_read_timeout;
-            tokio::spawn(async move {
-                // Telling HTTP/1 from HTTP/2 waits for the first bytes with no
-                // timeout of hyper's: a client that connects and sends nothing
-                // would hold its slot forever.
-                let mut probe = [0u8; 1];
-                match tokio::time::timeout(first_byte, tcp.peek(&mut probe)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    _ => {
-                        tracing::debug!(%peer, "connection closed: nothing received within {first_byte:?}");
+            let (first_bytes, h2_allowed) = (self.header_read_timeout, self.http2);
+            connections.spawn(async move {
+                let _permit = permit;
+                // Which protocol: decided on the first bytes, within the header-read
+                // timeout (hyper has no timeout of its own for this phase, so a
+                // client that sends nothing, or half an HTTP/2 preface, would hold
+                // its slot for ever).
+                let (tcp, h2) = match sniff(tcp, first_bytes).await {
+                    Some(v) => v,
+                    None => {
+                        tracing::debug!(%peer, "connection closed: no request within {first_bytes:?}");
                         return;
                     }
-                }
-                let conn = builder.serve_connection(TokioIo::new(tcp), svc).into_owned();
-                if let Err(e) = watcher.watch(conn).await {
+                };
+                let io = TokioIo::new(tcp);
+                let ended = if h2 && h2_allowed {
+                    watcher.watch(http2.serve_connection(io, svc)).await
+                } else {
+                    watcher.watch(http1.serve_connection(io, svc)).await
+                };
+                if let Err(e) = ended {
                     tracing::debug!(%peer, "connection ended: {e}");
                 }
-                drop(permit);
             });
         }
         drop(listener);
@@ -644,6 +667,102 @@ impl Server {
                 self.drain_timeout
             );
         }
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
+}
+
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads the first bytes of a connection (at most the 24 of the HTTP/2 preface)
+/// within `timeout`; returns the connection with those bytes put back in front,
+/// and whether it is HTTP/2 with prior knowledge. `None`: nothing usable in time.
+async fn sniff(mut tcp: tokio::net::TcpStream, timeout: Duration) -> Option<(Rewind, bool)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 24];
+    let mut n = 0;
+    let read = async {
+        while n < buf.len() {
+            match tcp.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => return n > 0,
+                Ok(m) => n += m,
+            }
+            if buf[..n] != H2_PREFACE[..n] {
+                break;
+            }
+        }
+        true
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(true) => {}
+        _ => return None,
+    }
+    let h2 = n == buf.len() && &buf == H2_PREFACE;
+    Some((
+        Rewind {
+            prefix: buf,
+            len: n,
+            pos: 0,
+            inner: tcp,
+        },
+        h2,
+    ))
+}
+
+/// A connection whose first bytes were already read: they are read again first.
+struct Rewind {
+    prefix: [u8; 24],
+    len: usize,
+    pos: usize,
+    inner: tokio::net::TcpStream,
+}
+
+impl tokio::io::AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.pos < self.len {
+            let n = (self.len - self.pos).min(out.remaining());
+            let start = self.pos;
+            out.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            return std::task::Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, out)
+    }
+}
+
+impl tokio::io::AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
@@ -679,7 +798,11 @@ async fn run_hook(
     let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| hook())) {
         Ok(f) => f,
         Err(p) => {
-            fail(failures, what, &format!("panicked: {}", crate::gather::panic_message(&*p)));
+            fail(
+                failures,
+                what,
+                &format!("panicked: {}", crate::gather::panic_message(&*p)),
+            );
             return;
         }
     };
@@ -727,25 +850,69 @@ impl Future for CatchUnwind {
 }
 
 impl Routes {
+    /// Runs the scrape hook once for all scrapes arriving while it runs, and waits
+    /// for it at most `wait`. The run goes on when a scrape stops waiting, so a slow
+    /// hook runs once at a time, however many scrapes time out on it.
+    async fn run_scrape_hook(&self, hook: &Hook, wait: Duration) {
+        let mut done = {
+            let mut slot = lock(&self.hook_run);
+            match slot.as_ref().filter(|rx| !*rx.borrow()) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (tx, rx) = watch::channel(false);
+                    *slot = Some(rx.clone());
+                    let hook = hook.clone();
+                    let failures = self.hook_failures.clone();
+                    tokio::spawn(async move {
+                        // The deadline is each waiting scrape's own.
+                        run_hook(&hook, None, failures.as_ref(), "scrape hook").await;
+                        let _ = tx.send(true);
+                    });
+                    rx
+                }
+            }
+        };
+        if tokio::time::timeout(wait, done.wait_for(|d| *d))
+            .await
+            .is_err()
+        {
+            fail(
+                self.hook_failures.as_ref(),
+                "scrape hook",
+                &format!("still running after {wait:?}; answering without waiting"),
+            );
+        }
+    }
+
     async fn route<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
         let path = req.uri().path();
         let get_like = matches!(*req.method(), Method::GET | Method::HEAD);
         if path == self.metrics_path {
+            let until = scraper_deadline(req.headers()).map(|d| Instant::now() + d);
             if get_like {
                 if let Some(hook) = &self.hook {
-                    let deadline = scraper_deadline(req.headers()).unwrap_or(self.hook_timeout);
-                    run_hook(hook, Some(deadline), self.hook_failures.as_ref(), "scrape hook").await;
+                    let wait = until.map_or(self.hook_timeout, |u| {
+                        u.saturating_duration_since(Instant::now())
+                            .min(self.hook_timeout)
+                    });
+                    self.run_scrape_hook(hook, wait).await;
                 }
             }
-            // The handler answers 405 itself for other methods.
-            return self.handler.respond(&req).await;
+            // The handler answers 405 itself for other methods; the hook's time
+            // comes off the scrape's deadline.
+            return self
+                .handler
+                .respond_until(req.method(), req.uri(), req.headers(), until)
+                .await;
         }
         let body = match path {
             "/" => self
                 .landing
                 .as_ref()
                 .map(|html| (html.clone(), "text/html; charset=utf-8")),
-            "/-/healthy" | "/-/ready" => Some((Bytes::from_static(b"OK\n"), "text/plain; charset=utf-8")),
+            "/-/healthy" | "/-/ready" => {
+                Some((Bytes::from_static(b"OK\n"), "text/plain; charset=utf-8"))
+            }
             _ => None,
         };
         match body {
@@ -783,6 +950,10 @@ fn scraper_deadline(headers: &http::HeaderMap) -> Option<Duration> {
         .ok()?;
     let d = Duration::try_from_secs_f64(secs).ok()?;
     (!d.is_zero()).then(|| d.saturating_sub(Duration::from_millis(500)).max(d / 2))
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn simple(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

@@ -46,13 +46,20 @@ fn registry_with_counter() -> (Registry, IntCounter) {
 #[tokio::test]
 async fn routes_and_methods() {
     let (r, _) = registry_with_counter();
-    let h = Exporter::builder(r).listen_address(local()).start().await.unwrap();
+    let h = Exporter::builder(r)
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
     let addr = h.local_addr();
     assert_ne!(addr.port(), 0);
 
     let (status, head, body) = raw(addr, "GET", "/metrics").await;
     assert_eq!(status, 200);
-    assert!(head.contains("content-type: text/plain; version=0.0.4; charset=utf-8"), "{head}");
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head}"
+    );
     assert!(body.contains("scrapes_seen_total 0"));
 
     let (status, head, body) = raw(addr, "GET", "/").await;
@@ -79,10 +86,18 @@ async fn routes_and_methods() {
 #[tokio::test]
 async fn bad_configuration_and_busy_address_are_typed_errors() {
     for p in ["", "metrics", "/", "/-/healthy"] {
-        let e = Exporter::builder(Registry::new()).metrics_path(p).start().await.unwrap_err();
+        let e = Exporter::builder(Registry::new())
+            .metrics_path(p)
+            .start()
+            .await
+            .unwrap_err();
         assert!(matches!(e, ExporterError::Config(_)), "{p}: {e}");
     }
-    let h = Exporter::builder(Registry::new()).listen_address(local()).start().await.unwrap();
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
     let e = Exporter::builder(Registry::new())
         .listen_address(h.local_addr())
         .start()
@@ -126,10 +141,16 @@ async fn hook_runs_before_every_scrape_and_failures_do_not_break_it() {
     // A failing and a panicking hook: the scrape is answered, the failure counted.
     let (status, _, body) = raw(addr, "GET", "/metrics").await;
     assert_eq!(status, 200);
-    assert!(body.contains("promhttp_exporter_hook_failures_total 1\n"), "{body}");
+    assert!(
+        body.contains("promhttp_exporter_hook_failures_total 1\n"),
+        "{body}"
+    );
     let (status, _, body) = raw(addr, "GET", "/metrics").await;
     assert_eq!(status, 200);
-    assert!(body.contains("promhttp_exporter_hook_failures_total 2\n"), "{body}");
+    assert!(
+        body.contains("promhttp_exporter_hook_failures_total 2\n"),
+        "{body}"
+    );
     let (_, _, body) = raw(addr, "GET", "/metrics").await;
     assert!(body.contains("scrapes_seen_total 2\n"), "{body}");
     // Other paths do not run the hook.
@@ -205,7 +226,11 @@ impl Gate {
             g.1.fetch_add(1, Ordering::SeqCst);
             let mut open = g.0 .0.lock().unwrap();
             while !*open {
-                open = g.0 .1.wait_timeout(open, Duration::from_secs(10)).unwrap().0;
+                open =
+                    g.0 .1
+                        .wait_timeout(open, Duration::from_secs(10))
+                        .unwrap()
+                        .0;
             }
             out.families.push(
                 MetricFamily::new("slow", "", MetricType::Gauge)
@@ -279,7 +304,10 @@ async fn drain_timeout_bounds_shutdown() {
 #[test]
 fn blocking_variant_serves_and_stops() {
     let (r, _) = registry_with_counter();
-    let e = Exporter::builder(r).listen_address(local()).start_blocking().unwrap();
+    let e = Exporter::builder(r)
+        .listen_address(local())
+        .start_blocking()
+        .unwrap();
     let addr = e.local_addr();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -309,7 +337,9 @@ async fn slowloris_is_closed_while_scrapes_go_on() {
         .unwrap();
     let addr = h.local_addr();
     let mut slow = TcpStream::connect(addr).await.unwrap();
-    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut closed = false;
     while started.elapsed() < Duration::from_secs(5) {
@@ -329,7 +359,11 @@ async fn slowloris_is_closed_while_scrapes_go_on() {
         }
     }
     assert!(closed, "slow client not closed");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     // An idle keep-alive connection is closed too.
     let mut idle = TcpStream::connect(addr).await.unwrap();
     let mut buf = [0u8; 64];
@@ -337,6 +371,93 @@ async fn slowloris_is_closed_while_scrapes_go_on() {
         .await
         .expect("idle connection closed within 5 s");
     assert!(matches!(n, Ok(0) | Err(_)));
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_an_http2_preface_does_not_hold_a_slot() {
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .header_read_timeout(Duration::from_millis(300))
+        .max_connections(1)
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buf))
+        .await
+        .expect("stalled preface closed within 5 s");
+    assert!(matches!(n, Ok(0) | Err(_)));
+    // The only slot is free again.
+    assert_eq!(raw(addr, "GET", "/metrics").await.0, 200);
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_http2_with_prior_knowledge() {
+    use http_body_util::BodyExt;
+    let (r, _) = registry_with_counter();
+    let h = Exporter::builder(r)
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let tcp = TcpStream::connect(h.local_addr()).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("http://test/metrics")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .contains("scrapes_seen_total 0"));
+    drop(send);
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scrapes_share_one_hook_run() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r2 = runs.clone();
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .on_scrape(move || {
+            r2.fetch_add(1, Ordering::SeqCst);
+            async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<(), String>(())
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let scrapes: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(raw(addr, "GET", "/metrics")))
+        .collect();
+    for s in scrapes {
+        assert_eq!(s.await.unwrap().0, 200);
+    }
+    assert!(
+        runs.load(Ordering::SeqCst) <= 2,
+        "{} hook runs",
+        runs.load(Ordering::SeqCst)
+    );
     h.shutdown();
     h.join().await.unwrap();
 }
@@ -362,7 +483,10 @@ async fn connection_cap_holds() {
     // A second client is not served while the slot is taken...
     let second = tokio::spawn(raw(addr, "GET", "/metrics"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!second.is_finished(), "second connection served beyond the cap");
+    assert!(
+        !second.is_finished(),
+        "second connection served beyond the cap"
+    );
     // ...and is served once it frees up.
     drop(first);
     let (status, _, _) = tokio::time::timeout(Duration::from_secs(10), second)

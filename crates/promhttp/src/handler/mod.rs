@@ -360,15 +360,33 @@ impl MetricsHandler {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Response<Body> {
+        self.respond_until(method, uri, headers, None).await
+    }
+
+    /// As [`respond_to`](Self::respond_to), answering `503` at `until` at the latest
+    /// (for servers that spent part of the scrape's time before calling us).
+    pub(crate) async fn respond_until(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        until: Option<std::time::Instant>,
+    ) -> Response<Body> {
         let _in_flight = InFlight::enter(self.inner.metrics.as_ref());
-        let response = self.answer(method, uri, headers).await;
+        let response = self.answer(method, uri, headers, until).await;
         if let Some(m) = &self.inner.metrics {
             m.count(response.status().as_u16());
         }
         response
     }
 
-    async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response<Body> {
+    async fn answer(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        until: Option<std::time::Instant>,
+    ) -> Response<Body> {
         let head = match *method {
             Method::GET => false,
             Method::HEAD => true,
@@ -391,7 +409,11 @@ impl MetricsHandler {
             },
         };
         let key = self.key(uri, headers);
-        let deadline = self.deadline(headers);
+        let mut deadline = self.deadline(headers);
+        if let Some(until) = until {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            deadline = Some(deadline.map_or(left, |d| d.min(left)));
+        }
         let render = render::rendered(inner.clone(), key.clone());
         let outcome = match deadline {
             None => render.await,
