@@ -93,9 +93,7 @@ fn encode_family(
                 created(out, bounds, name, labels, metric, opts);
             }
             Value::Counter(c) => float_line(out, bounds, name, labels, c.value, ts),
-            Value::Gauge(v) | Value::Untyped(v) => {
-                float_line(out, bounds, name, labels, *v, ts)
-            }
+            Value::Gauge(v) | Value::Untyped(v) => float_line(out, bounds, name, labels, *v, ts),
             Value::Histogram(h) => {
                 let mut inf_seen = false;
                 let mut negative = false;

@@ -50,7 +50,9 @@ fn encode_family(
         let ts = metric.timestamp_ms;
         match &metric.value {
             Value::Counter(c) => line(out, bounds, name, b"", labels, None, c.value, ts),
-            Value::Gauge(v) | Value::Untyped(v) => line(out, bounds, name, b"", labels, None, *v, ts),
+            Value::Gauge(v) | Value::Untyped(v) => {
+                line(out, bounds, name, b"", labels, None, *v, ts)
+            }
             Value::Histogram(h) => {
                 let mut inf_seen = false;
                 for b in &h.buckets {
@@ -69,10 +71,28 @@ fn encode_family(
                 }
                 if !inf_seen {
                     let le = Extra(b"le", f64::INFINITY);
-                    line(out, bounds, name, b"_bucket", labels, Some(le), h.count as f64, ts);
+                    line(
+                        out,
+                        bounds,
+                        name,
+                        b"_bucket",
+                        labels,
+                        Some(le),
+                        h.count as f64,
+                        ts,
+                    );
                 }
                 line(out, bounds, name, b"_sum", labels, None, h.sum, ts);
-                line(out, bounds, name, b"_count", labels, None, h.count as f64, ts);
+                line(
+                    out,
+                    bounds,
+                    name,
+                    b"_count",
+                    labels,
+                    None,
+                    h.count as f64,
+                    ts,
+                );
             }
             Value::Summary(s) => {
                 for q in &s.quantiles {
@@ -80,7 +100,16 @@ fn encode_family(
                     line(out, bounds, name, b"", labels, Some(extra), q.value, ts);
                 }
                 line(out, bounds, name, b"_sum", labels, None, s.sum, ts);
-                line(out, bounds, name, b"_count", labels, None, s.count as f64, ts);
+                line(
+                    out,
+                    bounds,
+                    name,
+                    b"_count",
+                    labels,
+                    None,
+                    s.count as f64,
+                    ts,
+                );
             }
         }
     }
