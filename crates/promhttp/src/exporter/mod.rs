@@ -12,7 +12,7 @@
 //! over HTTP/1.1 and HTTP/2 (h2c), with a header-read timeout that also closes idle
 //! keep-alive connections (slowloris), a cap on concurrent connections, a request
 //! header size limit, HTTP/2 stream limits, and graceful shutdown: on
-//! [`ExporterHandle::shutdown`] (or the future given to [`Exporter::run`]) it stops
+//! [`ExporterHandle::shutdown`] (or the future given to [`ExporterBuilder::run`]) it stops
 //! accepting, lets scrapes in flight finish within the drain timeout, then closes.
 //!
 //! Hooks keep values fresh: [`on_scrape`](ExporterBuilder::on_scrape) runs before
