@@ -19,8 +19,9 @@ declare -A PKG_BINS=(
     [prometheus]="/usr/bin/prometheus /usr/bin/promtool"
     [prometheus-pushgateway]="/usr/bin/prometheus-pushgateway"
     [victoria-metrics]="/usr/bin/victoria-metrics"
+    [curl]="/usr/bin/curl"
 )
-PKGS=(prometheus prometheus-pushgateway victoria-metrics)
+PKGS=(prometheus prometheus-pushgateway victoria-metrics curl)
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 

@@ -10,6 +10,7 @@
 //! ```text
 //! cargo run --release --bin promhttp-demo -- [--app.listen-address 127.0.0.1:8080]
 //!     [--web.listen-address 127.0.0.1:9898] [--web.telemetry-path /metrics]
+//!     [--web.config.file web-config.yml]
 //! curl -s 127.0.0.1:8080/some; curl -s 127.0.0.1:9898/metrics
 //! ```
 
@@ -27,12 +28,14 @@ use promhttp::prometheus::{
 use promhttp::{DefaultRegistry, Gatherers, HandlerMetrics, MetricsHandler};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: promhttp-demo [--app.listen-address ADDR] [--web.listen-address ADDR] [--web.telemetry-path PATH]";
+const USAGE: &str = "usage: promhttp-demo [--app.listen-address ADDR] [--web.listen-address ADDR] [--web.telemetry-path PATH] [--web.config.file FILE]";
 
 struct Config {
     app: SocketAddr,
     web: SocketAddr,
     path: String,
+    /// exporter-toolkit web configuration: TLS, client certificates, basic auth.
+    web_config: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -40,6 +43,7 @@ fn parse_args() -> Result<Config, String> {
         app: SocketAddr::from(([127, 0, 0, 1], 8080)),
         web: SocketAddr::from(([127, 0, 0, 1], 9898)),
         path: "/metrics".to_owned(),
+        web_config: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -68,6 +72,7 @@ fn parse_args() -> Result<Config, String> {
                 }
                 c.path = value;
             }
+            "--web.config.file" => c.web_config = Some(value.into()),
             _ => return Err(format!("unknown flag {key}\n{USAGE}")),
         }
     }
@@ -214,7 +219,13 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("binding the app listener {}: {e}", config.app))?;
 
     // The metrics listener: promhttp's exporter, beside the app.
-    let exporter = ExporterBuilder::with_handler(handler)
+    let mut exporter = ExporterBuilder::with_handler(handler);
+    if let Some(file) = &config.web_config {
+        exporter = exporter
+            .web_config_file(file)
+            .map_err(|e| format!("--web.config.file: {e}"))?;
+    }
+    let exporter = exporter
         .listen_address(config.web)
         .metrics_path(config.path.clone())
         .landing_page(Some(LandingPage {

@@ -82,6 +82,9 @@ pub enum ExporterError {
     Runtime(std::io::Error),
     /// The server task panicked or was cancelled.
     Task(String),
+    /// The web configuration (TLS, basic auth, headers) is invalid.
+    #[cfg(feature = "web-config")]
+    WebConfig(web_config::WebConfigError),
 }
 
 impl fmt::Display for ExporterError {
@@ -91,6 +94,8 @@ impl fmt::Display for ExporterError {
             ExporterError::Config(m) => write!(f, "invalid exporter configuration: {m}"),
             ExporterError::Runtime(e) => write!(f, "cannot start the exporter runtime: {e}"),
             ExporterError::Task(m) => write!(f, "exporter task failed: {m}"),
+            #[cfg(feature = "web-config")]
+            ExporterError::WebConfig(e) => write!(f, "invalid web configuration: {e}"),
         }
     }
 }
@@ -100,6 +105,8 @@ impl std::error::Error for ExporterError {
         match self {
             ExporterError::Bind { source, .. } => Some(source),
             ExporterError::Runtime(e) => Some(e),
+            #[cfg(feature = "web-config")]
+            ExporterError::WebConfig(e) => Some(e),
             _ => None,
         }
     }
@@ -171,6 +178,8 @@ pub struct ExporterBuilder {
     hook_timeout: Duration,
     updaters: Vec<(Duration, Hook)>,
     hook_failures: Option<prometheus::IntCounter>,
+    #[cfg(feature = "web-config")]
+    web: Option<web_config::WebConfig>,
 }
 
 impl fmt::Debug for ExporterBuilder {
@@ -200,7 +209,35 @@ impl ExporterBuilder {
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             updaters: Vec::new(),
             hook_failures: None,
+            #[cfg(feature = "web-config")]
+            web: None,
         }
+    }
+
+    /// Serves with TLS, client certificates, basic auth, extra response headers and
+    /// a rate limit as `config` says (exporter-toolkit's web configuration).
+    /// Default: none of them, plain HTTP.
+    #[cfg(feature = "web-config")]
+    pub fn web_config(mut self, config: web_config::WebConfig) -> Self {
+        self.web = Some(config);
+        self
+    }
+
+    /// Reads the web configuration from an exporter-toolkit `web-config.yml`
+    /// (what `--web.config.file` names); an invalid file is an error naming the key.
+    ///
+    /// ```no_run
+    /// # use promhttp::exporter::Exporter;
+    /// # use promhttp::prometheus::Registry;
+    /// let exporter = Exporter::builder(Registry::new())
+    ///     .web_config_file("/etc/exporter/web-config.yml")?;
+    /// # Ok::<(), promhttp::exporter::ExporterError>(())
+    /// ```
+    #[cfg(feature = "web-config")]
+    pub fn web_config_file(self, path: impl AsRef<std::path::Path>) -> Result<Self, ExporterError> {
+        let config =
+            web_config::WebConfig::from_file(path.as_ref()).map_err(ExporterError::WebConfig)?;
+        Ok(self.web_config(config))
     }
 
     /// Configures the handler with a function of its builder, replacing the handler.
@@ -365,7 +402,8 @@ impl ExporterBuilder {
                 source,
             })?;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let server = Server::new(self);
+        let security = Security::from_builder(&self)?;
+        let server = Server::new(self, security);
         tracing::info!(address = %local_addr, path = %server.routes.metrics_path, "exporter listening");
         let task = tokio::spawn(server.serve(listener, stop_rx));
         Ok(ExporterHandle {
@@ -517,8 +555,93 @@ impl Drop for BlockingExporter {
     }
 }
 
+/// TLS, authentication, headers and rate limit from the web configuration.
+#[derive(Default)]
+struct Security {
+    #[cfg(feature = "web-config")]
+    tls: Option<web_config::TlsAcceptor>,
+    #[cfg(feature = "web-config")]
+    auth: Option<web_config::BasicAuth>,
+    #[cfg(feature = "web-config")]
+    headers: http::HeaderMap,
+    #[cfg(feature = "web-config")]
+    limiter: Option<RateLimiter>,
+    #[cfg(feature = "web-config")]
+    http2: Option<bool>,
+}
+
+impl Security {
+    #[cfg(not(feature = "web-config"))]
+    fn from_builder(_: &ExporterBuilder) -> Result<Security, ExporterError> {
+        Ok(Security::default())
+    }
+
+    #[cfg(feature = "web-config")]
+    fn from_builder(b: &ExporterBuilder) -> Result<Security, ExporterError> {
+        let Some(web) = &b.web else {
+            return Ok(Security::default());
+        };
+        web.validate().map_err(ExporterError::WebConfig)?;
+        let tls = web.tls_acceptor().map_err(ExporterError::WebConfig)?;
+        let auth = web.basic_auth().map_err(ExporterError::WebConfig)?;
+        Ok(Security {
+            tls,
+            auth,
+            headers: web.http.header_map(),
+            limiter: web
+                .rate_limit
+                .as_ref()
+                .map(|r| RateLimiter::new(r.interval, r.burst)),
+            http2: Some(web.http.http2),
+        })
+    }
+
+    fn http2_allowed(&self, builder_http2: bool) -> bool {
+        #[cfg(feature = "web-config")]
+        if self.http2 == Some(false) {
+            return false;
+        }
+        builder_http2
+    }
+}
+
+/// A token bucket: `burst` tokens, one more every `interval` (Go's `x/time/rate`).
+#[cfg(feature = "web-config")]
+struct RateLimiter {
+    interval: Duration,
+    burst: u32,
+    state: std::sync::Mutex<(f64, Instant)>,
+}
+
+#[cfg(feature = "web-config")]
+impl RateLimiter {
+    fn new(interval: Duration, burst: u32) -> Self {
+        RateLimiter {
+            interval,
+            burst,
+            state: std::sync::Mutex::new((f64::from(burst), Instant::now())),
+        }
+    }
+
+    fn allow(&self) -> bool {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        let refill = now.duration_since(st.1).as_secs_f64() / self.interval.as_secs_f64().max(1e-9);
+        st.0 = (st.0 + refill).min(f64::from(self.burst));
+        st.1 = now;
+        if st.0 >= 1.0 {
+            st.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 struct Routes {
     handler: MetricsHandler,
+    #[cfg_attr(not(feature = "web-config"), allow(dead_code))]
+    security: Security,
     hook_run: std::sync::Mutex<Option<watch::Receiver<bool>>>,
     metrics_path: String,
     landing: Option<Bytes>,
@@ -538,13 +661,15 @@ struct Server {
 }
 
 impl Server {
-    fn new(b: ExporterBuilder) -> Self {
+    fn new(b: ExporterBuilder, security: Security) -> Self {
         let landing = b
             .landing
             .as_ref()
             .map(|p| Bytes::from(landing_html(p, &b.metrics_path)));
         Server {
+            http2: security.http2_allowed(b.http2),
             routes: Arc::new(Routes {
+                security,
                 handler: b.handler,
                 hook_run: std::sync::Mutex::new(None),
                 metrics_path: b.metrics_path,
@@ -557,7 +682,6 @@ impl Server {
             max_connections: b.max_connections,
             max_header_bytes: b.max_header_bytes,
             drain_timeout: b.drain_timeout,
-            http2: b.http2,
             updaters: b.updaters,
         }
     }
@@ -629,8 +753,29 @@ impl Server {
             let (http1, http2) = (http1.clone(), http2.clone());
             let watcher = graceful.watcher();
             let (first_bytes, h2_allowed) = (self.header_read_timeout, self.http2);
+            #[cfg(feature = "web-config")]
+            let tls = self.routes.security.tls.clone();
             connections.spawn(async move {
                 let _permit = permit;
+                #[cfg(feature = "web-config")]
+                if let Some(tls) = tls {
+                    // The handshake too must finish within the header-read timeout.
+                    let stream = match tokio::time::timeout(first_bytes, tls.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::warn!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::warn!(%peer, "TLS handshake not done within {first_bytes:?}");
+                            return;
+                        }
+                    };
+                    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                    serve_connection(stream, h2 && h2_allowed, &http1, &http2, svc, watcher, peer)
+                        .await;
+                    return;
+                }
                 // Which protocol: decided on the first bytes, within the header-read
                 // timeout (hyper has no timeout of its own for this phase, so a
                 // client that sends nothing, or half an HTTP/2 preface, would hold
@@ -642,15 +787,7 @@ impl Server {
                         return;
                     }
                 };
-                let io = TokioIo::new(tcp);
-                let ended = if h2 && h2_allowed {
-                    watcher.watch(http2.serve_connection(io, svc)).await
-                } else {
-                    watcher.watch(http1.serve_connection(io, svc)).await
-                };
-                if let Err(e) = ended {
-                    tracing::debug!(%peer, "connection ended: {e}");
-                }
+                serve_connection(tcp, h2 && h2_allowed, &http1, &http2, svc, watcher, peer).await;
             });
         }
         drop(listener);
@@ -669,6 +806,32 @@ impl Server {
         }
         connections.abort_all();
         while connections.join_next().await.is_some() {}
+    }
+}
+
+/// Serves one connection with HTTP/1.1 or HTTP/2, watched for graceful shutdown.
+async fn serve_connection<IO, S>(
+    io: IO,
+    h2: bool,
+    http1: &hyper::server::conn::http1::Builder,
+    http2: &hyper::server::conn::http2::Builder<TokioExecutor>,
+    svc: S,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: SocketAddr,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = Full<Bytes>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let io = TokioIo::new(io);
+    let ended = if h2 {
+        watcher.watch(http2.serve_connection(io, svc)).await
+    } else {
+        watcher.watch(http1.serve_connection(io, svc)).await
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, "connection ended: {e}");
     }
 }
 
@@ -885,6 +1048,45 @@ impl Routes {
     }
 
     async fn route<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
+        #[cfg(feature = "web-config")]
+        {
+            let mut response = self.guarded(req).await;
+            // Configured headers go on every answer, refusals included.
+            for (name, value) in &self.security.headers {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+            response
+        }
+        #[cfg(not(feature = "web-config"))]
+        self.serve(req).await
+    }
+
+    /// Rate limit, then basic auth, then the routes.
+    #[cfg(feature = "web-config")]
+    async fn guarded<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
+        if let Some(limiter) = &self.security.limiter {
+            if !limiter.allow() {
+                return simple(StatusCode::TOO_MANY_REQUESTS, "429 too many requests\n");
+            }
+        }
+        if let Some(auth) = &self.security.auth {
+            if !auth
+                .check_async(req.headers().get(header::AUTHORIZATION))
+                .await
+            {
+                tracing::warn!(path = req.uri().path(), "basic auth refused");
+                let mut r = simple(StatusCode::UNAUTHORIZED, "401 unauthorized\n");
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(web_config::BasicAuth::WWW_AUTHENTICATE),
+                );
+                return r;
+            }
+        }
+        self.serve(req).await
+    }
+
+    async fn serve<B>(&self, req: Request<B>) -> Response<Full<Bytes>> {
         let path = req.uri().path();
         let get_like = matches!(*req.method(), Method::GET | Method::HEAD);
         if path == self.metrics_path {
