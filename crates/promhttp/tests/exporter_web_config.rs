@@ -179,8 +179,7 @@ async fn a_broken_web_config_fails_at_start_naming_the_key() {
     .unwrap();
     let err = Exporter::builder(Registry::new())
         .web_config_file(&file)
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, ExporterError::WebConfig(_)));
     let text = err.to_string();
     assert!(text.contains("tls_server_config.cert_file"), "{text}");
