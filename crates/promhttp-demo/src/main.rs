@@ -123,14 +123,13 @@ async fn ws(State(m): State<Metrics>, upgrade: WebSocketUpgrade) -> axum::respon
         }
         let _connected = Connected(m.connected_clients.clone());
         while let Some(Ok(msg)) = socket.recv().await {
-            match msg {
+            let echo = match msg {
                 Message::Close(_) => break,
-                Message::Text(_) | Message::Binary(_) => {
-                    if socket.send(msg).await.is_err() {
-                        break;
-                    }
-                }
-                _ => {}
+                Message::Text(_) | Message::Binary(_) => msg,
+                _ => continue,
+            };
+            if socket.send(echo).await.is_err() {
+                break;
             }
         }
     })
