@@ -3,7 +3,7 @@
 //! self-instrumentation) on `127.0.0.1:P/metrics`, HTTP/1.1 with keep-alive.
 //!
 //! ```text
-//! bench-server --port P --series N [--encode-bench SECS] [--exporter]
+//! bench-server --port P --series N [--encode-bench SECS] [--exporter] [--web-config FILE]
 //! ```
 //! `--exporter` serves through `promhttp::exporter::Exporter` (to measure what the
 //! server layer costs over the bare hyper loop). `--encode-bench` times each stage
@@ -29,6 +29,8 @@ struct Args {
     encode_bench: Option<f64>,
     /// Serve through `promhttp::exporter::Exporter` instead of a bare hyper loop.
     exporter: bool,
+    /// Serve through the exporter with this web configuration (TLS, auth).
+    web_config: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
             .unwrap_or(10_000),
         encode_bench: None,
         exporter: false,
+        web_config: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -61,9 +64,13 @@ fn parse_args() -> Result<Args, String> {
             "port" => args.port = val.parse().map_err(|_| bad())?,
             "series" => args.series = val.parse().map_err(|_| bad())?,
             "encode-bench" => args.encode_bench = Some(val.parse().map_err(|_| bad())?),
+            "web-config" => {
+                args.exporter = true;
+                args.web_config = Some(val);
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS] [--exporter]"
+                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS] [--exporter] [--web-config FILE]"
                 ))
             }
         }
@@ -187,10 +194,18 @@ fn main() {
 
 async fn serve(reg: Registry, args: Args) {
     if args.exporter {
-        let exporter = promhttp::exporter::ExporterBuilder::with_handler(handler(&reg))
-            .listen_address(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)))
-            .start()
-            .await;
+        let mut builder = promhttp::exporter::ExporterBuilder::with_handler(handler(&reg))
+            .listen_address(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)));
+        if let Some(file) = &args.web_config {
+            builder = match builder.web_config_file(file) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("bench-server: {e}");
+                    std::process::exit(1);
+                }
+            };
+        }
+        let exporter = builder.start().await;
         match exporter {
             Ok(h) => {
                 eprintln!(
