@@ -9,9 +9,12 @@
 //! | `/-/healthy`, `/-/ready` | `200 OK` | `405` |
 //! | anything else | `404` | `404` |
 //!
-//! over HTTP/1.1 and HTTP/2 (h2c), with a header-read timeout that also closes idle
-//! keep-alive connections (slowloris), a cap on concurrent connections, a request
-//! header size limit, HTTP/2 stream limits, and graceful shutdown: on
+//! over HTTP/1.1 and HTTP/2 (h2c, or ALPN under TLS), with a header-read timeout
+//! that also closes idle keep-alive connections and clients that trickle bytes
+//! (slowloris), the protocol decided within that same timeout, an idle timeout for
+//! silent connections (HTTP/2 between scrapes, dead peers), a write timeout for
+//! clients that stop reading, a cap on concurrent connections, a request header size
+//! limit, HTTP/2 stream limits, and graceful shutdown: on
 //! [`ExporterHandle::shutdown`] (or the future given to [`ExporterBuilder::run`]) it stops
 //! accepting, lets scrapes in flight finish within the drain timeout, then closes.
 //!
@@ -136,6 +139,12 @@ impl Default for LandingPage {
 /// Default header-read timeout; it also bounds how long an idle keep-alive
 /// connection stays open.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may stay silent (no bytes from the client) before it
+/// is closed; HTTP/1 connections are closed sooner, by the header-read timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default time a write may make no progress (a client that stopped reading)
+/// before the connection is closed.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on concurrent scrapes of [`Exporter::builder`] (`503` beyond).
 pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 40;
 /// Default cap on concurrent connections.
@@ -170,6 +179,8 @@ pub struct ExporterBuilder {
     metrics_path: String,
     landing: Option<LandingPage>,
     header_read_timeout: Duration,
+    idle_timeout: Duration,
+    write_timeout: Duration,
     max_connections: usize,
     max_header_bytes: usize,
     drain_timeout: Duration,
@@ -201,6 +212,8 @@ impl ExporterBuilder {
             metrics_path: "/metrics".to_owned(),
             landing: Some(LandingPage::default()),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
@@ -280,6 +293,21 @@ impl ExporterBuilder {
     /// idle keep-alive connection is kept. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// A connection on which the client sends nothing for this long is closed
+    /// (HTTP/2 connections between scrapes, dead peers). Default:
+    /// [`DEFAULT_IDLE_TIMEOUT`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// A connection whose writes make no progress for this long (a client that
+    /// stopped reading) is closed. Default: [`DEFAULT_WRITE_TIMEOUT`].
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -653,6 +681,8 @@ struct Routes {
 struct Server {
     routes: Arc<Routes>,
     header_read_timeout: Duration,
+    idle_timeout: Duration,
+    write_timeout: Duration,
     max_connections: usize,
     max_header_bytes: usize,
     drain_timeout: Duration,
@@ -679,6 +709,8 @@ impl Server {
                 hook_failures: b.hook_failures,
             }),
             header_read_timeout: b.header_read_timeout,
+            idle_timeout: b.idle_timeout,
+            write_timeout: b.write_timeout,
             max_connections: b.max_connections,
             max_header_bytes: b.max_header_bytes,
             drain_timeout: b.drain_timeout,
@@ -700,8 +732,9 @@ impl Server {
         b.timer(TokioTimer::new())
             .max_concurrent_streams(32)
             .max_header_list_size(self.max_header_bytes.min(u32::MAX as usize) as u32)
-            .keep_alive_interval(Some(self.header_read_timeout))
-            .keep_alive_timeout(self.header_read_timeout);
+            // No keep-alive pings: their answers would keep an idle connection
+            // alive for ever; the idle timeout closes silent connections instead.
+            .keep_alive_interval(None);
         b
     }
 
@@ -753,6 +786,7 @@ impl Server {
             let (http1, http2) = (http1.clone(), http2.clone());
             let watcher = graceful.watcher();
             let (first_bytes, h2_allowed) = (self.header_read_timeout, self.http2);
+            let tcp = Guarded::new(tcp, self.idle_timeout, self.write_timeout);
             #[cfg(feature = "web-config")]
             let tls = self.routes.security.tls.clone();
             connections.spawn(async move {
@@ -809,6 +843,119 @@ impl Server {
     }
 }
 
+/// A connection that is closed when the client goes silent for `idle` or stops
+/// reading for `write_stall` (hyper has neither timeout).
+struct Guarded<IO> {
+    inner: IO,
+    idle: Duration,
+    write_stall: Duration,
+    read_deadline: Pin<Box<tokio::time::Sleep>>,
+    write_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<IO> Guarded<IO> {
+    fn new(inner: IO, idle: Duration, write_stall: Duration) -> Self {
+        Guarded {
+            inner,
+            idle,
+            write_stall,
+            read_deadline: Box::pin(tokio::time::sleep(idle)),
+            write_deadline: None,
+        }
+    }
+
+    fn timed_out(what: &str) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, what.to_owned())
+    }
+
+    /// Runs a write-side poll, failing it once it has made no progress for too long.
+    fn guard_write<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        poll: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        match poll {
+            std::task::Poll::Ready(r) => {
+                self.write_deadline = None;
+                std::task::Poll::Ready(r)
+            }
+            std::task::Poll::Pending => {
+                let stall = self.write_stall;
+                let deadline = self
+                    .write_deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return std::task::Poll::Ready(Err(Self::timed_out(
+                        "the client stopped reading",
+                    )));
+                }
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+impl<IO: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Guarded<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            std::task::Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    let next = tokio::time::Instant::now() + self.idle;
+                    self.read_deadline.as_mut().reset(next);
+                }
+                std::task::Poll::Ready(r)
+            }
+            std::task::Poll::Pending => {
+                if self.read_deadline.as_mut().poll(cx).is_ready() {
+                    return std::task::Poll::Ready(Err(Self::timed_out("the client went silent")));
+                }
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+impl<IO: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Guarded<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard_write(cx, poll)
+    }
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard_write(cx, poll)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.guard_write(cx, poll)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard_write(cx, poll)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// Serves one connection with HTTP/1.1 or HTTP/2, watched for graceful shutdown.
 async fn serve_connection<IO, S>(
     io: IO,
@@ -840,7 +987,10 @@ const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Reads the first bytes of a connection (at most the 24 of the HTTP/2 preface)
 /// within `timeout`; returns the connection with those bytes put back in front,
 /// and whether it is HTTP/2 with prior knowledge. `None`: nothing usable in time.
-async fn sniff(mut tcp: tokio::net::TcpStream, timeout: Duration) -> Option<(Rewind, bool)> {
+async fn sniff(
+    mut tcp: Guarded<tokio::net::TcpStream>,
+    timeout: Duration,
+) -> Option<(Rewind, bool)> {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; 24];
     let mut n = 0;
@@ -877,7 +1027,7 @@ struct Rewind {
     prefix: [u8; 24],
     len: usize,
     pos: usize,
-    inner: tokio::net::TcpStream,
+    inner: Guarded<tokio::net::TcpStream>,
 }
 
 impl tokio::io::AsyncRead for Rewind {

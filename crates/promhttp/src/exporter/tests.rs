@@ -431,6 +431,77 @@ async fn serves_http2_with_prior_knowledge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed() {
+    use http_body_util::BodyExt;
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .idle_timeout(Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+    let tcp = TcpStream::connect(h.local_addr()).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = Request::get("http://test/-/healthy")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().collect().await.unwrap();
+    // Silent from now on: the server closes the connection.
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(ended.is_ok(), "idle HTTP/2 connection still open after 5 s");
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped() {
+    // A page far larger than the socket buffers.
+    let big = from_fn(|out: &mut Gathered| {
+        let mut f = MetricFamily::new("big", "", MetricType::Gauge);
+        for i in 0..100_000 {
+            f.metrics.push(Metric::new(
+                vec![crate::model::Label::new("i", format!("{i:0>40}"))],
+                Value::Gauge(1.0),
+            ));
+        }
+        out.families.push(f);
+    });
+    let h = Exporter::builder(big)
+        .listen_address(local())
+        .write_timeout(Duration::from_millis(300))
+        .max_connections(1)
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stuck = socket.connect(addr).await.unwrap();
+    stuck
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Never read. The only connection slot comes back once the write times out.
+    let started = Instant::now();
+    let (status, _, _) =
+        tokio::time::timeout(Duration::from_secs(20), raw(addr, "GET", "/-/healthy"))
+            .await
+            .expect("slot freed");
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    drop(stuck);
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_scrapes_share_one_hook_run() {
     let runs = Arc::new(AtomicUsize::new(0));
     let r2 = runs.clone();
