@@ -36,6 +36,26 @@ async fn raw(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String
     (status, head.to_owned(), body.to_owned())
 }
 
+/// An HTTP/2 (prior knowledge) client connection; drive `conn` to keep it open.
+async fn h2_client(
+    addr: SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+    hyper::client::conn::http2::Connection<
+        hyper_util::rt::TokioIo<TcpStream>,
+        http_body_util::Empty<Bytes>,
+        hyper_util::rt::TokioExecutor,
+    >,
+) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap()
+}
+
 fn registry_with_counter() -> (Registry, IntCounter) {
     let r = Registry::new();
     let c = IntCounter::new("scrapes_seen_total", "Scrapes seen by the hook.").unwrap();
@@ -216,6 +236,16 @@ async fn updater_runs_on_its_interval() {
 struct Gate(Arc<(Mutex<bool>, Condvar)>, Arc<AtomicUsize>);
 
 impl Gate {
+    /// Waits (at most 2.5 s) until a gather is blocked on the gate.
+    async fn wait_started(&self) {
+        for _ in 0..500 {
+            if self.1.load(Ordering::SeqCst) > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     fn open(&self) {
         *self.0 .0.lock().unwrap() = true;
         self.0 .1.notify_all();
@@ -250,12 +280,7 @@ async fn graceful_shutdown_lets_the_scrape_in_flight_finish() {
         .unwrap();
     let addr = h.local_addr();
     let scrape = tokio::spawn(raw(addr, "GET", "/metrics"));
-    for _ in 0..500 {
-        if gate.1.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    gate.wait_started().await;
     h.shutdown();
     // New connections are refused once the accept loop has stopped.
     let mut refused = false;
@@ -288,12 +313,7 @@ async fn drain_timeout_bounds_shutdown() {
         .unwrap();
     let addr = h.local_addr();
     let _stuck = tokio::spawn(raw(addr, "GET", "/metrics"));
-    for _ in 0..500 {
-        if gate.1.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    gate.wait_started().await;
     let started = Instant::now();
     h.shutdown();
     h.join().await.unwrap();
@@ -407,13 +427,7 @@ async fn serves_http2_with_prior_knowledge() {
         .start()
         .await
         .unwrap();
-    let tcp = TcpStream::connect(h.local_addr()).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
+    let (mut send, conn) = h2_client(h.local_addr()).await;
     tokio::spawn(conn);
     let req = Request::get("http://test/metrics")
         .body(http_body_util::Empty::<Bytes>::new())
@@ -439,13 +453,7 @@ async fn idle_http2_connections_are_closed() {
         .start()
         .await
         .unwrap();
-    let tcp = TcpStream::connect(h.local_addr()).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
+    let (mut send, conn) = h2_client(h.local_addr()).await;
     let conn = tokio::spawn(conn);
     let req = Request::get("http://test/-/healthy")
         .body(http_body_util::Empty::<Bytes>::new())
