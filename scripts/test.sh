@@ -16,11 +16,15 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --workspace --all-targets --locked -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo clippy --workspace --all-targets --all-features --locked -- -D warnings"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "cargo test --workspace --locked $*"
-cargo test --workspace --locked "$@"
+step "cargo clippy -p promhttp (default features, and none) -- -D warnings"
+cargo clippy -p promhttp --locked -- -D warnings
+cargo clippy -p promhttp --no-default-features --locked -- -D warnings
+
+step "cargo test --workspace --all-features --locked $*"
+cargo test --workspace --all-features --locked "$@"
 
 step "cargo doc --workspace --no-deps (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked

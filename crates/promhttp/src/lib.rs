@@ -10,6 +10,8 @@ pub mod gather;
 pub mod handler;
 pub mod model;
 pub mod negotiate;
+#[cfg(feature = "push")]
+pub mod push;
 
 pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
 pub use handler::{
