@@ -8,6 +8,8 @@ pub mod encode;
 pub mod exporter;
 pub mod gather;
 pub mod handler;
+#[cfg(feature = "instrument")]
+pub mod instrument;
 pub mod model;
 pub mod negotiate;
 #[cfg(feature = "push")]
