@@ -201,9 +201,16 @@ async fn run(config: Config) -> Result<(), String> {
         .register(&registry)
         .map_err(|e| format!("registering handler metrics: {e}"))?;
 
-    // The custom registry and the default one (process metrics with the `process`
-    // feature) on one page.
-    let page = Gatherers::new().with(registry).with(DefaultRegistry);
+    // The app's HTTP metrics (http_requests_total, ..._duration_seconds, ... by
+    // method, code and route template) from promhttp's middleware preset.
+    let http = promhttp::instrument::HttpMetrics::new();
+
+    // The custom registry, the middleware's metrics and the default registry
+    // (process metrics with the `process` feature) on one page.
+    let page = Gatherers::new()
+        .with(registry)
+        .with(http.clone())
+        .with(DefaultRegistry);
     let handler = MetricsHandler::builder(page)
         .openmetrics(true)
         .instrument(handler_metrics)
@@ -213,7 +220,8 @@ async fn run(config: Config) -> Result<(), String> {
         .route("/some", get(some))
         .route("/ws", get(ws))
         .route("/", get(|| async { "promhttp-demo: try /some or /ws\n" }))
-        .with_state(metrics.clone());
+        .with_state(metrics.clone())
+        .layer(http.layer());
     let app_listener = TcpListener::bind(config.app)
         .await
         .map_err(|e| format!("binding the app listener {}: {e}", config.app))?;

@@ -95,6 +95,10 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
 
     let (status, body) = get(web, "/metrics").await.unwrap();
     assert_eq!(status, 200);
+    assert!(
+        body.contains("http_requests_total{code=\"200\",method=\"get\",route=\"/some\"} 3"),
+        "{body}"
+    );
     for name in [
         "response_code",
         "response_time_bucket",
