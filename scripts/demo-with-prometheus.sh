@@ -100,7 +100,7 @@ fi
 # 2. Build, then start everything.
 log "cargo build --release --bin promhttp-demo"
 cargo build --release --bin promhttp-demo
-DEMO_BIN=target/release/promhttp-demo
+DEMO_BIN="${CARGO_TARGET_DIR:-target}/release/promhttp-demo"
 [[ -x "$DEMO_BIN" ]] || { log "$DEMO_BIN not built"; exit 1; }
 
 start=$SECONDS
