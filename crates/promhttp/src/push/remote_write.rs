@@ -239,30 +239,29 @@ pub fn to_time_series(
     external_labels: &[Label],
     timestamp_ms: i64,
 ) -> Vec<TimeSeries> {
+    // Strings are shared (`Arc<str>`) so that the many series of one metric, and
+    // the bucket bounds common to a page, cost a reference count, not a copy.
+    let external: Vec<Label> = external_labels.iter().map(share_label).collect();
+    let mut bounds: Vec<(u64, Str)> = Vec::new();
     let mut out = Vec::new();
     for family in families {
-        let name = family.name.as_str();
+        let names = SuffixNames::new(family);
         for metric in &family.metrics {
             let ts = metric.timestamp_ms.unwrap_or(timestamp_ms);
             let mut base: Vec<Label> = metric
                 .labels
                 .iter()
                 .filter(|l| !l.value.is_empty())
-                .cloned()
+                .map(share_label)
                 .collect();
-            for ext in external_labels {
+            for ext in &external {
                 if !base.iter().any(|l| l.name == ext.name) {
                     base.push(ext.clone());
                 }
             }
-            let mut push = |suffix: &str, extra: Option<(&'static str, f64)>, value: f64| {
+            let mut push = |full_name: &Str, extra: Option<(&'static str, f64)>, value: f64| {
                 let mut labels = Vec::with_capacity(base.len() + 2);
-                let full_name = if suffix.is_empty() {
-                    family.name.clone()
-                } else {
-                    Str::Owned(format!("{name}{suffix}"))
-                };
-                labels.push(Label::new("__name__", full_name));
+                labels.push(Label::new("__name__", full_name.clone()));
                 for l in &base {
                     if extra.is_some_and(|(n, _)| l.name == n) {
                         continue;
@@ -270,10 +269,7 @@ pub fn to_time_series(
                     labels.push(l.clone());
                 }
                 if let Some((n, bound)) = extra {
-                    let mut buf = Vec::with_capacity(24);
-                    write_float(&mut buf, bound);
-                    let text = String::from_utf8(buf).unwrap_or_default();
-                    labels.push(Label::new(n, text));
+                    labels.push(Label::new(n, bound_text(&mut bounds, bound)));
                 }
                 labels.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
                 out.push(TimeSeries {
@@ -285,35 +281,90 @@ pub fn to_time_series(
                 });
             };
             match &metric.value {
-                Value::Counter(c) => push("", None, c.value),
-                Value::Gauge(v) | Value::Untyped(v) => push("", None, *v),
+                Value::Counter(c) => push(&names.plain, None, c.value),
+                Value::Gauge(v) | Value::Untyped(v) => push(&names.plain, None, *v),
                 Value::Histogram(h) => {
                     let mut has_inf = false;
                     for b in &h.buckets {
                         has_inf |= b.upper_bound == f64::INFINITY;
                         push(
-                            "_bucket",
+                            &names.bucket,
                             Some(("le", b.upper_bound)),
                             b.cumulative_count as f64,
                         );
                     }
                     if !has_inf {
-                        push("_bucket", Some(("le", f64::INFINITY)), h.count as f64);
+                        push(&names.bucket, Some(("le", f64::INFINITY)), h.count as f64);
                     }
-                    push("_sum", None, h.sum);
-                    push("_count", None, h.count as f64);
+                    push(&names.sum, None, h.sum);
+                    push(&names.count, None, h.count as f64);
                 }
                 Value::Summary(s) => {
                     for q in &s.quantiles {
-                        push("", Some(("quantile", q.quantile)), q.value);
+                        push(&names.plain, Some(("quantile", q.quantile)), q.value);
                     }
-                    push("_sum", None, s.sum);
-                    push("_count", None, s.count as f64);
+                    push(&names.sum, None, s.sum);
+                    push(&names.count, None, s.count as f64);
                 }
             }
         }
     }
     out
+}
+
+/// The sample names of one family, made once.
+struct SuffixNames {
+    plain: Str,
+    bucket: Str,
+    sum: Str,
+    count: Str,
+}
+
+impl SuffixNames {
+    fn new(family: &MetricFamily) -> Self {
+        let name = family.name.as_str();
+        let made = |suffix: &str| Str::Shared(Arc::from(format!("{name}{suffix}")));
+        let (bucket, sum, count) = match &family.metrics.first().map(|m| &m.value) {
+            Some(Value::Histogram(_)) => (made("_bucket"), made("_sum"), made("_count")),
+            Some(Value::Summary(_)) => (Str::default(), made("_sum"), made("_count")),
+            _ => (Str::default(), Str::default(), Str::default()),
+        };
+        SuffixNames {
+            plain: share(&family.name),
+            bucket,
+            sum,
+            count,
+        }
+    }
+}
+
+fn share(s: &Str) -> Str {
+    match s {
+        Str::Owned(o) => Str::Shared(Arc::from(o.as_str())),
+        other => other.clone(),
+    }
+}
+
+fn share_label(l: &Label) -> Label {
+    Label {
+        name: share(&l.name),
+        value: share(&l.value),
+    }
+}
+
+/// `le` / `quantile` text, formatted once per distinct value of a page.
+fn bound_text(cache: &mut Vec<(u64, Str)>, v: f64) -> Str {
+    let bits = v.to_bits();
+    if let Some((_, s)) = cache.iter().find(|(b, _)| *b == bits) {
+        return s.clone();
+    }
+    let mut buf = Vec::with_capacity(24);
+    write_float(&mut buf, v);
+    let text = Str::Shared(Arc::from(String::from_utf8(buf).unwrap_or_default()));
+    if cache.len() < 256 {
+        cache.push((bits, text.clone()));
+    }
+    text
 }
 
 fn varint_len(mut v: u64) -> usize {
