@@ -26,7 +26,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         ConfigError {
             message: message.into(),
         }
@@ -40,6 +40,25 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Checks a histogram's bucket bounds: finite, increasing, at least one (a final
+/// `+Inf` is implied and dropped).
+pub(crate) fn check_buckets(name: &str, mut bounds: Vec<f64>) -> Result<Arc<[f64]>, ConfigError> {
+    if bounds.last() == Some(&f64::INFINITY) {
+        bounds.pop();
+    }
+    if bounds.is_empty() {
+        return Err(ConfigError::new(format!(
+            "histogram {name:?}: no bucket bounds"
+        )));
+    }
+    if bounds.iter().any(|b| !b.is_finite()) || bounds.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(ConfigError::new(format!(
+            "histogram {name:?}: bucket bounds must be finite and increasing, got {bounds:?}"
+        )));
+    }
+    Ok(bounds.into())
+}
 
 struct HistConf {
     name: String,
@@ -369,24 +388,11 @@ impl HttpMetricsBuilder {
         for (i, h) in self.hists.iter().enumerate() {
             let Some(h) = h else { continue };
             let name = metric_name(&h.name, "histogram")?;
-            let mut bounds = h.buckets.clone();
-            if bounds.last() == Some(&f64::INFINITY) {
-                bounds.pop();
-            }
-            if bounds.is_empty() {
-                return Err(ConfigError::new(format!(
-                    "histogram {name:?}: no bucket bounds"
-                )));
-            }
-            if bounds.iter().any(|b| !b.is_finite()) || bounds.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(ConfigError::new(format!(
-                    "histogram {name:?}: bucket bounds must be finite and increasing, got {bounds:?}"
-                )));
-            }
+            let bounds = check_buckets(&name, h.buckets.clone())?;
             hists[i] = Some(HistSpec {
                 name,
                 help: Arc::from(h.help),
-                bounds: bounds.into(),
+                bounds,
             });
         }
         let in_flight = match &self.in_flight {

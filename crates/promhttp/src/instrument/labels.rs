@@ -92,8 +92,15 @@ pub(crate) fn code_id(status: u16) -> u16 {
     }
 }
 
+/// The `code` id of a round trip that got no response (transport error); only the
+/// client instrumentation uses it (`code_id` never returns it).
+pub(crate) const CODE_ERROR: u16 = 1;
+
 /// The label value of a code id.
 pub(crate) fn code_value(id: u16) -> crate::model::Str {
+    if id == CODE_ERROR {
+        return crate::model::Str::Static("error");
+    }
     use std::sync::OnceLock;
     static CODES: OnceLock<Box<[Arc<str>]>> = OnceLock::new();
     let codes = CODES.get_or_init(|| (100..=599u16).map(|c| Arc::from(c.to_string())).collect());
@@ -218,6 +225,9 @@ mod tests {
         assert_eq!(code_value(code_id(99)), "unknown");
         assert_eq!(code_value(code_id(600)), "unknown");
         assert_eq!(code_value(code_id(999)), "unknown");
+        // No status maps to the client's `error` id.
+        assert_eq!(code_value(code_id(1)), "unknown");
+        assert_eq!(code_value(CODE_ERROR), "error");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! own (atomics, no allocation per request once a label set has been seen) because
 //! it keeps exemplars, which the `prometheus` crate cannot.
 //!
+//! The `client` module (with the `push` feature, which brings hyper-util's client)
+//! instruments HTTP clients in the same store: round trips, and DNS and connect
+//! times of hyper-util's `HttpConnector`.
+//!
 //! # The metrics
 //!
 //! Each is optional; [`HttpMetrics::new`] (the preset) has the first five:
@@ -118,6 +122,8 @@
 
 mod body;
 mod builder;
+#[cfg(feature = "push")]
+pub mod client;
 mod future;
 mod labels;
 mod layer;
