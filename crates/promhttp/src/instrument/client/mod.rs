@@ -15,6 +15,7 @@
 //! | `http_client_requests_in_flight` | gauge | (constant labels only) | up at the call, down when the response head arrives, on error, or when the response future is dropped |
 //! | `http_client_dns_duration_seconds` | histogram | `result` | each name resolution made by [`InstrumentedConnector`] |
 //! | `http_client_connect_duration_seconds` | histogram | `result` | each new connection made by [`InstrumentedConnector`], without the DNS time |
+//! | `http_client_tls_handshake_duration_seconds` | histogram | `result` | each TLS handshake made by `tls::InstrumentedTlsConnector` (feature `web-config`; the family is present only with it) |
 //!
 //! Constant labels ([`const_label`](ClientMetricsBuilder::const_label)) are on all of
 //! them.
@@ -36,9 +37,10 @@
 //! it. A response future dropped before the head arrived (a cancelled request)
 //! records nothing and leaves the in-flight gauge as it was before the call.
 //!
-//! TLS handshakes are not timed: this crate has no TLS client. A TLS connector
-//! (for example `hyper-rustls`) wrapping the [`InstrumentedConnector`] still gets DNS
-//! and TCP connect times.
+//! TLS handshakes are timed by `tls::InstrumentedTlsConnector` (feature
+//! `web-config`: rustls with ring). Another TLS connector (for example
+//! `hyper-rustls`) wrapping the [`InstrumentedConnector`] still gets DNS and TCP
+//! connect times, but no handshake times.
 //!
 //! # Example
 //!
@@ -68,12 +70,19 @@
 mod connect;
 mod service;
 
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
+#[cfg(feature = "web-config")]
+pub mod tls;
+
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub use connect::{ConnectFuture, InstrumentedConnector, ResolveFuture, TimedResolver};
 pub use service::{ClientInstrumentLayer, ClientInstrumentService, ClientResponseFuture};
+#[cfg(feature = "web-config")]
+pub use tls::InstrumentedTlsConnector;
 
 use super::builder::{check_buckets, ConfigError, DEFAULT_DURATION_BUCKETS};
 use super::labels::{Interner, Methods, STANDARD_METHODS};
@@ -112,6 +121,8 @@ pub(crate) struct Shared {
     pub requests: Store,
     pub dns: Store,
     pub connect: Store,
+    #[cfg(feature = "web-config")]
+    pub tls: Store,
 }
 
 impl ClientMetrics {
@@ -168,6 +179,8 @@ impl Gather for ClientMetrics {
         self.shared.requests.gather(out);
         self.shared.dns.gather(out);
         self.shared.connect.gather(out);
+        #[cfg(feature = "web-config")]
+        self.shared.tls.gather(out);
     }
 }
 
@@ -228,7 +241,7 @@ impl ClientMetricsBuilder {
         self
     }
 
-    /// Bucket bounds of the DNS and connect durations. Default:
+    /// Bucket bounds of the DNS, connect and TLS handshake durations. Default:
     /// [`DEFAULT_CONNECT_BUCKETS`].
     pub fn connect_buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
         self.connect_buckets = buckets.into_iter().collect();
@@ -355,11 +368,18 @@ impl ClientMetricsBuilder {
             name("connect_duration_seconds")?,
             "Duration of TCP connects of the HTTP client in seconds, after name resolution.",
         )?;
+        #[cfg(feature = "web-config")]
+        let tls = result_store(
+            name("tls_handshake_duration_seconds")?,
+            "Duration of TLS handshakes of the HTTP client in seconds, after the TCP connect.",
+        )?;
         Ok(ClientMetrics {
             shared: Arc::new(Shared {
                 requests,
                 dns,
                 connect,
+                #[cfg(feature = "web-config")]
+                tls,
             }),
         })
     }
@@ -394,6 +414,8 @@ mod tests {
                 "http_client_requests_total",
                 "http_client_dns_duration_seconds",
                 "http_client_connect_duration_seconds",
+                #[cfg(feature = "web-config")]
+                "http_client_tls_handshake_duration_seconds",
             ]
         );
         assert!(out.errors.is_empty());

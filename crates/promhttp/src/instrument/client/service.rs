@@ -102,15 +102,15 @@ where
 }
 
 /// One round trip between its call and its response head: in flight until dropped,
-/// recorded at most once.
-struct RoundTrip {
+/// recorded at most once. Shared with the `reqwest` middleware.
+pub(crate) struct RoundTrip {
     metrics: ClientMetrics,
     start: Instant,
     method: u16,
 }
 
 impl RoundTrip {
-    fn start(metrics: &ClientMetrics, method: &http::Method) -> Self {
+    pub(crate) fn start(metrics: &ClientMetrics, method: &http::Method) -> Self {
         let store = &metrics.shared.requests;
         store.in_flight_value.fetch_add(1, Ordering::Relaxed);
         RoundTrip {
@@ -120,7 +120,7 @@ impl RoundTrip {
         }
     }
 
-    fn finish(self, code: u16) {
+    pub(crate) fn finish(self, code: u16) {
         let key = Key {
             method: self.method,
             code,
