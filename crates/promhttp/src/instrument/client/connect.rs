@@ -151,8 +151,8 @@ impl fmt::Debug for ResolveFuture {
 /// `enforce_http` is on, no host) is a connect error too.
 ///
 /// Configure the `HttpConnector` (timeouts, `nodelay`, `enforce_http`, …) through
-/// [`get_mut`](Self::get_mut). Wrap it in a TLS connector for `https`: the TLS
-/// handshake is not timed.
+/// [`get_mut`](Self::get_mut). For `https`, `InstrumentedTlsConnector` (feature
+/// `web-config`) wraps this connector and also times the TLS handshake.
 ///
 /// ```
 /// use hyper_util::client::legacy::Client;
