@@ -3,6 +3,8 @@
 
 pub use prometheus;
 
+#[cfg(any(feature = "metrics-rs", feature = "prometheus-client"))]
+pub mod bridge;
 pub mod encode;
 #[cfg(feature = "exporter")]
 pub mod exporter;
