@@ -6,6 +6,7 @@
 //! bounded.
 #![cfg(all(feature = "instrument", feature = "push"))]
 
+mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -18,7 +19,6 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use promhttp::instrument::client::{ClientInstrumentService, ClientMetrics, InstrumentedConnector};
-use promhttp::MetricsHandler;
 use tower::ServiceExt;
 
 type Instrumented = ClientInstrumentService<Client<InstrumentedConnector, Empty<Bytes>>>;
@@ -71,31 +71,10 @@ async fn round_trip(client: &Instrumented, method: &str, uri: &str) -> Result<u1
 }
 
 async fn page(metrics: &ClientMetrics) -> String {
-    let handler = MetricsHandler::builder(metrics.clone()).build();
-    let resp = handler
-        .oneshot(
-            Request::get("/metrics")
-                .body(Empty::<Bytes>::new())
-                .expect("request"),
-        )
-        .await
-        .expect("the handler is infallible");
-    assert_eq!(resp.status(), 200);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("page body")
-        .to_bytes();
-    String::from_utf8(body.to_vec()).expect("UTF-8 page")
+    support::page_of(metrics.clone()).await
 }
 
-fn sample(page: &str, prefix: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
+use support::sample;
 
 #[tokio::test]
 async fn round_trips_are_counted_once_by_method_and_code() {

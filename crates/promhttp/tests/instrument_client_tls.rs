@@ -6,6 +6,7 @@
 //! every wait is bounded.
 #![cfg(all(feature = "instrument", feature = "push", feature = "web-config"))]
 
+mod support;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +20,6 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use promhttp::instrument::client::{ClientMetrics, InstrumentedTlsConnector};
-use promhttp::MetricsHandler;
 use rustls::crypto::ring as ring_provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -111,31 +111,10 @@ async fn get(
 }
 
 async fn page(metrics: &ClientMetrics) -> String {
-    let handler = MetricsHandler::builder(metrics.clone()).build();
-    let resp = handler
-        .oneshot(
-            Request::get("/metrics")
-                .body(Empty::<Bytes>::new())
-                .expect("request"),
-        )
-        .await
-        .expect("the handler is infallible");
-    assert_eq!(resp.status(), 200);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("page body")
-        .to_bytes();
-    String::from_utf8(body.to_vec()).expect("UTF-8 page")
+    support::page_of(metrics.clone()).await
 }
 
-fn sample(page: &str, prefix: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
+use support::sample;
 
 #[tokio::test]
 async fn trusted_server_records_dns_connect_and_handshake() {

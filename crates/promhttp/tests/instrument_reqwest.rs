@@ -6,20 +6,17 @@
 //! is bounded.
 #![cfg(feature = "reqwest")]
 
+mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
-use http::{Extensions, Request};
-use http_body_util::{BodyExt, Empty};
+use http::Extensions;
 use promhttp::instrument::client::reqwest::ClientInstrumentMiddleware;
 use promhttp::instrument::client::ClientMetrics;
-use promhttp::MetricsHandler;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
-use tower::ServiceExt;
 
 async fn server() -> SocketAddr {
     let app = Router::new()
@@ -74,31 +71,10 @@ async fn send(client: &ClientWithMiddleware, method: &str, url: &str) -> Result<
 }
 
 async fn page(metrics: &ClientMetrics) -> String {
-    let handler = MetricsHandler::builder(metrics.clone()).build();
-    let resp = handler
-        .oneshot(
-            Request::get("/metrics")
-                .body(Empty::<Bytes>::new())
-                .expect("request"),
-        )
-        .await
-        .expect("the handler is infallible");
-    assert_eq!(resp.status(), 200);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("page body")
-        .to_bytes();
-    String::from_utf8(body.to_vec()).expect("UTF-8 page")
+    support::page_of(metrics.clone()).await
 }
 
-fn sample(page: &str, prefix: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
+use support::sample;
 
 fn total(page: &str) -> f64 {
     page.lines()

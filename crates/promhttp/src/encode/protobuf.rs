@@ -1796,7 +1796,7 @@ mod tests {
 
     /// Rough timing, run with `--ignored --nocapture`; nothing is asserted about time.
     #[test]
-    #[ignore]
+    #[ignore = "a timing probe, run by hand with --ignored --nocapture; not a check"]
     fn timing_100k_series() {
         let mut families = Vec::new();
         for f in 0..100 {

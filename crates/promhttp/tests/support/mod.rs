@@ -770,3 +770,27 @@ impl Drop for Prometheus {
         }
     }
 }
+
+/// The text 0.0.4 page a default [`promhttp::MetricsHandler`] serves for `source`
+/// (asserting a 200).
+pub async fn page_of(source: impl promhttp::Gather + 'static) -> String {
+    let handler = promhttp::MetricsHandler::builder(source).build();
+    let req = Request::get("/metrics").body(()).expect("request");
+    let resp = handler.respond(&req).await;
+    assert_eq!(resp.status(), 200);
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("page body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("UTF-8 page")
+}
+
+/// The value of the first sample line of `page` starting with `prefix`.
+pub fn sample(page: &str, prefix: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
