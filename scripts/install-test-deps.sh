@@ -4,6 +4,9 @@
 #   prometheus              /usr/bin/prometheus, /usr/bin/promtool (2.42 in Debian 12)
 #   prometheus-pushgateway  /usr/bin/prometheus-pushgateway
 #   victoria-metrics        /usr/bin/victoria-metrics
+#   curl                    /usr/bin/curl (scripts/demo-with-prometheus.sh)
+#   cmake                   /usr/bin/cmake: Pingora (crates/promhttp-pingora) compresses
+#                           with zlib-ng, whose build script runs cmake
 #
 # Idempotent and fast when everything is present: it only runs `apt-get update` and
 # `apt-get install` for packages whose binaries are missing. The packages ship
@@ -20,8 +23,9 @@ declare -A PKG_BINS=(
     [prometheus-pushgateway]="/usr/bin/prometheus-pushgateway"
     [victoria-metrics]="/usr/bin/victoria-metrics"
     [curl]="/usr/bin/curl"
+    [cmake]="/usr/bin/cmake"
 )
-PKGS=(prometheus prometheus-pushgateway victoria-metrics curl)
+PKGS=(prometheus prometheus-pushgateway victoria-metrics curl cmake)
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 
