@@ -104,7 +104,7 @@ impl std::error::Error for PathError {}
 /// with a [`MetricsHandler`].
 ///
 /// Implements Pingora's [`HttpServerApp`], so it runs in a
-/// [`Service`](pingora_core::services::listening::Service) on any listener Pingora
+/// [`Service`] on any listener Pingora
 /// offers (TCP, Unix socket, TLS with a Pingora TLS feature).
 #[derive(Debug, Clone)]
 pub struct MetricsApp {
