@@ -4,7 +4,12 @@
 //!
 //! ```text
 //! bench-server --port P --series N [--encode-bench SECS] [--exporter] [--web-config FILE]
+//!              [--bridge prometheus|metrics-rs|prometheus-client]
 //! ```
+//! `--bridge` records the same series through another API and serves that source
+//! with the same handler: `metrics-rs` through the `metrics` macros into
+//! `promhttp::bridge::metrics_rs::PrometheusRecorder`, `prometheus-client` into a
+//! prometheus-client `Registry`; `prometheus` (the default) is the registry above.
 //! `--exporter` serves through `promhttp::exporter::Exporter` (to measure what the
 //! server layer costs over the bare hyper loop). `--encode-bench` times each stage
 //! in process instead and prints one
@@ -13,15 +18,75 @@
 #[path = "../workload.rs"]
 mod workload;
 
+#[path = "../bridge_workload.rs"]
+mod bridge_workload;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use promhttp::encode::{encode, EncodeOptions, Format};
-use promhttp::gather::{from_proto, normalize, Gathered};
+use promhttp::gather::{from_proto, gather_all, normalize, Gathered};
+use promhttp::handler::HandlerBuilder;
 use promhttp::prometheus::Registry;
-use promhttp::MetricsHandler;
+use promhttp::{Gather, MetricsHandler};
+
+/// The API the workload is recorded through.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bridge {
+    /// The `prometheus` crate's `Registry`.
+    Prometheus,
+    /// The `metrics` facade into our recorder.
+    MetricsRs,
+    /// A prometheus-client `Registry`.
+    PrometheusClient,
+}
+
+impl Bridge {
+    fn name(self) -> &'static str {
+        match self {
+            Bridge::Prometheus => "prometheus",
+            Bridge::MetricsRs => "metrics-rs",
+            Bridge::PrometheusClient => "prometheus-client",
+        }
+    }
+}
+
+/// What the handler serves.
+#[derive(Clone)]
+enum Source {
+    Prometheus(Registry),
+    Bridge(Arc<dyn Gather>),
+}
+
+impl Source {
+    fn new(bridge: Bridge, series: usize) -> Result<Source, String> {
+        Ok(match bridge {
+            Bridge::Prometheus => {
+                let reg = Registry::new();
+                workload::register(&reg, series).map_err(|e| e.to_string())?;
+                Source::Prometheus(reg)
+            }
+            Bridge::MetricsRs => {
+                let recorder = bridge_workload::promhttp_recorder();
+                bridge_workload::record_metrics_rs(&recorder, series);
+                Source::Bridge(Arc::new(recorder))
+            }
+            Bridge::PrometheusClient => Source::Bridge(Arc::new(
+                bridge_workload::prometheus_client_registry(series),
+            )),
+        })
+    }
+
+    fn builder(&self) -> HandlerBuilder {
+        match self {
+            Source::Prometheus(reg) => MetricsHandler::builder(reg.clone()),
+            Source::Bridge(g) => MetricsHandler::builder(g.clone()),
+        }
+    }
+}
 
 struct Args {
     port: u16,
@@ -31,6 +96,7 @@ struct Args {
     exporter: bool,
     /// Serve through the exporter with this web configuration (TLS, auth).
     web_config: Option<String>,
+    bridge: Bridge,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -45,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
         encode_bench: None,
         exporter: false,
         web_config: None,
+        bridge: Bridge::Prometheus,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -68,9 +135,19 @@ fn parse_args() -> Result<Args, String> {
                 args.exporter = true;
                 args.web_config = Some(val);
             }
+            "bridge" => {
+                args.bridge = [
+                    Bridge::Prometheus,
+                    Bridge::MetricsRs,
+                    Bridge::PrometheusClient,
+                ]
+                .into_iter()
+                .find(|b| b.name() == val)
+                .ok_or_else(bad)?
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS] [--exporter] [--web-config FILE]"
+                    "unknown argument {other:?}; usage: --port P --series N [--encode-bench SECS] [--exporter] [--web-config FILE] [--bridge prometheus|metrics-rs|prometheus-client]"
                 ))
             }
         }
@@ -78,10 +155,8 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn handler(reg: &Registry) -> MetricsHandler {
-    MetricsHandler::builder(reg.clone())
-        .openmetrics(true)
-        .build()
+fn handler(source: &Source) -> MetricsHandler {
+    source.builder().openmetrics(true).build()
 }
 
 /// Times `f` for up to `secs` (at least 3, at most 2000 runs) after a warm-up run.
@@ -106,7 +181,11 @@ fn bench_loop(label: &str, secs: f64, mut f: impl FnMut() -> usize) {
     );
 }
 
-fn encode_bench(reg: &Registry, secs: f64) {
+fn encode_bench(source: &Source, bridge: Bridge, secs: f64) {
+    let reg = match source {
+        Source::Prometheus(reg) => reg,
+        Source::Bridge(g) => return encode_bench_bridge(source, g.as_ref(), bridge, secs),
+    };
     let gathered = || {
         let mut g = Gathered::default();
         from_proto(reg.gather(), &mut g);
@@ -129,28 +208,50 @@ fn encode_bench(reg: &Registry, secs: f64) {
             buf.len()
         });
     }
-    let gzip6 = MetricsHandler::builder(reg.clone())
-        .openmetrics(true)
-        .gzip_level(6)
-        .build();
+    handler_bench("promhttp", source, secs);
+}
+
+/// The stages of a bridged source: gather into the model (the bridge's whole
+/// work), then the same encoders and handler as for the prometheus crate.
+fn encode_bench_bridge(source: &Source, g: &dyn Gather, bridge: Bridge, secs: f64) {
+    let prefix = format!("promhttp-{}", bridge.name());
+    bench_loop(&format!("{prefix}/gather+model"), secs, || {
+        gather_all(g).families.len()
+    });
+    let page = gather_all(g);
+    let opts = EncodeOptions::default();
+    let mut buf = Vec::new();
+    bench_loop(&format!("{prefix}/encode-text"), secs, || {
+        buf.clear();
+        encode(Format::Text, &page.families, &opts, &mut buf);
+        buf.len()
+    });
+    handler_bench(&prefix, source, secs);
+}
+
+/// The whole handler render: gzip level 6, then identity, gzip (level 1) and zstd.
+fn handler_bench(prefix: &str, source: &Source, secs: f64) {
+    let gzip6 = source.builder().openmetrics(true).gzip_level(6).build();
     let req = Request::get("/metrics")
         .header("accept-encoding", "gzip")
         .body(())
         .unwrap_or_default();
-    bench_loop("promhttp/handler-text-gzip-level6", secs, || {
+    bench_loop(&format!("{prefix}/handler-text-gzip-level6"), secs, || {
         content_length(&gzip6.respond_blocking(&req))
     });
-    let h = handler(reg);
+    let h = handler(source);
     for (label, ae) in [
-        ("promhttp/handler-text-identity", "identity"),
-        ("promhttp/handler-text-gzip", "gzip"),
-        ("promhttp/handler-text-zstd", "zstd"),
+        ("handler-text-identity", "identity"),
+        ("handler-text-gzip", "gzip"),
+        ("handler-text-zstd", "zstd"),
     ] {
         let req = Request::get("/metrics")
             .header("accept-encoding", ae)
             .body(())
             .unwrap_or_default();
-        bench_loop(label, secs, || content_length(&h.respond_blocking(&req)));
+        bench_loop(&format!("{prefix}/{label}"), secs, || {
+            content_length(&h.respond_blocking(&req))
+        });
     }
 }
 
@@ -170,13 +271,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let reg = Registry::new();
-    if let Err(e) = workload::register(&reg, args.series) {
-        eprintln!("bench-server: registering the workload: {e}");
-        std::process::exit(1);
-    }
+    let source = match Source::new(args.bridge, args.series) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bench-server: registering the workload: {e}");
+            std::process::exit(1);
+        }
+    };
     if let Some(secs) = args.encode_bench {
-        encode_bench(&reg, secs);
+        encode_bench(&source, args.bridge, secs);
         return;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -189,12 +292,12 @@ fn main() {
             std::process::exit(1);
         }
     };
-    rt.block_on(serve(reg, args));
+    rt.block_on(serve(source, args));
 }
 
-async fn serve(reg: Registry, args: Args) {
+async fn serve(source: Source, args: Args) {
     if args.exporter {
-        let mut builder = promhttp::exporter::ExporterBuilder::with_handler(handler(&reg))
+        let mut builder = promhttp::exporter::ExporterBuilder::with_handler(handler(&source))
             .listen_address(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)));
         if let Some(file) = &args.web_config {
             builder = match builder.web_config_file(file) {
@@ -230,12 +333,13 @@ async fn serve(reg: Registry, args: Args) {
             std::process::exit(1);
         }
     };
-    let app = axum::Router::new().route_service("/metrics", handler(&reg));
+    let app = axum::Router::new().route_service("/metrics", handler(&source));
     eprintln!(
-        "bench-server: listening on http://127.0.0.1:{}/metrics (series target {}, samples {})",
+        "bench-server: listening on http://127.0.0.1:{}/metrics (series target {}, samples {}, through {})",
         args.port,
         args.series,
-        workload::paths(args.series) * workload::SERIES_PER_PATH
+        workload::paths(args.series) * workload::SERIES_PER_PATH,
+        args.bridge.name()
     );
     loop {
         let (tcp, _) = match listener.accept().await {
