@@ -32,7 +32,7 @@
 //! included) into a `String` and parses that back into the [model](crate::model) with a
 //! small strict OpenMetrics parser. The cost is one text encoding and one parse per
 //! scrape, linear in the series (the parse about 1.6× prometheus-client's own encode:
-//! an uncompressed 10k-series page takes about 3.5× what prometheus-client alone
+//! an uncompressed 10k-series page takes 3.3–3.9× what prometheus-client alone
 //! takes, a gzip page about the same; see BENCHMARKS.md); the buffer is sized from
 //! the previous scrape's size.
 //!
