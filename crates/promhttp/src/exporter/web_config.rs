@@ -5,9 +5,10 @@
 //! reads the same file format, checks it strictly, and builds what the server needs:
 //!
 //! - [`WebConfig`]: the parsed and validated file ([`WebConfig::from_file`],
-//!   [`WebConfig::from_yaml`]). Unknown keys, bad values, missing or unreadable
-//!   certificate files and malformed bcrypt hashes are errors at load time, and every
-//!   [`WebConfigError`] names the key at fault.
+//!   [`WebConfig::from_yaml`]). Unknown keys, keys given twice (such as a user listed
+//!   twice), bad values, missing or unreadable certificate files, malformed bcrypt
+//!   hashes and bcrypt costs above [`MAX_BCRYPT_COST`] are errors at load time, and
+//!   every [`WebConfigError`] names the key at fault.
 //! - [`TlsAcceptor`]: a rustls server configuration that re-reads the certificate, key
 //!   and client CA files when they change on disk, for certificate rotation without a
 //!   restart. Call [`TlsAcceptor::acceptor`] for each new connection.
@@ -72,6 +73,10 @@
 //!   `key` and `client_ca`), `client_allowed_sans` without a client certificate policy,
 //!   and a `tls_server_config` section that sets anything (such as `min_version`) but no
 //!   certificate. exporter-toolkit silently picks one or serves plain HTTP.
+//! - **bcrypt cost**: hashes in `basic_auth_users` must have a cost from
+//!   [`MIN_BCRYPT_COST`] (4) to [`MAX_BCRYPT_COST`] (14); Go accepts up to 31. At cost
+//!   31, every check (and making the dummy hash for unknown users at start-up) takes
+//!   about 40 hours of CPU. exporter-toolkit's documentation uses cost 10.
 //! - **Reloads**: exporter-toolkit re-reads the whole file on every request. Here the
 //!   YAML is read once; [`TlsAcceptor`] picks up changed certificate, key and CA files.
 //!
@@ -119,6 +124,25 @@ pub use tls::{TlsAcceptor, TlsAcceptorBuilder};
 
 #[cfg(test)]
 mod tests;
+
+/// The highest bcrypt cost accepted in `basic_auth_users`.
+///
+/// Each step of cost doubles bcrypt's work. On a current core, cost 10 takes about
+/// 70 ms, so cost 14 takes about 1 s, cost 15 about 2 s and cost 31 about 40 hours.
+/// [`BasicAuth`] pays that for every login that is not cached yet and for every unknown
+/// user (it checks them against a dummy hash of the same cost, so they take as long as
+/// known users), one check at a time, and [`BasicAuth::new`] pays it once to make that
+/// dummy before the server starts. At 14, an uncached scrape costs about 1 s, well
+/// inside Prometheus' default 10 s scrape timeout even with a few checks queued ahead
+/// of it; every step above doubles that, and a hash such as `$2y$31$…` would keep a
+/// core busy for days before anything is served. exporter-toolkit users hash at cost
+/// 10 to 12 (`htpasswd -nBC 10`), so 14 leaves room above them. Go's `bcrypt` accepts
+/// up to 31, so this is stricter than exporter-toolkit.
+pub const MAX_BCRYPT_COST: u32 = 14;
+
+/// The lowest bcrypt cost accepted in `basic_auth_users`: bcrypt's own minimum (Go's
+/// `bcrypt.MinCost`).
+pub const MIN_BCRYPT_COST: u32 = 4;
 
 /// A parsed and validated web configuration file.
 ///
@@ -409,10 +433,13 @@ impl HttpServerConfig {
 /// `rate_limit`: a token bucket in front of the whole server (the server enforces it).
 ///
 /// In the file, `interval` is a Go duration (`"1s"`, `"250ms"`, or an integer number of
-/// nanoseconds) and `burst` a count. An interval of 0 disables the limiter.
+/// nanoseconds) and `burst` a count. An interval of 0 disables the limiter; the longest
+/// is Go's largest duration, `i64::MAX` nanoseconds (about 292 years), as in
+/// exporter-toolkit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimitConfig {
-    /// Time between two requests (one token is added per interval). Never zero.
+    /// Time between two requests (one token is added per interval). Never zero, and at
+    /// most `i64::MAX` nanoseconds (so that `Instant + interval` cannot overflow).
     pub interval: Duration,
     /// How many requests may arrive back to back. exporter-toolkit (Go's
     /// `x/time/rate`) lets no request through when this is 0.
@@ -476,6 +503,9 @@ impl fmt::Display for WebConfigError {
 
 impl std::error::Error for WebConfigError {}
 
+/// The longest `rate_limit.interval`: Go's largest `time.Duration`.
+const MAX_RATE_LIMIT_INTERVAL: Duration = Duration::from_nanos(i64::MAX as u64);
+
 impl WebConfig {
     /// Reads, parses and validates a web configuration file. Relative certificate, key
     /// and CA paths resolve against the file's directory. Errors carry the file name.
@@ -497,8 +527,9 @@ impl WebConfig {
         Ok(config)
     }
 
-    /// Checks the whole configuration: header names and values, bcrypt hashes, and the
-    /// TLS settings, loading the certificate, key and CA files once.
+    /// Checks the whole configuration: header names and values, bcrypt hashes and their
+    /// costs (without computing any bcrypt), the rate limit, and the TLS settings,
+    /// loading the certificate, key and CA files once.
     /// [`from_file`](Self::from_file) and [`from_yaml`](Self::from_yaml) call it; call it
     /// yourself for a configuration built in code.
     pub fn validate(&self) -> Result<(), WebConfigError> {
@@ -509,6 +540,16 @@ impl WebConfig {
                 return Err(WebConfigError::new(
                     "rate_limit.interval",
                     "must not be zero (leave rate_limit out to disable it)",
+                ));
+            }
+            if limit.interval > MAX_RATE_LIMIT_INTERVAL {
+                return Err(WebConfigError::new(
+                    "rate_limit.interval",
+                    format!(
+                        "{:?} is longer than Go's largest duration, 2562047h47m16.854775807s \
+                         (about 292 years)",
+                        limit.interval
+                    ),
                 ));
             }
         }
@@ -529,7 +570,9 @@ impl WebConfig {
     }
 
     /// The basic-auth checker, or `None` when no users are configured (no auth).
-    /// Costs one bcrypt hash the first time a given cost is seen (see [`BasicAuth::new`]).
+    /// Validates the users first (a cost above [`MAX_BCRYPT_COST`] is an error, found
+    /// without hashing), then costs one bcrypt hash the first time a given cost is seen
+    /// (see [`BasicAuth::new`]).
     pub fn basic_auth(&self) -> Result<Option<BasicAuth>, WebConfigError> {
         if self.basic_auth_users.is_empty() {
             return Ok(None);

@@ -10,13 +10,15 @@ use http::HeaderValue;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::WebConfigError;
+use super::{WebConfigError, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
 
 /// How many successful logins the cache keeps.
 const CACHE_CAPACITY: usize = 100;
 
 /// Checks every hash the way exporter-toolkit does at start-up (`bcrypt.Cost`), so that
-/// a typo fails the configuration instead of every login.
+/// a typo fails the configuration instead of every login, and refuses costs outside
+/// [`MIN_BCRYPT_COST`]`..=`[`MAX_BCRYPT_COST`]. Reads the cost field only: no bcrypt is
+/// computed, so a hash of cost 31 is refused at once.
 pub(super) fn validate_users(users: &BTreeMap<String, String>) -> Result<(), WebConfigError> {
     for (user, hash) in users {
         hash_cost(hash).map_err(|m| WebConfigError::new(format!("basic_auth_users.{user}"), m))?;
@@ -38,14 +40,49 @@ fn hash_cost(hash: &str) -> Result<u32, String> {
     let parts = bcrypt::HashParts::from_str(hash)
         .map_err(|e| format!("not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters): {e}"))?;
     let cost = parts.get_cost();
-    if !(4..=31).contains(&cost) {
-        return Err(format!("bcrypt cost {cost} is outside 4..=31"));
-    }
+    check_cost(cost)?;
     Ok(cost)
 }
 
+/// Refuses a bcrypt cost outside [`MIN_BCRYPT_COST`]`..=`[`MAX_BCRYPT_COST`].
+fn check_cost(cost: u32) -> Result<(), String> {
+    if cost < MIN_BCRYPT_COST {
+        return Err(format!(
+            "bcrypt cost {cost} is below the minimum of {MIN_BCRYPT_COST}; hash the password \
+             again with cost 10 to 12 (htpasswd -nBC 10)"
+        ));
+    }
+    if cost > MAX_BCRYPT_COST {
+        return Err(format!(
+            "bcrypt cost {cost} is above the maximum of {MAX_BCRYPT_COST}: every uncached \
+             login and every unknown user would cost about {} of CPU; hash the password \
+             again with cost 10 to 12 (htpasswd -nBC 10)",
+            bcrypt_time(cost)
+        ));
+    }
+    Ok(())
+}
+
+/// Roughly how long one bcrypt check of `cost` takes on a current core (70 ms at 10).
+fn bcrypt_time(cost: u32) -> String {
+    let secs = 0.07 * 2f64.powi(cost.min(64) as i32 - 10);
+    if secs < 90.0 {
+        format!("{secs:.0} s")
+    } else if secs < 5400.0 {
+        format!("{:.0} minutes", secs / 60.0)
+    } else if secs < 3.0 * 86400.0 {
+        format!("{:.0} hours", secs / 3600.0)
+    } else {
+        format!("{:.0} days", secs / 86400.0)
+    }
+}
+
 /// A hash of a random password nobody knows, one per cost, shared by the process.
+///
+/// `cost` must have passed [`check_cost`]; it is checked again here, so that no path can
+/// make this spend hours on a cost read from the configuration.
 fn dummy_hash(cost: u32) -> Result<String, WebConfigError> {
+    check_cost(cost).map_err(|m| WebConfigError::new("basic_auth_users", m))?;
     static DUMMIES: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
     let dummies = DUMMIES.get_or_init(Default::default);
     if let Some(hash) = dummies.lock().unwrap_or_else(|p| p.into_inner()).get(&cost) {
@@ -154,12 +191,17 @@ impl BasicAuth {
     pub const WWW_AUTHENTICATE: &'static str = "Basic";
 
     /// Builds the checker from `basic_auth_users` (user → bcrypt hash). Every hash is
-    /// validated. The first time the process sees a bcrypt cost, this computes one
-    /// bcrypt hash of that cost (the dummy for unknown users): about 70 ms at cost 10.
+    /// validated first; costs outside
+    /// [`MIN_BCRYPT_COST`](super::MIN_BCRYPT_COST)`..=`[`MAX_BCRYPT_COST`](super::MAX_BCRYPT_COST)
+    /// are errors. The first time the process sees a bcrypt cost, this computes one
+    /// bcrypt hash of that cost (the dummy for unknown users): about 70 ms at cost 10,
+    /// about 1 s at the maximum of 14.
     ///
     /// With no users, every check fails: serve without auth instead (see
     /// [`WebConfig::basic_auth`](super::WebConfig::basic_auth)).
     pub fn new(users: &BTreeMap<String, String>) -> Result<Self, WebConfigError> {
+        // First, before any bcrypt: a cost above MAX_BCRYPT_COST is refused here, not
+        // discovered hours into making the dummy hash.
         validate_users(users)?;
         // The most common cost among the users (the lowest on a tie): unknown users then
         // take as long as most known ones.
@@ -174,7 +216,7 @@ impl BasicAuth {
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
             .map(|(cost, _)| *cost)
-            .unwrap_or(4);
+            .unwrap_or(MIN_BCRYPT_COST);
         let dummy = dummy_hash(cost)?;
         let cache_key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
             .map_err(|_| WebConfigError::new("basic_auth_users", "no system randomness"))?;
@@ -408,6 +450,21 @@ mod tests {
         );
         // Shared across instances.
         assert_eq!(BasicAuth::new(&users).unwrap().dummy(), auth.dummy());
+    }
+
+    #[test]
+    fn dummy_hash_refuses_costs_out_of_range() {
+        // Checked before any hashing, so these return at once.
+        for cost in [0, 3, MAX_BCRYPT_COST + 1, 31, 32, u32::MAX] {
+            let err = dummy_hash(cost).unwrap_err();
+            assert_eq!(err.key(), "basic_auth_users");
+            assert!(
+                err.message().contains(&format!("bcrypt cost {cost} ")),
+                "{err}"
+            );
+        }
+        assert!(check_cost(MIN_BCRYPT_COST).is_ok() && check_cost(MAX_BCRYPT_COST).is_ok());
+        assert!(check_cost(31).unwrap_err().contains("41 hours"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The YAML layer: strict serde structs that mirror the file, then conversion into the
 //! public types with errors that name the key.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::{BTreeMap, Entry};
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::{
@@ -19,7 +20,7 @@ use super::{
 struct RawConfig {
     tls_server_config: Option<RawTls>,
     http_server_config: Option<RawHttp>,
-    basic_auth_users: Option<BTreeMap<Scalar, Scalar>>,
+    basic_auth_users: Option<Entries<Scalar, Scalar>>,
     rate_limit: Option<RawRateLimit>,
 }
 
@@ -45,7 +46,7 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     http2: Option<bool>,
-    headers: Option<BTreeMap<String, Scalar>>,
+    headers: Option<Entries<String, Scalar>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -53,6 +54,58 @@ struct RawHttp {
 struct RawRateLimit {
     interval: Option<Scalar>,
     burst: Option<i64>,
+}
+
+/// A YAML mapping as its entries in file order, repeated keys included. A map type would
+/// keep only one of two entries with the same key, silently; exporter-toolkit's strict
+/// YAML decoder refuses them ("already set in map"), and so does [`unique`].
+struct Entries<K, V>(Vec<(K, V)>);
+
+impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for Entries<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<K, V>(PhantomData<(K, V)>);
+        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<K, V> {
+            type Value = Entries<K, V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}
+
+/// The entries as a map, or an error naming `section.key` for a key given twice.
+/// `what` names the entries in the message ("user", "header").
+fn unique(
+    entries: impl IntoIterator<Item = (String, String)>,
+    section: &str,
+    what: &str,
+) -> Result<BTreeMap<String, String>, WebConfigError> {
+    let mut map = BTreeMap::new();
+    for (key, value) in entries {
+        match map.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(value);
+            }
+            Entry::Occupied(slot) => {
+                return Err(WebConfigError::new(
+                    format!("{section}.{}", slot.key()),
+                    format!(
+                        "{what} {:?} is listed more than once; keep one entry",
+                        slot.key()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(map)
 }
 
 /// A YAML scalar read as text, as Go's YAML decoder does for string fields
@@ -133,21 +186,28 @@ pub(super) fn parse(text: &str, base_dir: &Path) -> Result<WebConfig, WebConfigE
         None => HttpServerConfig::default(),
         Some(h) => HttpServerConfig {
             http2: h.http2.unwrap_or(true),
-            headers: h
-                .headers
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.text))
-                .collect(),
+            headers: unique(
+                h.headers
+                    .map(|e| e.0)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.text)),
+                "http_server_config.headers",
+                "header",
+            )?,
         },
     };
 
-    let basic_auth_users = raw
-        .basic_auth_users
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k.text, v.text))
-        .collect();
+    // By text: `123` and `"123"` are the same user, as in Go.
+    let basic_auth_users = unique(
+        raw.basic_auth_users
+            .map(|e| e.0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.text, v.text)),
+        "basic_auth_users",
+        "user",
+    )?;
 
     let rate_limit = match raw.rate_limit {
         None => None,
@@ -271,7 +331,11 @@ fn convert_rate_limit(r: RawRateLimit) -> Result<Option<RateLimitConfig>, WebCon
                     "must not be negative",
                 ));
             }
-            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+            // Too long for Go (more than i64::MAX ns): refused by WebConfig::validate.
+            let nanos = u64::try_from(nanos).map_err(|_| {
+                WebConfigError::new("rate_limit.interval", format!("{nanos} ns is too long"))
+            })?;
+            Duration::from_nanos(nanos)
         }
         Some(Scalar { text, .. }) => {
             parse_go_duration(&text).map_err(|m| WebConfigError::new("rate_limit.interval", m))?

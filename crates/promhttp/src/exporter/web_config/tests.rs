@@ -563,6 +563,239 @@ fn error_display() {
 }
 
 // ---------------------------------------------------------------------------------
+// bcrypt costs, duplicate entries and extreme values.
+
+/// A well-formed bcrypt hash (of "pw") whose cost field says `cost`. Made at cost 4 and
+/// relabelled, so that no test pays for a high cost; a check that computed bcrypt at
+/// the stated cost before refusing it would hang instead of passing.
+fn hash_with_cost(cost: u32) -> String {
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    hash.replacen("$04$", &format!("${cost:02}$"), 1)
+}
+
+fn users_yaml(users: &[(&str, &str)]) -> String {
+    let mut yaml = String::from("basic_auth_users:\n");
+    for (user, hash) in users {
+        yaml.push_str(&format!("  {user}: {hash}\n"));
+    }
+    yaml
+}
+
+#[track_caller]
+fn assert_cost_refused(err: &WebConfigError, user: &str, cost: u32) {
+    assert_eq!(err.key(), format!("basic_auth_users.{user}"), "{err}");
+    assert!(
+        err.message().contains(&format!("bcrypt cost {cost} ")),
+        "{err}"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.contains(user) && shown.contains(&cost.to_string()),
+        "{shown}"
+    );
+}
+
+#[test]
+fn bcrypt_cost_31_is_refused_without_hashing() {
+    // The bug report: `$2y$31$…` passed validation, then building the checker spent
+    // ~42 hours on the dummy hash. Every entry point must refuse it first.
+    let hash = hash_with_cost(31).replacen("$2b$", "$2y$", 1);
+    let yaml = users_yaml(&[("alice", &hash)]);
+    let err = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap_err();
+    assert_cost_refused(&err, "alice", 31);
+    assert!(
+        err.message()
+            .contains(&format!("maximum of {MAX_BCRYPT_COST}")),
+        "{err}"
+    );
+
+    let cfg = WebConfig {
+        basic_auth_users: [("alice".to_string(), hash.clone())].into(),
+        ..Default::default()
+    };
+    assert_cost_refused(&cfg.validate().unwrap_err(), "alice", 31);
+    // The checker's constructors refuse it before making the dummy hash.
+    assert_cost_refused(&cfg.basic_auth().unwrap_err(), "alice", 31);
+    assert_cost_refused(
+        &BasicAuth::new(&cfg.basic_auth_users).unwrap_err(),
+        "alice",
+        31,
+    );
+    // One bad user among good ones is enough, whatever the most common cost.
+    let good = hash_with_cost(4);
+    let users: std::collections::BTreeMap<String, String> = [
+        ("a".to_string(), good.clone()),
+        ("b".to_string(), good.clone()),
+        ("zed".to_string(), hash),
+    ]
+    .into();
+    assert_cost_refused(&BasicAuth::new(&users).unwrap_err(), "zed", 31);
+}
+
+#[test]
+fn bcrypt_costs_above_the_maximum_are_refused() {
+    assert_eq!(MAX_BCRYPT_COST, 14);
+    for cost in [MAX_BCRYPT_COST + 1, 20, 30, 31, 32, 99] {
+        let yaml = users_yaml(&[("bob", &hash_with_cost(cost))]);
+        let err = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap_err();
+        assert_cost_refused(&err, "bob", cost);
+    }
+    // Below bcrypt's minimum.
+    for cost in [0, 1, 3] {
+        let yaml = users_yaml(&[("bob", &hash_with_cost(cost))]);
+        let err = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap_err();
+        assert_cost_refused(&err, "bob", cost);
+        assert!(
+            err.message()
+                .contains(&format!("minimum of {MIN_BCRYPT_COST}")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn bcrypt_costs_in_use_are_accepted() {
+    for cost in [MIN_BCRYPT_COST, 10, 11, 12, MAX_BCRYPT_COST] {
+        let hash = hash_with_cost(cost);
+        let cfg = WebConfig::from_yaml(&users_yaml(&[("carol", &hash)]), Path::new("."))
+            .unwrap_or_else(|e| panic!("cost {cost}: {e}"));
+        assert_eq!(cfg.basic_auth_users["carol"], hash);
+        cfg.validate().unwrap();
+    }
+    // A real hash at cost 10 (exporter-toolkit's documented example) verifies.
+    let yaml = "basic_auth_users:\n  prometheus: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n";
+    WebConfig::from_yaml(yaml, Path::new(".")).unwrap();
+}
+
+#[test]
+fn bcrypt_cost_31_in_a_file_is_refused() {
+    let dir = TempDir::new();
+    let path = dir.0.join("web-config.yml");
+    let hash = hash_with_cost(31).replacen("$2b$", "$2y$", 1);
+    std::fs::write(&path, users_yaml(&[("prometheus", &hash)])).unwrap();
+    let err = WebConfig::from_file(&path).unwrap_err();
+    assert_cost_refused(&err, "prometheus", 31);
+    assert_eq!(err.file(), Some(path.as_path()));
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "{}: basic_auth_users.prometheus: bcrypt cost 31 ",
+            path.display()
+        )),
+        "{shown}"
+    );
+    // The hash itself is never part of the error.
+    assert!(!shown.contains(&hash[7..]), "{shown}");
+}
+
+#[test]
+fn duplicate_users_are_refused() {
+    let (h1, h2) = (hash_with_cost(4), hash_with_cost(5));
+    let yaml = users_yaml(&[("alice", &h1), ("bob", &h1), ("alice", &h2)]);
+    let err = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap_err();
+    assert_eq!(err.key(), "basic_auth_users.alice", "{err}");
+    assert!(err.message().contains("more than once"), "{err}");
+    // Even with the same hash twice.
+    let yaml = users_yaml(&[("alice", &h1), ("alice", &h1)]);
+    let err = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap_err();
+    assert_eq!(err.key(), "basic_auth_users.alice", "{err}");
+    // `123` and `"123"` are the same user name (Go reads both as the string "123").
+    let yaml = users_yaml(&[("123", &h1), ("\"123\"", &h2)]);
+    let err = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap_err();
+    assert_eq!(err.key(), "basic_auth_users.123", "{err}");
+    // In a file too.
+    let dir = TempDir::new();
+    let path = dir.0.join("web-config.yml");
+    std::fs::write(&path, users_yaml(&[("alice", &h1), ("alice", &h2)])).unwrap();
+    let err = WebConfig::from_file(&path).unwrap_err();
+    assert_eq!(err.key(), "basic_auth_users.alice", "{err}");
+    assert_eq!(err.file(), Some(path.as_path()));
+    // Distinct users (case matters) are fine.
+    let yaml = users_yaml(&[("alice", &h1), ("Alice", &h2)]);
+    let cfg = WebConfig::from_yaml(&yaml, Path::new(".")).unwrap();
+    assert_eq!(cfg.basic_auth_users.len(), 2);
+}
+
+#[test]
+fn duplicate_headers_are_refused() {
+    let yaml = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Frame-Options: sameorigin\n";
+    let err = WebConfig::from_yaml(yaml, Path::new(".")).unwrap_err();
+    assert_eq!(
+        err.key(),
+        "http_server_config.headers.X-Frame-Options",
+        "{err}"
+    );
+    assert!(err.message().contains("more than once"), "{err}");
+}
+
+#[test]
+fn rate_limit_interval_is_bounded() {
+    let parse = |s: &str| WebConfig::from_yaml(s, Path::new(".")).map(|c| c.rate_limit);
+    // Go's largest duration (i64::MAX nanoseconds, about 292 years) is accepted.
+    let go_max = Duration::from_nanos(i64::MAX as u64);
+    assert_eq!(
+        parse(&format!(
+            "rate_limit:\n  interval: {}\n  burst: 1\n",
+            i64::MAX
+        ))
+        .unwrap(),
+        Some(RateLimitConfig {
+            interval: go_max,
+            burst: 1
+        })
+    );
+    assert_eq!(
+        parse("rate_limit:\n  interval: 2562047h\n")
+            .unwrap()
+            .unwrap()
+            .interval,
+        Duration::from_secs(2_562_047 * 3600)
+    );
+    // Longer ones are errors, not wrapped, saturated or panicking.
+    for interval in [
+        (i64::MAX as u64 + 1).to_string(),
+        u64::MAX.to_string(),
+        "2562048h".to_string(),
+        "100000000000h".to_string(),
+        format!("{}s", "9".repeat(400)),
+        format!("{}.5h", "9".repeat(30)),
+    ] {
+        let err = parse(&format!("rate_limit:\n  interval: {interval}\n")).unwrap_err();
+        assert_eq!(err.key(), "rate_limit.interval", "{interval}: {err}");
+    }
+    // Configurations built in code are checked too.
+    for interval in [go_max + Duration::from_nanos(1), Duration::MAX] {
+        let cfg = WebConfig {
+            rate_limit: Some(RateLimitConfig { interval, burst: 1 }),
+            ..Default::default()
+        };
+        let err = cfg.validate().unwrap_err();
+        assert_eq!(err.key(), "rate_limit.interval", "{err}");
+        assert!(err.message().contains("292"), "{err}");
+    }
+    // The smallest interval and the largest burst are fine.
+    assert_eq!(
+        parse(&format!(
+            "rate_limit:\n  interval: 1ns\n  burst: {}\n",
+            u32::MAX
+        ))
+        .unwrap(),
+        Some(RateLimitConfig {
+            interval: Duration::from_nanos(1),
+            burst: u32::MAX
+        })
+    );
+    // Bursts beyond u32 (and beyond i64) are errors.
+    for burst in [
+        (u64::from(u32::MAX) + 1).to_string(),
+        "99999999999999999999999".to_string(),
+    ] {
+        let err = parse(&format!("rate_limit:\n  interval: 1s\n  burst: {burst}\n")).unwrap_err();
+        assert!(err.to_string().contains("burst"), "{burst}: {err}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // SAN parsing.
 
 fn der(name: &str) -> CertificateDer<'static> {
