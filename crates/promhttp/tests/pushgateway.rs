@@ -837,6 +837,36 @@ async fn scripted_gateway(
 }
 
 #[tokio::test]
+async fn the_gateways_message_is_one_line_with_control_characters_escaped() {
+    let router = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::any(|| async {
+            (
+                StatusCode::BAD_REQUEST,
+                "\u{1b}[31mbad\u{1b}[0m\r\nERROR forged line\u{7}\0 Προμηθεύς ✓\n",
+            )
+        }),
+    );
+    let server = support::serve(router).await;
+    let err = Pusher::new(server.url(""), "j")
+        .unwrap()
+        .push_from(&gauge_registry("g", 1.0, &[]))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(
+        text.ends_with(": \\x1b[31mbad\\x1b[0m\\r\\nERROR forged line\\x07\\x00 Προμηθεύς ✓"),
+        "{text}"
+    );
+    // The error keeps the gateway's text as sent.
+    match err {
+        PushError::Status { body, .. } => assert!(body.starts_with("\u{1b}[31mbad")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn retries_cover_5xx_but_never_4xx() {
     use std::sync::atomic::Ordering;
     let unavailable = StatusCode::SERVICE_UNAVAILABLE;

@@ -265,7 +265,8 @@ impl HttpMetricsBuilder {
     }
 
     /// The most distinct route templates kept; later ones are recorded as the
-    /// overflow value. Default: 1000.
+    /// overflow value. Must not be zero; values over `u32::MAX - 1` are that.
+    /// Default: 1000.
     pub fn max_routes(mut self, n: usize) -> Self {
         self.max_routes = n;
         self
@@ -273,7 +274,8 @@ impl HttpMetricsBuilder {
 
     /// A label whose value a function reads from the request (Go's
     /// `WithLabelFromCtx`), typically from an extension set by an earlier layer.
-    /// `None` is the empty value. At most `max_values` distinct values are kept; the
+    /// `None` is the empty value. At most `max_values` distinct values are kept
+    /// (`max_values` must not be zero; values over `u32::MAX - 1` are that); the
     /// rest are recorded as the overflow value and counted. At most
     /// [`MAX_REQUEST_LABELS`] such labels.
     ///

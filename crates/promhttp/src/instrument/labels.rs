@@ -114,9 +114,14 @@ pub(crate) fn code_value(id: u16) -> crate::model::Str {
 pub(crate) const ID_NONE: u32 = 0;
 /// Id of the overflow value.
 pub(crate) const ID_OVERFLOW: u32 = 1;
+/// The most distinct values an [`Interner`] keeps, whatever limit it is given:
+/// with the two fixed values, their ids use all of `u32` (a larger limit would
+/// make ids wrap around onto the fixed ones).
+pub(crate) const MAX_DISTINCT_VALUES: usize = (u32::MAX - 1) as usize;
 
 /// Gives each distinct value of one request-derived label an id, for at most `max`
-/// distinct values; later new values get [`ID_OVERFLOW`] and are counted.
+/// distinct values (at most [`MAX_DISTINCT_VALUES`]); later new values get
+/// [`ID_OVERFLOW`] and are counted.
 ///
 /// Values are compared exactly (a hash map with equality on the text), so two
 /// different values never share a series.
@@ -140,7 +145,7 @@ impl Interner {
     ) -> Self {
         Interner {
             name,
-            max,
+            max: max.min(MAX_DISTINCT_VALUES),
             values: RwLock::new(vec![none_value.clone(), overflow_value.clone()]),
             none_value,
             overflow_value,
@@ -167,14 +172,21 @@ impl Interner {
         if let Some(id) = ids.get(v) {
             return *id;
         }
+        let overflow = || {
+            self.overflows.fetch_add(1, Ordering::Relaxed);
+            ID_OVERFLOW
+        };
         if ids.len() >= self.max {
             drop(ids);
-            self.overflows.fetch_add(1, Ordering::Relaxed);
-            return ID_OVERFLOW;
+            return overflow();
         }
-        let value: Arc<str> = Arc::from(v);
         let mut values = write(&self.values);
-        let id = values.len() as u32;
+        // `max` keeps every id within u32; checked all the same.
+        let Ok(id) = u32::try_from(values.len()) else {
+            drop((values, ids));
+            return overflow();
+        };
+        let value: Arc<str> = Arc::from(v);
         values.push(value.clone());
         ids.insert(value, id);
         id
@@ -246,6 +258,17 @@ mod tests {
         assert_eq!(i.id(Some("overflow")), ID_OVERFLOW);
         assert_eq!(&*i.value(a), "77kepQFQ8Kl");
         assert_eq!(&*i.value(ID_NONE), "none");
+    }
+
+    #[test]
+    fn interner_limit_fits_the_ids() {
+        // Ids are u32: a larger limit (usize::MAX for "no limit") is capped so that
+        // no id can wrap around onto the none or overflow ids.
+        let i = Interner::new("l".into(), usize::MAX, "none".into(), "overflow".into());
+        assert_eq!(i.max, MAX_DISTINCT_VALUES);
+        assert!(u32::try_from(i.max + 1).is_ok());
+        let small = Interner::new("l".into(), 7, "none".into(), "overflow".into());
+        assert_eq!(small.max, 7);
     }
 
     proptest::proptest! {

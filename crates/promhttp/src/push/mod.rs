@@ -34,3 +34,89 @@ pub use pushgateway::{
     Method, PeriodicHandle, PeriodicPusher, PeriodicStats, PushError, Pusher, PusherBuilder,
     DEFAULT_TIMEOUT,
 };
+
+/// The longest wait the remote writer's shutdown schedules: about 30 years, the
+/// cap Tokio applies to its own sleeps and intervals. A longer configured duration
+/// (up to `Duration::MAX`) means "effectively never" and is saturated to it, so no
+/// `Instant + Duration` can overflow.
+#[cfg(feature = "remote-write")]
+pub(crate) const FAR_FUTURE: std::time::Duration =
+    std::time::Duration::from_secs(86_400 * 365 * 30);
+
+/// The instant `timeout` from now, saturated at [`FAR_FUTURE`] from now (and, on
+/// a platform whose clock cannot reach that far, at the latest instant within a
+/// factor of two of it): never panics, whatever `timeout`.
+#[cfg(feature = "remote-write")]
+pub(crate) fn deadline_after(timeout: std::time::Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let mut wait = timeout.min(FAR_FUTURE);
+    loop {
+        // Ends: `now + 0` is always representable.
+        if let Some(at) = now.checked_add(wait) {
+            return at;
+        }
+        wait /= 2;
+    }
+}
+
+/// Server-sent text made safe to show in one line of a log or a terminal: control
+/// characters become escapes (`\n`, `\r`, `\t`, otherwise `\x1b`-style for C0 and
+/// DEL, `\u{9b}`-style for C1), as do Unicode line and paragraph separators and
+/// bidirectional overrides and isolates (which reorder what a reader sees).
+/// Everything else, printable non-ASCII text and backslashes included, is kept as
+/// is: the result is for reading, not for decoding back.
+pub(crate) fn escape_control(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0'..='\u{1f}' | '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            '\u{80}'..='\u{9f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape_control("a\u{1b}[31mred\u{1b}[0m\r\n\tb\u{7}\0\u{7f}"),
+            "a\\x1b[31mred\\x1b[0m\\r\\n\\tb\\x07\\x00\\x7f"
+        );
+        assert_eq!(
+            escape_control("\u{9b}2J \u{2028} \u{202e}cba"),
+            "\\u{9b}2J \\u{2028} \\u{202e}cba"
+        );
+        // Printable text, non-ASCII and backslashes included, is unchanged.
+        let kept = "Prometheus → Προμηθεύς, 普罗米修斯 🔥 C:\\dir \"q\" \u{fffd}";
+        assert_eq!(escape_control(kept), kept);
+        assert_eq!(escape_control(""), "");
+    }
+
+    #[cfg(feature = "remote-write")]
+    #[test]
+    fn deadlines_saturate() {
+        use std::time::Duration;
+        let before = tokio::time::Instant::now();
+        let far = deadline_after(Duration::MAX);
+        assert!(far >= before + FAR_FUTURE);
+        let soon = deadline_after(Duration::from_secs(1));
+        assert!(soon <= tokio::time::Instant::now() + Duration::from_secs(1));
+    }
+}

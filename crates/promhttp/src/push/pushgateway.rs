@@ -39,7 +39,8 @@
 //!   parse it.
 //! * **Answers**: `push` and `add` accept `200` or `202`, `delete` `202` or `200`.
 //!   Anything else is [`PushError::Status`], whose text names the status, the URL
-//!   and the gateway's message (its first 4 KiB), e.g.
+//!   and the gateway's message (its first 4 KiB, on one line: control characters,
+//!   newlines included, are shown as escapes such as `\n` and `\x1b`), e.g.
 //!   `unexpected status code 400 while pushing to http://…/metrics/job/x: …`.
 //! * **Time limit**: every request (connect, send, answer) is bounded by
 //!   [`PusherBuilder::timeout`], [`DEFAULT_TIMEOUT`] (10 s) unless set.
@@ -208,7 +209,8 @@ pub enum PushError {
         url: String,
         /// The HTTP status.
         status: StatusCode,
-        /// The gateway's message (at most its first 4 KiB, lossy UTF-8).
+        /// The gateway's message (at most its first 4 KiB, lossy UTF-8), as sent:
+        /// the error's text shows it on one line, with control characters escaped.
         body: String,
     },
     /// A blocking call could not run (its runtime or thread failed), or the
@@ -284,7 +286,7 @@ impl fmt::Display for PushError {
                 "unexpected status code {} while {} {url}: {}",
                 status.as_u16(),
                 method.doing(),
-                body.trim_end()
+                super::escape_control(body.trim_end())
             ),
             PushError::Runtime(msg) => write!(f, "push could not run: {msg}"),
         }
@@ -1272,5 +1274,51 @@ mod tests {
         );
         assert!(e.is_retryable());
         assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+
+    #[test]
+    fn status_error_text_escapes_control_characters() {
+        let e = PushError::Status {
+            method: Method::Add,
+            url: "http://gw/metrics/job/j".into(),
+            status: StatusCode::BAD_REQUEST,
+            body: "\u{1b}[31mred\u{1b}[0m\r\nforged line\u{7}\0 Προμηθεύς ✓\n".into(),
+        };
+        let text = e.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(
+            text,
+            "unexpected status code 400 while adding to http://gw/metrics/job/j: \
+             \\x1b[31mred\\x1b[0m\\r\\nforged line\\x07\\x00 Προμηθεύς ✓"
+        );
+    }
+
+    #[tokio::test]
+    async fn periodic_pusher_with_the_longest_interval_does_not_panic() {
+        use crate::gather::from_fn;
+        use crate::model::{Metric, MetricFamily, MetricType, Value};
+        // Gathering fails, so no request is ever made: each push is a quick failure.
+        let broken = from_fn(|out| {
+            out.families.push(
+                MetricFamily::new("bad-name", "", MetricType::Gauge)
+                    .with_metric(Metric::new(vec![], Value::Gauge(1.0))),
+            )
+        });
+        let pusher = Pusher::builder("127.0.0.1:9", "j")
+            .gatherer(broken)
+            .build()
+            .unwrap();
+        // Duration::MAX: "never again". Tokio's interval caps its period (about 30
+        // years), so adding it to the tick's instant cannot overflow.
+        let handle = PeriodicPusher::new(pusher, Duration::MAX).spawn().unwrap();
+        // The first push happens at once.
+        let waited = std::time::Instant::now();
+        while handle.stats().failures == 0 && waited.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stats = handle.stats();
+        let result = handle.shutdown().await;
+        assert!(matches!(result, Err(PushError::Gather(_))), "{result:?}");
+        assert_eq!(stats.failures, 1, "{stats:?}");
     }
 }

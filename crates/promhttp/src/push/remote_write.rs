@@ -60,7 +60,8 @@
 //! # Queue, retries, drops
 //!
 //! Each snapshot is cut into batches of at most [`max_batch`](RemoteWriterBuilder::max_batch)
-//! samples, each encoded and compressed right away, and appended to a bounded queue
+//! samples (and under 4 GiB uncompressed, the most snappy compresses), each encoded and
+//! compressed right away, and appended to a bounded queue
 //! holding at most [`queue_capacity`](RemoteWriterBuilder::queue_capacity) *samples*.
 //! One sender task takes batches from the front and sends them one at a time, in
 //! order, so each series' samples arrive in time order (receivers such as Prometheus
@@ -143,6 +144,14 @@ use crate::model::{is_valid_label_name, Label, MetricFamily, Str, Value};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 /// Default [`queue_capacity`](RemoteWriterBuilder::queue_capacity): 10 000 samples.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
+/// The largest [`queue_capacity`](RemoteWriterBuilder::queue_capacity): `i64::MAX`
+/// samples (as much as the `promhttp_remote_write_queue_capacity` gauge holds);
+/// larger values are this.
+const MAX_QUEUE_CAPACITY: usize = if (i64::MAX as u64) < usize::MAX as u64 {
+    i64::MAX as usize
+} else {
+    usize::MAX
+};
 /// Default [`max_batch`](RemoteWriterBuilder::max_batch): 2 000 samples per request.
 pub const DEFAULT_MAX_BATCH: usize = 2_000;
 /// Default [`timeout`](RemoteWriterBuilder::timeout) of one request: 30 s.
@@ -163,6 +172,10 @@ pub const REMOTE_WRITE_VERSION: &str = "0.1.0";
 const ERROR_BODY_LIMIT: usize = 1024;
 /// Largest response body read at all (larger ones are cut off).
 const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
+/// Largest uncompressed request: snappy's block format cannot compress more
+/// (4 GiB - 1). Batches are cut to stay within it whatever
+/// [`max_batch`](RemoteWriterBuilder::max_batch) allows.
+const MAX_REQUEST_BYTES: usize = u32::MAX as usize;
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -448,13 +461,52 @@ pub fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
 
 /// [`encode_write_request`] compressed with snappy's block format (not the framed
 /// format), as remote write sends it.
+///
+/// # Panics
+///
+/// When the uncompressed request is larger than snappy's block format allows
+/// (4 GiB - 1). The writer itself never asks for that: it cuts its batches
+/// below the limit.
 pub fn encode_compressed(series: &[TimeSeries]) -> Vec<u8> {
+    try_encode_compressed(series).expect("snappy compression of a remote write request")
+}
+
+/// [`encode_compressed`], with an error instead of a panic for requests over 4 GiB.
+fn try_encode_compressed(series: &[TimeSeries]) -> Result<Vec<u8>, snap::Error> {
     let mut raw = Vec::new();
     encode_write_request(series, &mut raw);
-    snap::raw::Encoder::new()
-        .compress_vec(&raw)
-        // Compression of an in-memory buffer only fails for inputs over 4 GiB.
-        .expect("snappy compression of a remote write request")
+    // Compression of an in-memory buffer only fails for inputs over 4 GiB.
+    snap::raw::Encoder::new().compress_vec(&raw)
+}
+
+/// Cuts `series` into batches of at most `max_samples` samples and at most
+/// `max_bytes` bytes of uncompressed request, in order: each batch is a range of
+/// `series` and its number of samples. A series over either limit on its own
+/// makes a batch of its own (never an empty one).
+fn cut_batches(
+    series: &[TimeSeries],
+    max_samples: usize,
+    max_bytes: usize,
+) -> Vec<(std::ops::Range<usize>, usize)> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < series.len() {
+        let (mut end, mut samples, mut bytes) = (start, 0usize, 0usize);
+        while let Some(s) = series.get(end) {
+            let (n, b) = (s.samples.len(), delimited_len(series_len(s)));
+            if end > start
+                && (samples.saturating_add(n) > max_samples || bytes.saturating_add(b) > max_bytes)
+            {
+                break;
+            }
+            samples = samples.saturating_add(n);
+            bytes = bytes.saturating_add(b);
+            end += 1;
+        }
+        batches.push((start..end, samples));
+        start = end;
+    }
+    batches
 }
 
 // ---------------------------------------------------------------------------
@@ -707,14 +759,16 @@ impl RemoteWriterBuilder {
     }
 
     /// The most samples the queue holds (default [`DEFAULT_QUEUE_CAPACITY`]);
-    /// when a new batch does not fit, the oldest batches are dropped.
+    /// when a new batch does not fit, the oldest batches are dropped. Must not be
+    /// zero; values over `i64::MAX` (`usize::MAX` for "no limit") are `i64::MAX`.
     pub fn queue_capacity(mut self, samples: usize) -> Self {
         self.queue_capacity = samples;
         self
     }
 
     /// The most samples in one request (default [`DEFAULT_MAX_BATCH`]); capped at
-    /// the queue capacity.
+    /// the queue capacity, and requests are also cut below 4 GiB uncompressed (the
+    /// most snappy compresses). Must not be zero.
     pub fn max_batch(mut self, samples: usize) -> Self {
         self.max_batch = samples;
         self
@@ -746,7 +800,8 @@ impl RemoteWriterBuilder {
     }
 
     /// How long [`RemoteWriteHandle::shutdown`] may take to send what is queued
-    /// (default [`DEFAULT_SHUTDOWN_TIMEOUT`]).
+    /// (default [`DEFAULT_SHUTDOWN_TIMEOUT`]). `Duration::MAX` (or anything over
+    /// about 30 years) waits until everything is sent or refused.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -851,6 +906,8 @@ impl RemoteWriterBuilder {
             headers.retain(|(n, _)| *n != AUTHORIZATION);
             headers.push((AUTHORIZATION, v));
         }
+        // Beyond i64::MAX (the gauge's range), "unbounded" either way.
+        let queue_capacity = self.queue_capacity.min(MAX_QUEUE_CAPACITY);
         Ok(RemoteWriter {
             config: Arc::new(Config {
                 uri,
@@ -858,8 +915,8 @@ impl RemoteWriterBuilder {
                 gatherer: self.gatherer,
                 interval: self.interval,
                 external_labels,
-                queue_capacity: self.queue_capacity,
-                max_batch: self.max_batch.min(self.queue_capacity),
+                queue_capacity,
+                max_batch: self.max_batch.min(queue_capacity),
                 timeout: self.timeout,
                 min_backoff: self.min_backoff,
                 max_backoff: self.max_backoff,
@@ -985,7 +1042,9 @@ impl RemoteWriter {
             tokio::runtime::Handle::try_current().map_err(|_| RemoteWriteError::NoRuntime)?;
         let config = self.config;
         let metrics = self.metrics;
-        metrics.queue_capacity.add(config.queue_capacity as i64);
+        metrics
+            .queue_capacity
+            .add(gauge_value(config.queue_capacity));
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
@@ -1021,6 +1080,11 @@ impl RemoteWriter {
             sender_task: Some(sender_task),
         })
     }
+}
+
+/// A count for an `IntGauge`, saturated at `i64::MAX`.
+fn gauge_value(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 // ---------------------------------------------------------------------------
@@ -1178,27 +1242,28 @@ async fn snapshot(config: &Arc<Config>, shared: &Shared, last_ts: &mut i64) {
         }
         let series = to_time_series(&gathered.families, &cfg.external_labels, ts);
         let mut batches = Vec::new();
-        let mut start = 0;
-        while start < series.len() {
-            let mut end = start;
-            let mut samples = 0;
-            while end < series.len()
-                && (samples == 0 || samples + series[end].samples.len() <= cfg.max_batch)
-            {
-                samples += series[end].samples.len();
-                end += 1;
+        let mut unsendable = 0;
+        for (range, samples) in cut_batches(&series, cfg.max_batch, MAX_REQUEST_BYTES) {
+            match try_encode_compressed(&series[range]) {
+                Ok(body) => batches.push(Batch {
+                    body: Bytes::from(body),
+                    samples,
+                }),
+                // Only a single series over 4 GiB gets here.
+                Err(e) => {
+                    tracing::error!(samples, "remote write: a series cannot be sent: {e}");
+                    unsendable += samples;
+                }
             }
-            batches.push(Batch {
-                body: Bytes::from(encode_compressed(&series[start..end])),
-                samples,
-            });
-            start = end;
         }
-        batches
+        (batches, unsendable)
     })
     .await;
     match batches {
-        Ok(batches) => {
+        Ok((batches, unsendable)) => {
+            if unsendable > 0 {
+                shared.metrics.failed.inc_by(unsendable as u64);
+            }
             tracing::debug!(batches = batches.len(), "remote write snapshot taken");
             for b in batches {
                 shared.push(b);
@@ -1314,7 +1379,7 @@ impl Sender {
                     m.retries.inc();
                     tracing::warn!(
                         url = %self.config.url,
-                        retry = retry + 1,
+                        retry = retry.saturating_add(1),
                         delay = ?delay,
                         "remote write failed, retrying: {reason}"
                     );
@@ -1355,11 +1420,7 @@ impl Sender {
         let (parts, body) = resp.into_parts();
         // Read (part of) the body: for error messages, and so the connection is reusable.
         let text = match Limited::new(body, RESPONSE_BODY_LIMIT).collect().await {
-            Ok(b) => {
-                let b = b.to_bytes();
-                let cut = &b[..b.len().min(ERROR_BODY_LIMIT)];
-                String::from_utf8_lossy(cut).trim().to_owned()
-            }
+            Ok(b) => answer_text(&b.to_bytes()),
             Err(_) => String::from("<unreadable body>"),
         };
         let status = parts.status;
@@ -1381,6 +1442,13 @@ impl Sender {
             Outcome::Refused(reason)
         }
     }
+}
+
+/// The receiver's answer as logged: its first [`ERROR_BODY_LIMIT`] bytes, lossy
+/// UTF-8, trimmed, on one line with control characters escaped.
+fn answer_text(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(ERROR_BODY_LIMIT)];
+    super::escape_control(String::from_utf8_lossy(cut).trim())
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -1444,7 +1512,7 @@ impl RemoteWriteHandle {
     /// [shutdown timeout](RemoteWriterBuilder::shutdown_timeout). What is left
     /// then is dropped and counted.
     pub async fn shutdown(mut self) -> ShutdownReport {
-        let deadline = Instant::now() + self.config.shutdown_timeout;
+        let deadline = super::deadline_after(self.config.shutdown_timeout);
         let _ = self.deadline.send(Some(deadline));
         let _ = self.stop.send(true);
         if let Some(mut task) = self.snapshot_task.take() {
@@ -1460,7 +1528,9 @@ impl RemoteWriteHandle {
         let mut flushed = true;
         if let Some(mut task) = self.sender_task.take() {
             // The sender gives up at the deadline by itself; the grace is for safety.
-            let grace = deadline + Duration::from_millis(500);
+            let grace = deadline
+                .checked_add(Duration::from_millis(500))
+                .unwrap_or(deadline);
             if tokio::time::timeout_at(grace, &mut task).await.is_err() {
                 task.abort();
                 flushed = false;
@@ -1479,7 +1549,7 @@ impl RemoteWriteHandle {
         self.shared
             .metrics
             .queue_capacity
-            .sub(self.config.queue_capacity as i64);
+            .sub(gauge_value(self.config.queue_capacity));
         if flushed {
             tracing::info!(url = %self.config.url, "remote write stopped, queue flushed");
         } else {
@@ -1506,7 +1576,7 @@ impl Drop for RemoteWriteHandle {
             self.shared
                 .metrics
                 .queue_capacity
-                .sub(self.config.queue_capacity as i64);
+                .sub(gauge_value(self.config.queue_capacity));
             // Dropped without shutdown: what was queued is discarded, and counted.
             let left = self.shared.drain();
             if left > 0 {
@@ -1889,6 +1959,121 @@ mod tests {
         assert_eq!(w.config.max_batch, 5);
         assert_eq!(w.config.external_labels, vec![Label::new("env", "b")]);
         assert!(matches!(ok().start(), Err(RemoteWriteError::NoRuntime)));
+    }
+
+    /// A source with no series that counts how often it was gathered.
+    fn counting_source() -> (impl Gather, Arc<std::sync::atomic::AtomicUsize>) {
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = count.clone();
+        let source = crate::gather::from_fn(move |_: &mut Gathered| {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        (source, count)
+    }
+
+    // Nothing is ever sent in these (the source has no series): no I/O.
+    const NOWHERE: &str = "http://127.0.0.1:9/api/v1/write";
+
+    #[tokio::test]
+    async fn the_longest_interval_does_not_panic() {
+        let (source, gathers) = counting_source();
+        let writer = RemoteWriter::builder(NOWHERE, source)
+            .interval(Duration::MAX)
+            .start()
+            .unwrap();
+        // The first snapshot is taken at start.
+        let waited = std::time::Instant::now();
+        while gathers.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && waited.elapsed() < Duration::from_secs(5)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let report = writer.shutdown().await;
+        assert!(report.flushed, "{report:?}");
+        assert_eq!(
+            gathers.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "the first and the final snapshot"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_longest_shutdown_timeout_does_not_panic() {
+        let (source, gathers) = counting_source();
+        let writer = RemoteWriter::builder(NOWHERE, source)
+            .shutdown_timeout(Duration::MAX)
+            .start()
+            .unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(10), writer.shutdown())
+            .await
+            .expect("an empty queue flushes at once");
+        assert!(report.flushed, "{report:?}");
+        assert!(gathers.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    }
+
+    #[tokio::test]
+    async fn the_largest_queue_capacity_is_a_positive_gauge() {
+        let (source, _) = counting_source();
+        let writer = RemoteWriter::builder(NOWHERE, source)
+            .queue_capacity(usize::MAX)
+            .max_batch(usize::MAX)
+            .start()
+            .unwrap();
+        let metrics = writer.metrics().clone();
+        assert_eq!(metrics.queue_capacity.get(), i64::MAX);
+        assert!(writer.shutdown().await.flushed);
+        assert_eq!(metrics.queue_capacity.get(), 0);
+    }
+
+    #[test]
+    fn batches_are_cut_by_samples_and_by_bytes() {
+        let many: Vec<TimeSeries> = (0..10)
+            .map(|i| series(&[("__name__", "a"), ("i", "0123456789")], 1.0, i))
+            .collect();
+        let each = delimited_len(series_len(&many[0]));
+        let cut = |max_samples, max_bytes| -> Vec<(usize, usize)> {
+            cut_batches(&many, max_samples, max_bytes)
+                .into_iter()
+                .map(|(r, samples)| {
+                    assert_eq!(r.len(), samples);
+                    (r.start, r.end)
+                })
+                .collect()
+        };
+        assert_eq!(cut(4, usize::MAX), [(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(cut(usize::MAX, usize::MAX), [(0, 10)]);
+        assert_eq!(cut(usize::MAX, 3 * each), [(0, 3), (3, 6), (6, 9), (9, 10)]);
+        assert_eq!(cut(2, 3 * each), [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]);
+        // A series larger than the byte limit goes alone, never in an empty batch.
+        assert_eq!(
+            cut(usize::MAX, 1),
+            (0..10).map(|i| (i, i + 1)).collect::<Vec<_>>()
+        );
+        assert!(cut_batches(&[], 5, 5).is_empty());
+        // Each batch encodes to at most the byte limit.
+        for (r, _) in cut_batches(&many, usize::MAX, 3 * each) {
+            let mut raw = Vec::new();
+            encode_write_request(&many[r], &mut raw);
+            assert!(raw.len() <= 3 * each);
+        }
+    }
+
+    #[test]
+    fn receiver_text_is_one_escaped_line() {
+        let text =
+            answer_text("\u{1b}[31mred\u{1b}[0m\r\nforged line\u{7}\0 Προμηθεύς ✓\n".as_bytes());
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert_eq!(
+            text,
+            "\\x1b[31mred\\x1b[0m\\r\\nforged line\\x07\\x00 Προμηθεύς ✓"
+        );
+        // Cut at ERROR_BODY_LIMIT bytes, even inside a character.
+        let long = format!("x{}", "é".repeat(ERROR_BODY_LIMIT));
+        let cut = answer_text(long.as_bytes());
+        assert_eq!(
+            cut,
+            format!("x{}\u{fffd}", "é".repeat(ERROR_BODY_LIMIT / 2 - 1))
+        );
     }
 
     #[test]
