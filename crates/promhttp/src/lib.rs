@@ -16,8 +16,10 @@ pub mod model;
 pub mod negotiate;
 #[cfg(feature = "push")]
 pub mod push;
+mod signal;
 
 pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
 pub use handler::{
     handler, handler_for, Body, ErrorHandling, HandlerBuilder, HandlerMetrics, MetricsHandler,
 };
+pub use signal::shutdown_signal;

@@ -8,8 +8,14 @@ use prometheus::{IntCounter, Registry};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::Request;
+
+use super::routes::landing_html;
 use super::*;
-use crate::gather::{from_fn, Gathered};
+use crate::gather::{from_fn, Gather, Gathered};
 use crate::model::{Metric, MetricFamily, MetricType, Value};
 
 fn local() -> SocketAddr {
@@ -542,37 +548,53 @@ async fn concurrent_scrapes_share_one_hook_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connection_cap_holds() {
-    let h = Exporter::builder(Registry::new())
+async fn connection_cap_holds_busy_connections_and_evicts_idle_ones() {
+    let gate = Gate::default();
+    let h = Exporter::builder(gate.source())
         .listen_address(local())
         .max_connections(1)
         .start()
         .await
         .unwrap();
     let addr = h.local_addr();
-    // One client holds the only slot with an open keep-alive connection.
-    let mut first = TcpStream::connect(addr).await.unwrap();
-    first
-        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 256];
-    let n = first.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    // A second client is not served while the slot is taken...
-    let second = tokio::spawn(raw(addr, "GET", "/metrics"));
+    // One client holds the only slot with a scrape in progress.
+    let busy = tokio::spawn(raw(addr, "GET", "/metrics"));
+    gate.wait_started().await;
+    // A second client is not served while the slot is busy...
+    let second = tokio::spawn(raw(addr, "GET", "/-/healthy"));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !second.is_finished(),
         "second connection served beyond the cap"
     );
-    // ...and is served once it frees up.
-    drop(first);
+    // ...and is served once the busy one is done.
+    gate.open();
+    assert_eq!(busy.await.unwrap().0, 200);
     let (status, _, _) = tokio::time::timeout(Duration::from_secs(10), second)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(status, 200);
+
+    // An idle keep-alive connection does not keep a new client waiting: it is
+    // closed to make room.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let started = Instant::now();
+    let (status, _, _) = tokio::time::timeout(Duration::from_secs(5), raw(addr, "GET", "/-/ready"))
+        .await
+        .expect("the idle connection makes room");
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+        .await
+        .expect("the evicted connection is closed");
+    assert!(matches!(n, Ok(0) | Err(_)));
     h.shutdown();
     h.join().await.unwrap();
 }

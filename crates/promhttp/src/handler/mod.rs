@@ -256,11 +256,16 @@ impl HandlerBuilder {
 
     /// Send `Process-Start-Time-Unix: <seconds>` with every page. Default: not sent.
     pub fn process_start_time(mut self, start: SystemTime) -> Self {
+        // Whole seconds, towards zero; written from the unsigned value, so that no
+        // time the platform can represent overflows (`-i64::MIN` would).
         let secs = match start.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
+            Ok(d) => d.as_secs().to_string(),
+            Err(e) => match e.duration().as_secs() {
+                0 => "0".to_owned(),
+                s => format!("-{s}"),
+            },
         };
-        self.opts.process_start = HeaderValue::from_str(&secs.to_string()).ok();
+        self.opts.process_start = HeaderValue::from_str(&secs).ok();
         self
     }
 
@@ -360,20 +365,36 @@ impl MetricsHandler {
         uri: &Uri,
         headers: &HeaderMap,
     ) -> Response<Body> {
-        self.respond_until(method, uri, headers, None).await
+        self.respond_until(method, uri, headers, None)
+            .await
+            .map(Full::new)
     }
 
-    /// As [`respond_to`](Self::respond_to), answering `503` at `until` at the latest
-    /// (for servers that spent part of the scrape's time before calling us).
-    pub(crate) async fn respond_until(
+    /// As [`respond_to`](Self::respond_to) for a request that arrived at `arrived`:
+    /// the time spent since (in a scrape hook, say) comes off the scrape's deadline
+    /// ([`scrape_deadline`](Self::scrape_deadline)). No `Instant + Duration` is
+    /// computed, so no deadline, however large, can overflow.
+    #[cfg(feature = "exporter")]
+    pub(crate) async fn respond_since(
         &self,
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
-        until: Option<std::time::Instant>,
-    ) -> Response<Body> {
+        arrived: std::time::Instant,
+    ) -> Response<Bytes> {
+        self.respond_until(method, uri, headers, Some(arrived))
+            .await
+    }
+
+    async fn respond_until(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        arrived: Option<std::time::Instant>,
+    ) -> Response<Bytes> {
         let _in_flight = InFlight::enter(self.inner.metrics.as_ref());
-        let response = self.answer(method, uri, headers, until).await;
+        let response = self.answer(method, uri, headers, arrived).await;
         if let Some(m) = &self.inner.metrics {
             m.count(response.status().as_u16());
         }
@@ -385,8 +406,8 @@ impl MetricsHandler {
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
-        until: Option<std::time::Instant>,
-    ) -> Response<Body> {
+        arrived: Option<std::time::Instant>,
+    ) -> Response<Bytes> {
         let head = match *method {
             Method::GET => false,
             Method::HEAD => true,
@@ -409,11 +430,9 @@ impl MetricsHandler {
             },
         };
         let key = self.key(uri, headers);
-        let mut deadline = self.deadline(headers);
-        if let Some(until) = until {
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            deadline = Some(deadline.map_or(left, |d| d.min(left)));
-        }
+        let deadline = self
+            .scrape_deadline(headers)
+            .map(|d| arrived.map_or(d, |at| d.saturating_sub(at.elapsed())));
         let render = render::rendered(inner.clone(), key.clone());
         let outcome = match deadline {
             None => render.await,
@@ -434,6 +453,10 @@ impl MetricsHandler {
     /// Answers a request on the calling thread, without coalescing or deadlines:
     /// for servers that are not async. Gathering may block this thread.
     pub fn respond_blocking<B>(&self, request: &Request<B>) -> Response<Body> {
+        self.respond_blocking_bytes(request).map(Full::new)
+    }
+
+    fn respond_blocking_bytes<B>(&self, request: &Request<B>) -> Response<Bytes> {
         let _in_flight = InFlight::enter(self.inner.metrics.as_ref());
         let response = match *request.method() {
             Method::GET | Method::HEAD => {
@@ -462,7 +485,15 @@ impl MetricsHandler {
         }
     }
 
-    fn deadline(&self, headers: &HeaderMap) -> Option<Duration> {
+    /// How long a scrape with these headers may take: the configured
+    /// [`timeout`](HandlerBuilder::timeout), capped by the scraper's
+    /// `X-Prometheus-Scrape-Timeout-Seconds` less the
+    /// [offset](HandlerBuilder::scrape_timeout_offset) (but at least half the
+    /// scraper's value) when [honoured](HandlerBuilder::honor_scrape_timeout_header).
+    /// `None`: no deadline. Header values that are not a positive finite number of
+    /// seconds are ignored; values too large for a `Duration` are ignored too.
+    /// The one home of this rule: the exporter asks here as well.
+    pub(crate) fn scrape_deadline(&self, headers: &HeaderMap) -> Option<Duration> {
         let opts = &self.inner.opts;
         let scraper = if opts.honor_scrape_timeout {
             headers
@@ -481,11 +512,10 @@ impl MetricsHandler {
         }
     }
 
-    fn finish(&self, key: &Key, outcome: &Outcome, head: bool) -> Response<Body> {
+    fn finish(&self, key: &Key, outcome: &Outcome, head: bool) -> Response<Bytes> {
         match outcome {
             Outcome::Page(body) => {
-                let mut r =
-                    Response::new(Full::new(if head { Bytes::new() } else { body.clone() }));
+                let mut r = Response::new(if head { Bytes::new() } else { body.clone() });
                 let h = r.headers_mut();
                 h.insert(
                     header::CONTENT_TYPE,
@@ -520,8 +550,8 @@ impl MetricsHandler {
     }
 }
 
-fn plain(status: StatusCode, text: String) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(text)));
+fn plain(status: StatusCode, text: String) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(text));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -534,7 +564,7 @@ fn plain(status: StatusCode, text: String) -> Response<Body> {
     r
 }
 
-fn method_not_allowed() -> Response<Body> {
+fn method_not_allowed() -> Response<Bytes> {
     let mut r = plain(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed: metrics are served to GET and HEAD.\n".to_owned(),

@@ -241,6 +241,57 @@ async fn process_start_time_header() {
     assert_eq!(header(&r, "process-start-time-unix"), "1700000000");
 }
 
+#[tokio::test]
+async fn the_longest_deadlines_do_not_overflow() {
+    // Configured: Duration::MAX for "no practical limit", and an offset larger
+    // than any scraper's value. Client-sent: timeouts near and past u64 seconds.
+    let h = MetricsHandler::builder(registry())
+        .timeout(Duration::MAX)
+        .scrape_timeout_offset(Duration::MAX)
+        .build();
+    for scraper in [
+        "",
+        "1e18",
+        "1.8e19",
+        "18446744073709551615",
+        "1e19",
+        "1e300",
+    ] {
+        let (r, body) = get(
+            &h,
+            req(
+                "/metrics",
+                &[("x-prometheus-scrape-timeout-seconds", scraper)],
+            ),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK, "{scraper:?}");
+        assert_eq!(body, TEXT_BODY);
+    }
+}
+
+#[tokio::test]
+async fn process_start_time_before_the_epoch_does_not_overflow() {
+    let epoch = std::time::UNIX_EPOCH;
+    let mut cases = vec![
+        (epoch - Duration::from_millis(1500), "-1"),
+        (epoch - Duration::from_millis(500), "0"),
+        (epoch, "0"),
+    ];
+    // The earliest time the platform has (i64::MIN seconds on Linux): its
+    // negation does not fit an i64.
+    if let Some(earliest) = epoch.checked_sub(Duration::from_secs(1 << 63)) {
+        cases.push((earliest, "-9223372036854775808"));
+    }
+    for (start, want) in cases {
+        let h = MetricsHandler::builder(registry())
+            .process_start_time(start)
+            .build();
+        let (r, _) = get(&h, req("/metrics", &[])).await;
+        assert_eq!(header(&r, "process-start-time-unix"), want);
+    }
+}
+
 fn broken_and_fine() -> impl Gather {
     from_fn(|out: &mut Gathered| {
         out.families.push(
@@ -509,7 +560,7 @@ async fn scrape_timeout_header_caps_the_deadline() {
         .await;
         assert_eq!(r.status(), StatusCode::OK, "{bad:?}");
     }
-    let deadline = h.deadline(&{
+    let deadline = h.scrape_deadline(&{
         let mut m = HeaderMap::new();
         m.insert(
             "x-prometheus-scrape-timeout-seconds",

@@ -1,0 +1,469 @@
+//! The exporter's builder: every option, its default, and the checks `start()` runs
+//! before anything is bound.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+
+use super::handle::{BlockingExporter, ExporterHandle};
+use super::hooks::{wrap_hook, Hook};
+use super::security::Security;
+use super::server::Server;
+use super::{
+    ExporterError, LandingPage, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
+    DEFAULT_HOOK_TIMEOUT, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_REQUESTS_IN_FLIGHT,
+    DEFAULT_MAX_SCRAPES_PER_CONNECTION, DEFAULT_MAX_UNSENT_BYTES, DEFAULT_RESPONSE_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT, MAX_HEADER_BYTES, MIN_HEADER_BYTES,
+};
+use crate::gather::Gather;
+use crate::handler::{HandlerBuilder, MetricsHandler};
+
+#[cfg(feature = "web-config")]
+use super::web_config;
+
+/// A standalone metrics server; see the [module docs](super).
+pub struct Exporter;
+
+impl Exporter {
+    /// A builder serving `gatherer` with default handler options, except at most
+    /// [`DEFAULT_MAX_REQUESTS_IN_FLIGHT`] scrapes at once (node_exporter's default).
+    pub fn builder(gatherer: impl Gather + 'static) -> ExporterBuilder {
+        ExporterBuilder::with_handler(
+            MetricsHandler::builder(gatherer)
+                .max_requests_in_flight(DEFAULT_MAX_REQUESTS_IN_FLIGHT)
+                .build(),
+        )
+    }
+}
+
+/// Configures an exporter; every option has a documented default.
+///
+/// Setters store what they are given; [`start`](Self::start) (and
+/// [`start_blocking`](Self::start_blocking)) check everything before binding and
+/// refuse what cannot work with [`ExporterError::Config`] naming the option: a
+/// zero timeout, interval or limit, a header limit out of
+/// `MIN_HEADER_BYTES..=MAX_HEADER_BYTES`. Durations may be as long as you like:
+/// past about thirty years they mean "never".
+#[must_use]
+pub struct ExporterBuilder {
+    pub(super) handler: MetricsHandler,
+    pub(super) addr: SocketAddr,
+    pub(super) metrics_path: String,
+    pub(super) landing: Option<LandingPage>,
+    pub(super) limits: Limits,
+    pub(super) http2: bool,
+    pub(super) hook: Option<Hook>,
+    pub(super) hook_timeout: Duration,
+    pub(super) updaters: Vec<(Duration, Hook)>,
+    pub(super) hook_failures: Option<prometheus::IntCounter>,
+    #[cfg(feature = "web-config")]
+    pub(super) web: Option<web_config::WebConfig>,
+}
+
+/// What one client can hold, and for how long.
+#[derive(Clone, Debug)]
+pub(super) struct Limits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub write_timeout: Duration,
+    pub response_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_peer: Option<NonZeroUsize>,
+    pub max_header_bytes: usize,
+    pub max_unsent_bytes: usize,
+    pub max_scrapes_per_connection: NonZeroUsize,
+    pub http2_max_concurrent_streams: u32,
+    pub drain_timeout: Duration,
+}
+
+impl fmt::Debug for ExporterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExporterBuilder")
+            .field("addr", &self.addr)
+            .field("metrics_path", &self.metrics_path)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExporterBuilder {
+    /// A builder serving an already configured handler (all [`HandlerBuilder`]
+    /// options: OpenMetrics, limits, timeouts, self-metrics, ...).
+    pub fn with_handler(handler: MetricsHandler) -> Self {
+        ExporterBuilder {
+            handler,
+            addr: SocketAddr::from(([127, 0, 0, 1], 9898)),
+            metrics_path: "/metrics".to_owned(),
+            landing: Some(LandingPage::default()),
+            limits: Limits {
+                header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+                idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                write_timeout: DEFAULT_WRITE_TIMEOUT,
+                response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                max_connections_per_peer: None,
+                max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+                max_unsent_bytes: DEFAULT_MAX_UNSENT_BYTES,
+                max_scrapes_per_connection: DEFAULT_MAX_SCRAPES_PER_CONNECTION,
+                http2_max_concurrent_streams: DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS,
+                drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            },
+            http2: true,
+            hook: None,
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
+            updaters: Vec::new(),
+            hook_failures: None,
+            #[cfg(feature = "web-config")]
+            web: None,
+        }
+    }
+
+    /// Serves with TLS, client certificates, basic auth, extra response headers and
+    /// a rate limit as `config` says (exporter-toolkit's web configuration).
+    /// Default: none of them, plain HTTP.
+    #[cfg(feature = "web-config")]
+    pub fn web_config(mut self, config: web_config::WebConfig) -> Self {
+        self.web = Some(config);
+        self
+    }
+
+    /// Reads the web configuration from an exporter-toolkit `web-config.yml`
+    /// (what `--web.config.file` names); an invalid file is an error naming the key.
+    ///
+    /// ```no_run
+    /// # use promhttp::exporter::Exporter;
+    /// # use promhttp::prometheus::Registry;
+    /// let exporter = Exporter::builder(Registry::new())
+    ///     .web_config_file("/etc/exporter/web-config.yml")?;
+    /// # Ok::<(), promhttp::exporter::ExporterError>(())
+    /// ```
+    #[cfg(feature = "web-config")]
+    pub fn web_config_file(self, path: impl AsRef<std::path::Path>) -> Result<Self, ExporterError> {
+        let config =
+            web_config::WebConfig::from_file(path.as_ref()).map_err(ExporterError::WebConfig)?;
+        Ok(self.web_config(config))
+    }
+
+    /// Configures the handler with a function of its builder, replacing the handler.
+    ///
+    /// ```
+    /// # use promhttp::exporter::Exporter;
+    /// # use promhttp::prometheus::Registry;
+    /// let registry = Registry::new();
+    /// let exporter = Exporter::builder(registry.clone())
+    ///     .handler(promhttp::MetricsHandler::builder(registry).openmetrics(true));
+    /// # let _ = exporter;
+    /// ```
+    pub fn handler(mut self, handler: HandlerBuilder) -> Self {
+        self.handler = handler.build();
+        self
+    }
+
+    /// Where to listen. Port 0 picks a free port; [`ExporterHandle::local_addr`]
+    /// tells which. Default: `127.0.0.1:9898`.
+    pub fn listen_address(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The metrics path; must start with `/` and must not be `/` or a health path.
+    /// Default: `/metrics`.
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = path.into();
+        self
+    }
+
+    /// The landing page at `/`; `None` answers `404` there. Default: a page named
+    /// "promhttp exporter".
+    pub fn landing_page(mut self, page: Option<LandingPage>) -> Self {
+        self.landing = page;
+        self
+    }
+
+    /// How long a client may take to send a request's headers (and, under TLS, to
+    /// finish the handshake; in plain TCP, to send its first bytes). Must not be
+    /// zero. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// A connection with no request in progress for this long is closed: an
+    /// HTTP/1 keep-alive connection between scrapes, an HTTP/2 connection with no
+    /// open stream (its pings do not count as activity), a client that connected
+    /// and never finished a request. HTTP/2 connections get a `GOAWAY` first. Must
+    /// not be zero. Default: [`DEFAULT_IDLE_TIMEOUT`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// A connection whose response makes no progress for this long (a client that
+    /// stopped reading, or an HTTP/2 client that keeps its flow-control window
+    /// shut) is closed, whether or not a write is pending. Must not be zero.
+    /// Default: [`DEFAULT_WRITE_TIMEOUT`].
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// The longest time one response may take to send, from its first byte to its
+    /// last, however steadily the client reads; past it the connection is closed
+    /// (a client reading a few bytes now and then cannot hold a page for ever).
+    /// Rendering is bounded separately, by the handler's timeout and the
+    /// scraper's. Must not be zero. Default: [`DEFAULT_RESPONSE_TIMEOUT`].
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.response_timeout = timeout;
+        self
+    }
+
+    /// At most this many connections at once. When a new client arrives at the
+    /// cap, the connection that has waited longest without a request in progress
+    /// (an idle keep-alive, a client trickling its headers) is closed to make
+    /// room; when every connection is busy with a request, new clients wait in the
+    /// listen backlog (sized at least this large). Must not be zero. Default:
+    /// [`DEFAULT_MAX_CONNECTIONS`].
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n;
+        self
+    }
+
+    /// At most this many connections from one IP address; further connections
+    /// from it are closed at once. Default: `None` (no per-address limit: scrapers
+    /// behind one NAT or proxy share an address).
+    pub fn max_connections_per_peer(mut self, n: Option<NonZeroUsize>) -> Self {
+        self.limits.max_connections_per_peer = n;
+        self
+    }
+
+    /// The largest request header block accepted, in bytes: the request line and
+    /// every header's name and value, plus 4 bytes per line for separators, counted
+    /// the same way on HTTP/1.1, HTTP/2 and under TLS; larger requests get `431`.
+    /// Must be in `MIN_HEADER_BYTES..=MAX_HEADER_BYTES`. Default:
+    /// [`DEFAULT_MAX_HEADER_BYTES`].
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.limits.max_header_bytes = n;
+        self
+    }
+
+    /// A budget for rendered pages held by responses not yet fully sent, in bytes.
+    /// A page shared by several responses (concurrent scrapes of the same format
+    /// share one render) counts once; each distinct page counts its full
+    /// (compressed, if it is) length until the last response holding it is sent
+    /// or dropped. A scrape whose page would go over the budget gets `503` with
+    /// `Retry-After: 1`. Small answers (errors, landing page) are not counted.
+    /// Default: [`DEFAULT_MAX_UNSENT_BYTES`].
+    pub fn max_unsent_bytes(mut self, n: usize) -> Self {
+        self.limits.max_unsent_bytes = n;
+        self
+    }
+
+    /// At most this many scrapes of the metrics path in progress on one connection
+    /// (HTTP/2 multiplexes; a scraper needs one at a time); more get `503`.
+    /// Default: [`DEFAULT_MAX_SCRAPES_PER_CONNECTION`].
+    pub fn max_scrapes_per_connection(mut self, n: NonZeroUsize) -> Self {
+        self.limits.max_scrapes_per_connection = n;
+        self
+    }
+
+    /// HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`: streams one connection may have
+    /// open at once. Must not be zero. Default:
+    /// [`DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS`].
+    pub fn http2_max_concurrent_streams(mut self, n: u32) -> Self {
+        self.limits.http2_max_concurrent_streams = n;
+        self
+    }
+
+    /// How long scrapes in flight get to finish on shutdown before their
+    /// connections are closed; zero closes them at once. Default:
+    /// [`DEFAULT_DRAIN_TIMEOUT`].
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.drain_timeout = timeout;
+        self
+    }
+
+    /// Serve HTTP/2 (prior knowledge, h2c) beside HTTP/1.1. Default: `true`.
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.http2 = enabled;
+        self
+    }
+
+    /// Runs `hook` before every scrape, so values are fresh. The scrape waits for it
+    /// up to the scrape's deadline (the handler's, see
+    /// [`HandlerBuilder::timeout`]) or [`hook_timeout`](Self::hook_timeout),
+    /// whichever is shorter; the time it takes comes off the scrape's deadline. A
+    /// hook that fails, panics or times out is logged (and counted, see
+    /// [`instrument_hooks`](Self::instrument_hooks)) and the scrape is answered anyway.
+    ///
+    /// ```
+    /// # use promhttp::exporter::Exporter;
+    /// # use promhttp::prometheus::{IntGauge, Registry};
+    /// let registry = Registry::new();
+    /// let queue = IntGauge::new("queue_length", "Jobs waiting.").unwrap();
+    /// registry.register(Box::new(queue.clone())).unwrap();
+    /// let exporter = Exporter::builder(registry).on_scrape(move || {
+    ///     let queue = queue.clone();
+    ///     async move {
+    ///         queue.set(3); // read the real value here
+    ///         Ok::<(), std::io::Error>(())
+    ///     }
+    /// });
+    /// # let _ = exporter;
+    /// ```
+    pub fn on_scrape<F, Fut, E>(mut self, hook: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        self.hook = Some(wrap_hook(hook));
+        self
+    }
+
+    /// How long a scrape waits for the `on_scrape` hook at most. Default:
+    /// [`DEFAULT_HOOK_TIMEOUT`].
+    pub fn hook_timeout(mut self, timeout: Duration) -> Self {
+        self.hook_timeout = timeout;
+        self
+    }
+
+    /// Runs `update` every `interval` (the first run right away) while the
+    /// exporter runs; failures and panics are logged and counted, the next run still
+    /// happens. A run still going when the next is due delays it. `interval` must
+    /// not be zero.
+    pub fn update_every<F, Fut, E>(mut self, interval: Duration, update: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + 'static,
+    {
+        self.updaters.push((interval, wrap_hook(update)));
+        self
+    }
+
+    /// Counts hook and updater failures in
+    /// `promhttp_exporter_hook_failures_total`, registered in `registry`.
+    pub fn instrument_hooks(mut self, registry: &prometheus::Registry) -> prometheus::Result<Self> {
+        let c = prometheus::IntCounter::new(
+            "promhttp_exporter_hook_failures_total",
+            "Scrape hooks and interval updaters that failed, panicked or timed out.",
+        )?;
+        registry.register(Box::new(c.clone()))?;
+        self.hook_failures = Some(c);
+        Ok(self)
+    }
+
+    /// Every check that needs no I/O.
+    fn check(&self) -> Result<(), ExporterError> {
+        let p = &self.metrics_path;
+        if !p.starts_with('/') || p == "/" || p == "/-/healthy" || p == "/-/ready" {
+            return Err(ExporterError::Config(format!(
+                "metrics path {p:?} must start with '/' and must not be '/' or a health path"
+            )));
+        }
+        let l = &self.limits;
+        for (name, d) in [
+            ("header_read_timeout", l.header_read_timeout),
+            ("idle_timeout", l.idle_timeout),
+            ("write_timeout", l.write_timeout),
+            ("response_timeout", l.response_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ExporterError::Config(format!(
+                    "{name} must not be zero: every connection would be closed at once"
+                )));
+            }
+        }
+        if self.updaters.iter().any(|(every, _)| every.is_zero()) {
+            return Err(ExporterError::Config(
+                "update_every interval must not be zero".to_owned(),
+            ));
+        }
+        if l.max_connections == 0 {
+            return Err(ExporterError::Config(
+                "max_connections must not be zero: nothing could be served".to_owned(),
+            ));
+        }
+        if l.http2_max_concurrent_streams == 0 {
+            return Err(ExporterError::Config(
+                "http2_max_concurrent_streams must not be zero; turn HTTP/2 off with http2(false)"
+                    .to_owned(),
+            ));
+        }
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&l.max_header_bytes) {
+            return Err(ExporterError::Config(format!(
+                "max_header_bytes {} is outside {MIN_HEADER_BYTES}..={MAX_HEADER_BYTES}",
+                l.max_header_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the configuration, builds everything it needs (TLS, basic auth), and
+    /// only then binds: a configuration that cannot serve never holds the port.
+    fn prepare(self) -> Result<(Server, SocketAddr), ExporterError> {
+        self.check()?;
+        let security = Security::from_builder(&self)?;
+        let addr = self.addr;
+        Ok((Server::new(self, security), addr))
+    }
+
+    /// Binds the listener and serves in the current tokio runtime until
+    /// [`ExporterHandle::shutdown`] — or until the handle is dropped: keep it.
+    ///
+    /// The listen backlog is at least [`max_connections`](Self::max_connections)
+    /// (and 1024), within what the system allows (`net.core.somaxconn` on Linux).
+    pub async fn start(self) -> Result<ExporterHandle, ExporterError> {
+        let (server, addr) = self.prepare()?;
+        let listener = bind(addr, server.backlog())?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ExporterError::Bind { addr, source })?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tracing::info!(address = %local_addr, path = %server.metrics_path(), "exporter listening");
+        let task = tokio::spawn(server.serve(listener, stop_rx));
+        Ok(ExporterHandle::new(local_addr, stop_tx, task))
+    }
+
+    /// Serves until `shutdown` completes, then drains and returns
+    /// (`prometheus-hyper`'s `Server::run(registry, addr, shutdown)` in one call).
+    /// Give it [`shutdown_signal()`](crate::shutdown_signal) to stop on `SIGTERM`
+    /// and `SIGINT`.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ExporterError> {
+        let handle = self.start().await?;
+        shutdown.await;
+        handle.shutdown();
+        handle.join().await
+    }
+
+    /// Serves on a thread of its own with its own runtime, for programs that are
+    /// not async (`prometheus_exporter::start`). Dropping the returned handle, or
+    /// calling [`BlockingExporter::stop`], shuts it down.
+    pub fn start_blocking(self) -> Result<BlockingExporter, ExporterError> {
+        self.check()?;
+        let drain = self.limits.drain_timeout;
+        BlockingExporter::spawn(drain, move || self.start())
+    }
+}
+
+/// Binds `addr` with a listen backlog of `backlog` (the system caps it).
+fn bind(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ExporterError> {
+    let bind_err = |source| ExporterError::Bind { addr, source };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(bind_err)?;
+    // As std and tokio do on Unix: a restarted exporter can bind at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true).map_err(bind_err)?;
+    socket.bind(addr).map_err(bind_err)?;
+    socket.listen(backlog).map_err(bind_err)
+}

@@ -1,0 +1,55 @@
+//! What can go wrong starting or running the exporter.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+#[cfg(feature = "web-config")]
+use super::web_config;
+
+/// What can go wrong starting or running the exporter.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExporterError {
+    /// The listen address could not be bound (in use, not permitted, ...).
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration cannot work (an empty metrics path, a zero timeout, ...);
+    /// the message names the option. Found by `start()`, before anything is bound.
+    Config(String),
+    /// The runtime of the blocking variant could not be started.
+    Runtime(std::io::Error),
+    /// The server task panicked or was cancelled.
+    Task(String),
+    /// The web configuration (TLS, basic auth, headers) is invalid.
+    #[cfg(feature = "web-config")]
+    WebConfig(web_config::WebConfigError),
+}
+
+impl fmt::Display for ExporterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExporterError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ExporterError::Config(m) => write!(f, "invalid exporter configuration: {m}"),
+            ExporterError::Runtime(e) => write!(f, "cannot start the exporter runtime: {e}"),
+            ExporterError::Task(m) => write!(f, "exporter task failed: {m}"),
+            #[cfg(feature = "web-config")]
+            ExporterError::WebConfig(e) => write!(f, "invalid web configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExporterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExporterError::Bind { source, .. } => Some(source),
+            ExporterError::Runtime(e) => Some(e),
+            #[cfg(feature = "web-config")]
+            ExporterError::WebConfig(e) => Some(e),
+            _ => None,
+        }
+    }
+}
