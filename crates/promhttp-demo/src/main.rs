@@ -10,9 +10,16 @@
 //! ```text
 //! cargo run --release --bin promhttp-demo -- [--app.listen-address 127.0.0.1:8080]
 //!     [--web.listen-address 127.0.0.1:9898] [--web.telemetry-path /metrics]
-//!     [--web.config.file web-config.yml]
+//!     [--web.config.file web-config.yml] [--app.header-read-timeout 10s]
+//!     [--app.max-connections 1024] [--shutdown.drain-timeout 10s]
 //! curl -s 127.0.0.1:8080/some; curl -s 127.0.0.1:9898/metrics
 //! ```
+//!
+//! SIGTERM (systemd, Kubernetes, `docker stop`) and SIGINT (Ctrl-C) stop it the
+//! same way: both listeners stop accepting, requests in progress (a scrape, say)
+//! finish, and after at most `--shutdown.drain-timeout` the connections still open
+//! are closed; the exit status is 0. The app listener is in `app_server.rs`: a
+//! header-read timeout and a connection cap, as the metrics listener has.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,10 +32,14 @@ use promhttp::exporter::{ExporterBuilder, LandingPage};
 use promhttp::prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
+use promhttp::shutdown_signal;
 use promhttp::{DefaultRegistry, Gatherers, HandlerMetrics, MetricsHandler};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: promhttp-demo [--app.listen-address ADDR] [--web.listen-address ADDR] [--web.telemetry-path PATH] [--web.config.file FILE]";
+mod app_server;
+
+const USAGE: &str = "usage: promhttp-demo [--app.listen-address ADDR] [--web.listen-address ADDR] [--web.telemetry-path PATH] [--web.config.file FILE] [--app.header-read-timeout DURATION] [--app.max-connections N] [--shutdown.drain-timeout DURATION]
+  (durations: 500ms, 10s, 1m)";
 
 struct Config {
     app: SocketAddr,
@@ -36,6 +47,24 @@ struct Config {
     path: String,
     /// exporter-toolkit web configuration: TLS, client certificates, basic auth.
     web_config: Option<std::path::PathBuf>,
+    /// The app listener's header-read timeout and connection cap, and the drain
+    /// time of both listeners.
+    limits: app_server::Limits,
+}
+
+/// `500ms`, `10s`, `1.5m`.
+fn parse_duration(v: &str) -> Option<Duration> {
+    let (number, unit_secs) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        return None;
+    };
+    let number: f64 = number.parse().ok()?;
+    Duration::try_from_secs_f64(number * unit_secs).ok()
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -44,6 +73,7 @@ fn parse_args() -> Result<Config, String> {
         web: SocketAddr::from(([127, 0, 0, 1], 9898)),
         path: "/metrics".to_owned(),
         web_config: None,
+        limits: app_server::Limits::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -73,6 +103,24 @@ fn parse_args() -> Result<Config, String> {
                 c.path = value;
             }
             "--web.config.file" => c.web_config = Some(value.into()),
+            "--app.header-read-timeout" => {
+                c.limits.header_read_timeout = parse_duration(&value)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        format!("{key}: {value:?} is not a positive duration (10s, 500ms)")
+                    })?
+            }
+            "--app.max-connections" => {
+                c.limits.max_connections = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=tokio::sync::Semaphore::MAX_PERMITS).contains(n))
+                    .ok_or_else(|| format!("{key}: {value:?} is not a positive count"))?
+            }
+            "--shutdown.drain-timeout" => {
+                c.limits.drain_timeout = parse_duration(&value)
+                    .ok_or_else(|| format!("{key}: {value:?} is not a duration (10s, 500ms)"))?
+            }
             _ => return Err(format!("unknown flag {key}\n{USAGE}")),
         }
     }
@@ -164,13 +212,6 @@ async fn simulate(m: Metrics) {
     }
 }
 
-async fn shutdown_signal() {
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        tracing::error!("cannot listen for Ctrl-C: {e}");
-        std::future::pending::<()>().await;
-    }
-}
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -235,6 +276,7 @@ async fn run(config: Config) -> Result<(), String> {
     }
     let exporter = exporter
         .listen_address(config.web)
+        .drain_timeout(config.limits.drain_timeout)
         .metrics_path(config.path.clone())
         .landing_page(Some(LandingPage {
             name: "promhttp-demo".to_owned(),
@@ -246,18 +288,20 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!(
         "app on http://{}/some, metrics on http://{}{}",
-        config.app,
+        app_listener.local_addr().unwrap_or(config.app),
         exporter.local_addr(),
         config.path
     );
 
     tokio::spawn(simulate(metrics));
-    let served = axum::serve(app_listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    exporter.shutdown();
+    // On SIGTERM or SIGINT both listeners stop accepting and drain at the same
+    // time, each for at most the drain timeout: the whole stop is bounded.
+    let stop = async {
+        shutdown_signal().await;
+        exporter.shutdown();
+    };
+    app_server::serve(app_listener, app, config.limits, stop).await;
     exporter.join().await.map_err(|e| e.to_string())?;
-    served.map_err(|e| format!("app server: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -12,13 +12,17 @@
 //! curl -s -H 'Accept: application/openmetrics-text; version=1.0.0' http://127.0.0.1:3000/metrics
 //! ```
 //!
-//! Ctrl-C stops accepting connections and lets requests in progress finish.
+//! SIGTERM (systemd, Kubernetes) or Ctrl-C stops accepting connections and lets
+//! requests in progress finish, for at most 10 s; then the example exits.
 
-use std::time::Instant;
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::Router;
 use promhttp::prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use promhttp::shutdown_signal;
 use promhttp::{DefaultRegistry, Gatherers, HandlerMetrics, MetricsHandler};
 
 /// The application's metrics, cheap to clone into handlers.
@@ -59,13 +63,8 @@ async fn hello(metrics: AppMetrics) -> &'static str {
     body
 }
 
-async fn shutdown_signal() {
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("cannot listen for Ctrl-C ({e}); stop the process another way");
-        std::future::pending::<()>().await;
-    }
-    eprintln!("shutting down");
-}
+/// How long a stop waits for requests in progress.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -97,8 +96,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "serving metrics on http://{}/metrics",
         listener.local_addr()?
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // `axum::serve`'s graceful shutdown waits for every open connection, however
+    // long a client takes: bound it, so a stop never hangs on one slow client.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            signalled.notify_one();
+        })
+        .into_future();
+    tokio::select! {
+        served = server => served?,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => eprintln!("connections still open after {DRAIN_TIMEOUT:?}; exiting"),
+    }
     Ok(())
 }

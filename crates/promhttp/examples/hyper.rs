@@ -12,11 +12,11 @@
 //! curl -s --http2-prior-knowledge -H 'Accept-Encoding: gzip' --compressed http://127.0.0.1:3000/metrics
 //! ```
 //!
-//! Ctrl-C stops accepting connections, asks open ones to finish their requests in
-//! progress, and waits for them.
+//! SIGTERM (systemd, Kubernetes) or Ctrl-C stops accepting connections, asks open
+//! ones to finish their requests in progress, and waits for them for at most 10 s.
 
 use std::convert::Infallible;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -26,6 +26,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use promhttp::prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use promhttp::shutdown_signal;
 use promhttp::{DefaultRegistry, Gatherers, HandlerMetrics, MetricsHandler};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -111,11 +112,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let builder = auto::Builder::new(TokioExecutor::new());
-    // Flips to `true` on Ctrl-C; every connection task watches it.
+    // Flips to `true` on SIGTERM or Ctrl-C; every connection task watches it.
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -127,12 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     continue;
                 }
             },
-            signal = &mut ctrl_c => {
-                if let Err(e) = signal {
-                    eprintln!("cannot listen for Ctrl-C: {e}");
-                }
-                break;
-            }
+            () = &mut stop => break,
         };
         let builder = builder.clone();
         let (metrics, app) = (metrics.clone(), app.clone());
@@ -163,6 +159,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(listener);
     let _ = shutdown_tx.send(true);
-    while connections.join_next().await.is_some() {}
+    // A client may never finish its request: wait a bounded time, then close.
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained).await.is_err() {
+        eprintln!(
+            "{} connection(s) still open after {DRAIN_TIMEOUT:?}; closing them",
+            connections.len()
+        );
+        connections.shutdown().await;
+    }
     Ok(())
 }
+
+/// How long a stop waits for requests in progress.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

@@ -6,10 +6,15 @@
 //! wrk -t1 -c4 -d5s http://127.0.0.1:3001/api/items/7
 //! ```
 
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::routing::get;
 use axum::Router;
 use promhttp::instrument::HttpMetrics;
 use promhttp::MetricsHandler;
+use tokio::sync::Notify;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -31,5 +36,21 @@ async fn main() -> std::io::Result<()> {
         "{} app on http://{addr}",
         if bare { "bare" } else { "instrumented" }
     );
-    axum::serve(listener, app).await
+    // SIGTERM or Ctrl-C: stop accepting and let requests in progress finish, for
+    // at most 10 s (axum's graceful shutdown alone waits for every connection).
+    let stopping = Arc::new(Notify::new());
+    let signalled = stopping.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            promhttp::shutdown_signal().await;
+            signalled.notify_one();
+        })
+        .into_future();
+    tokio::select! {
+        served = server => served,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        } => Ok(()),
+    }
 }

@@ -13,6 +13,8 @@
 //! [`MetricsHandler::respond_to`].
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -98,16 +100,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler = promhttp::handler();
     let addr: std::net::SocketAddr = "127.0.0.1:3000".parse()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!("serving http://{addr}/hello/world and http://{addr}/metrics; Ctrl-C stops");
-    warp::serve(app(handler, hits))
+    eprintln!(
+        "serving http://{addr}/hello/world and http://{addr}/metrics; Ctrl-C or SIGTERM stops"
+    );
+    // SIGTERM or Ctrl-C: stop accepting and let requests in progress finish, for
+    // at most DRAIN_TIMEOUT (warp's graceful shutdown alone would wait for ever).
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = warp::serve(app(handler, hits))
         .incoming(listener)
-        .graceful(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .graceful(async move {
+            promhttp::shutdown_signal().await;
+            signalled.notify_one();
         })
-        .run()
-        .await;
+        .run();
+    tokio::select! {
+        () = server => {}
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        } => eprintln!("connections still open after {DRAIN_TIMEOUT:?}; exiting"),
+    }
     Ok(())
 }
+
+/// How long a stop waits for requests in progress.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

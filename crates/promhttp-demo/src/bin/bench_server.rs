@@ -14,6 +14,9 @@
 //! server layer costs over the bare hyper loop). `--encode-bench` times each stage
 //! in process instead and prints one
 //! `ENCODE impl=… bytes=… iters=… median_ms=… p90_ms=… min_ms=…` line per stage.
+//!
+//! SIGTERM or SIGINT stops it: no new connections, scrapes in progress finish
+//! (for at most 5 s), exit status 0.
 
 #[path = "../workload.rs"]
 mod workload;
@@ -26,11 +29,13 @@ use std::time::{Duration, Instant};
 
 use http::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use promhttp::encode::{encode, EncodeOptions, Format};
 use promhttp::gather::{from_proto, gather_all, normalize, Gathered};
 use promhttp::handler::HandlerBuilder;
 use promhttp::prometheus::Registry;
+use promhttp::shutdown_signal;
 use promhttp::{Gather, MetricsHandler};
 
 /// The API the workload is recorded through.
@@ -308,15 +313,18 @@ async fn serve(source: Source, args: Args) {
                 }
             };
         }
-        let exporter = builder.start().await;
+        let exporter = builder.drain_timeout(DRAIN_TIMEOUT).start().await;
         match exporter {
             Ok(h) => {
                 eprintln!(
                     "bench-server: exporter on http://{}/metrics",
                     h.local_addr()
                 );
+                shutdown_signal().await;
+                h.shutdown();
                 if let Err(e) = h.join().await {
                     eprintln!("bench-server: {e}");
+                    std::process::exit(1);
                 }
             }
             Err(e) => {
@@ -341,21 +349,42 @@ async fn serve(source: Source, args: Args) {
         workload::paths(args.series) * workload::SERIES_PER_PATH,
         args.bridge.name()
     );
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
     loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("bench-server: accept: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
+        let tcp = tokio::select! {
+            () = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    eprintln!("bench-server: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
         };
         let _ = tcp.set_nodelay(true);
         let svc = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection(TokioIo::new(tcp), svc)
+            .into_owned();
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tcp), svc)
-                .await;
+            let _ = conn.await;
         });
     }
+    drop(listener);
+    // Idle connections close at once, scrapes in progress finish; the rest are
+    // dropped with the runtime after the drain timeout.
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!("bench-server: connections still open after {DRAIN_TIMEOUT:?}; closing them");
+    }
 }
+
+/// How long a stop waits for scrapes in progress.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
