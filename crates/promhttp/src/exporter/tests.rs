@@ -630,3 +630,58 @@ fn landing_page_escapes_html() {
     assert!(html.contains("a &amp; b"));
     assert!(!html.contains("<script>"));
 }
+
+/// A configuration that cannot serve never holds the port: everything is built
+/// (TLS, the basic-auth checker and its bcrypt dummy hash) before the listener is
+/// bound, so the port refuses connections while that work runs.
+#[cfg(feature = "web-config")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_port_is_bound_only_once_the_configuration_is_ready() {
+    let hash = bcrypt::hash("secret", 10).unwrap();
+    let yaml = format!("basic_auth_users:\n  alice: {hash}\n");
+    let config = web_config::WebConfig::from_yaml(&yaml, std::path::Path::new(".")).unwrap();
+    let port = std::net::TcpListener::bind(local())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let starting = tokio::spawn(
+        Exporter::builder(Registry::new())
+            .listen_address(port)
+            .web_config(config)
+            .start(),
+    );
+    // While the dummy hash (cost 10) is computed, nothing listens.
+    let mut refused_while_starting = 0;
+    while !starting.is_finished() {
+        if TcpStream::connect(port).await.is_err() {
+            refused_while_starting += 1;
+        } else {
+            assert!(starting.is_finished(), "port bound before the configuration was ready");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(refused_while_starting > 0, "start() was too fast to observe");
+    let h = starting.await.unwrap().unwrap();
+    assert_eq!(raw(port, "GET", "/metrics").await.0, 401);
+    h.shutdown();
+    h.join().await.unwrap();
+
+    // And a configuration that fails there leaves the port free.
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/web_config");
+    let dir = std::env::temp_dir().join(format!("promhttp-unusable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["server.pem", "server.key"] {
+        std::fs::copy(testdata.join(f), dir.join(f)).unwrap();
+    }
+    let yaml = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n";
+    let config = web_config::WebConfig::from_yaml(yaml, &dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap(); // gone between loading and starting
+    let err = Exporter::builder(Registry::new())
+        .listen_address(port)
+        .web_config(config)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExporterError::WebConfig(_)), "{err}");
+    std::net::TcpListener::bind(port).expect("the port was never bound");
+}
