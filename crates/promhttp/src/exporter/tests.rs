@@ -656,11 +656,17 @@ async fn the_port_is_bound_only_once_the_configuration_is_ready() {
         if TcpStream::connect(port).await.is_err() {
             refused_while_starting += 1;
         } else {
-            assert!(starting.is_finished(), "port bound before the configuration was ready");
+            assert!(
+                starting.is_finished(),
+                "port bound before the configuration was ready"
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(refused_while_starting > 0, "start() was too fast to observe");
+    assert!(
+        refused_while_starting > 0,
+        "start() was too fast to observe"
+    );
     let h = starting.await.unwrap().unwrap();
     assert_eq!(raw(port, "GET", "/metrics").await.0, 401);
     h.shutdown();
