@@ -495,6 +495,43 @@ async fn unsent_pages_are_held_to_the_budget() {
     stop(h).await;
 }
 
+/// `n` clients that send a request head a byte at a time (one every 200 ms) and
+/// reconnect whenever they are closed, until `until`; `connects` counts their
+/// connections.
+fn slowloris(
+    addr: SocketAddr,
+    n: usize,
+    until: Instant,
+    connects: Arc<std::sync::atomic::AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let connects = connects.clone();
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    let Ok(mut s) = TcpStream::connect(addr).await else {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    };
+                    connects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n").await;
+                    while Instant::now() < until {
+                        if s.write_all(b"X").await.is_err() {
+                            break;
+                        }
+                        let mut b = [0u8; 64];
+                        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut b)).await
+                        {
+                            Ok(Ok(0)) | Ok(Err(_)) => break,
+                            _ => {}
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
 // --- defect 5: sustained slowloris --------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,30 +545,7 @@ async fn sustained_slowloris_does_not_starve_scrapes() {
     let addr = h.local_addr();
     let until = Instant::now() + Duration::from_secs(6);
     let reconnects = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut attackers = Vec::new();
-    for _ in 0..48 {
-        let reconnects = reconnects.clone();
-        attackers.push(tokio::spawn(async move {
-            while Instant::now() < until {
-                let Ok(mut s) = TcpStream::connect(addr).await else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let _ = s.write_all(b"GET /metrics HTTP/1.1\r\n").await;
-                while Instant::now() < until {
-                    if s.write_all(b"X").await.is_err() {
-                        break;
-                    }
-                    let mut b = [0u8; 64];
-                    match tokio::time::timeout(Duration::from_millis(200), s.read(&mut b)).await {
-                        Ok(Ok(0)) | Ok(Err(_)) => break,
-                        _ => {}
-                    }
-                }
-            }
-        }));
-    }
+    let attackers = slowloris(addr, 48, until, reconnects.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut worst = Duration::ZERO;
     for _ in 0..10 {
@@ -839,5 +853,91 @@ async fn http2_floods_are_bounded() {
     let grew = rss().saturating_sub(before);
     eprintln!("    after four HTTP/2 floods: RSS +{} MiB", grew / MIB);
     assert!(grew < 32 * MIB, "RSS grew {} MiB", grew / MIB);
+    stop(h).await;
+}
+
+// --- LOAD-09: a real Prometheus keeps scraping through a hostile mix -----------
+
+/// Prometheus 2.42 scrapes every second (1 s timeout) while slowloris clients,
+/// silent HTTP/2 connections and rapid-reset floods hit the exporter: every
+/// scrape in the window succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_keeps_scraping_through_a_hostile_mix() {
+    let _serial = SERIAL.lock().await;
+    let h = exporter(Registry::new())
+        .max_connections(32)
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let Some(prom) = support::Prometheus::builder(addr).start().await else {
+        return;
+    };
+    prom.expect_target_up(Duration::from_secs(30)).await;
+    let window = Duration::from_secs(10);
+    let until = Instant::now() + window;
+    let connects = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut attackers = slowloris(addr, 48, until, connects.clone());
+    // Silent HTTP/2 connections, opened again and again.
+    attackers.push(tokio::spawn(async move {
+        let mut held = Vec::new();
+        while Instant::now() < until {
+            if let Ok(s) = TcpStream::connect(addr).await {
+                let mut s = s;
+                let mut hello = PREFACE.to_vec();
+                hello.extend(frame(SETTINGS, 0, 0, &[]));
+                let _ = s.write_all(&hello).await;
+                held.push(s);
+                if held.len() > 64 {
+                    held.remove(0);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }));
+    // Rapid-reset bursts.
+    attackers.push(tokio::spawn(async move {
+        while Instant::now() < until {
+            if let Ok(mut s) = TcpStream::connect(addr).await {
+                let mut hello = PREFACE.to_vec();
+                hello.extend(frame(SETTINGS, 0, 0, &[]));
+                let reset = |i: u32| {
+                    let id = 1 + 2 * i;
+                    let mut f = frame(HEADERS, END_STREAM | END_HEADERS, id, &hpack_request(2));
+                    f.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
+                    f
+                };
+                flood(&mut s, hello, 1_000, reset, Duration::from_secs(1)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }));
+    tokio::time::sleep(window).await;
+    for a in attackers {
+        a.abort();
+    }
+    let secs = window.as_secs();
+    let scrapes = prom
+        .query_scalar_series(&format!("count_over_time(up[{secs}s])"))
+        .await;
+    let worst_up = prom
+        .query_scalar_series(&format!("min_over_time(up[{secs}s])"))
+        .await;
+    let slowest = prom
+        .query_scalar_series(&format!("max_over_time(scrape_duration_seconds[{secs}s])"))
+        .await;
+    eprintln!(
+        "    {secs} s of attack ({} slowloris connects): {:?} scrapes, min up {:?}, slowest {:?} s",
+        connects.load(std::sync::atomic::Ordering::Relaxed),
+        scrapes.first().map(|s| s.1),
+        worst_up.first().map(|s| s.1),
+        slowest.first().map(|s| s.1),
+    );
+    assert!(
+        scrapes.first().is_some_and(|s| s.1 >= (secs - 2) as f64),
+        "{scrapes:?}"
+    );
+    assert_eq!(worst_up.first().map(|s| s.1), Some(1.0), "a scrape failed");
+    drop(prom);
     stop(h).await;
 }

@@ -46,6 +46,8 @@ pub(super) struct Activity {
 
 struct State {
     requests: usize,
+    /// Requests answered so far.
+    served: u64,
     scrapes: usize,
     idle_since: Instant,
     /// Responses being sent: (id, started, last progress).
@@ -58,6 +60,7 @@ impl Activity {
         Arc::new(Activity {
             state: Mutex::new(State {
                 requests: 0,
+                served: 0,
                 scrapes: 0,
                 idle_since: Instant::now(),
                 sending: Vec::new(),
@@ -86,9 +89,19 @@ impl Activity {
     }
 
     /// Since when the connection has had no request in progress; `None` while one is.
+    #[cfg(test)]
     pub(super) fn idle_since(&self) -> Option<Instant> {
         let st = self.lock();
         (st.requests == 0).then_some(st.idle_since)
+    }
+
+    /// How little this connection has done, when it has no request in progress:
+    /// (requests answered, idle since). The smallest is evicted first: a client
+    /// that never finished a request (a trickler, a silent HTTP/2 connection) goes
+    /// before a scraper's keep-alive connection between two scrapes.
+    pub(super) fn eviction_rank(&self) -> Option<(u64, Instant)> {
+        let st = self.lock();
+        (st.requests == 0).then_some((st.served, st.idle_since))
     }
 
     /// The earliest moment the watchdog must act, and what it would find then.
@@ -184,6 +197,7 @@ impl Drop for Request {
         let idle = {
             let mut st = self.activity.lock();
             st.requests -= 1;
+            st.served += 1;
             if self.scrape {
                 st.scrapes -= 1;
             }

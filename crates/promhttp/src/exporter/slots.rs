@@ -3,10 +3,12 @@
 //!
 //! Refusing new clients at the cap (or leaving them in the backlog) lets a few
 //! hundred sockets that trickle a byte a second starve every scraper. Instead, a
-//! client arriving at the cap takes the slot of the connection that has gone
-//! longest without a request in progress — a trickler, or an idle keep-alive. A
-//! connection answering a request is never evicted; when all are, the accept loop
-//! waits until one ends or goes idle.
+//! client arriving at the cap takes the slot of the connection that has made the
+//! least progress: among those with no request in progress, the one that has
+//! answered the fewest requests (a trickler, a silent HTTP/2 connection: none),
+//! then the one idle the longest — so a scraper's keep-alive connection between
+//! two scrapes outlives the attackers. A connection answering a request is never
+//! evicted; when all are, the accept loop waits until one ends or goes idle.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -81,12 +83,13 @@ impl Slots {
         live < self.cap || (closing < self.cap && Self::evictable(t).is_some())
     }
 
-    /// The connection that has gone longest without a request in progress.
+    /// The connection to evict: among those with no request in progress, the one
+    /// that has answered the fewest requests, then the one idle the longest.
     fn evictable(t: &Table) -> Option<u64> {
         t.conns
             .iter()
             .filter(|(_, e)| !e.evicted)
-            .filter_map(|(id, e)| e.activity.idle_since().map(|since| (since, *id)))
+            .filter_map(|(id, e)| e.activity.eviction_rank().map(|rank| (rank, *id)))
             .min()
             .map(|(_, id)| id)
     }
@@ -229,6 +232,27 @@ mod tests {
             .unwrap();
         drop(busy);
         assert_eq!(slots.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_answered_requests_outlives_one_that_never_did() {
+        let slots = Arc::new(Slots::new(2, None, 1));
+        let scraper = slots.admit(ip(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let trickler = slots.admit(ip(2)).unwrap();
+        drop(scraper.activity.request()); // the scraper was answered once
+        let _new = slots.admit(ip(3)).unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), trickler.evict.notified())
+                .await
+                .is_ok(),
+            "the connection that never finished a request goes first"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), scraper.evict.notified())
+                .await
+                .is_err()
+        );
     }
 
     #[test]
