@@ -1,0 +1,416 @@
+//! [`Pusher`]: one group on one gateway, and the requests it sends ([`Method`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::blocking::run_blocking;
+use super::PushError;
+use crate::encode::{encode, EncodeOptions, Format};
+use crate::gather::{gather_all, Gather};
+
+/// How much of the gateway's answer an error keeps.
+const MAX_ERROR_BODY: usize = 4096;
+
+const PROTOBUF_CONTENT_TYPE: &str =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What a request does to the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `PUT`: replace all metrics of the group.
+    Push,
+    /// `POST`: replace the metrics with the names pushed, keep the others.
+    Add,
+    /// `DELETE`: remove the group.
+    Delete,
+}
+
+impl Method {
+    /// The HTTP method.
+    pub fn http_method(self) -> http::Method {
+        match self {
+            Method::Push => http::Method::PUT,
+            Method::Add => http::Method::POST,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+
+    /// How error messages describe it: `pushing to`, `adding to`, `deleting`.
+    pub(super) fn doing(self) -> &'static str {
+        match self {
+            Method::Push => "pushing to",
+            Method::Add => "adding to",
+            Method::Delete => "deleting",
+        }
+    }
+
+    fn accepts(self, status: StatusCode) -> bool {
+        // The Pushgateway answers 200 (older) or 202 to PUT/POST, 202 to DELETE.
+        status == StatusCode::OK || status == StatusCode::ACCEPTED
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Push => "push (PUT)",
+            Method::Add => "add (POST)",
+            Method::Delete => "delete (DELETE)",
+        })
+    }
+}
+
+/// A client for one group (job and grouping labels) on one Pushgateway.
+///
+/// Cheap to clone (the settings are shared). See the [module docs](super).
+///
+/// ```no_run
+/// # fn run() -> Result<(), promhttp::push::PushError> {
+/// use promhttp::prometheus::{Gauge, Registry};
+/// use promhttp::push::Pusher;
+///
+/// let registry = Registry::new();
+/// let last = Gauge::new("backup_last_success_timestamp_seconds", "Last good backup.").unwrap();
+/// registry.register(Box::new(last.clone())).unwrap();
+/// last.set(1.7e9);
+///
+/// // No runtime needed for the blocking calls.
+/// let pusher = Pusher::builder("localhost:9091", "backup").gatherer(registry).build()?;
+/// pusher.push_blocking()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pusher {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) url: String,
+    pub(super) uri: Uri,
+    pub(super) job: String,
+    pub(super) grouping: Vec<(String, String)>,
+    pub(super) headers: HeaderMap,
+    pub(super) timeout: Duration,
+    pub(super) retries: u32,
+    pub(super) format: Format,
+    pub(super) gatherer: Arc<dyn Gather>,
+}
+
+impl fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pusher")
+            .field("url", &self.inner.url)
+            .field("timeout", &self.inner.timeout)
+            .field("format", &self.inner.format)
+            .field("headers", &self.inner.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pusher {
+    /// The full URL of the group, e.g. `http://127.0.0.1:9091/metrics/job/batch/instance/a`.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The job name.
+    pub fn job(&self) -> &str {
+        &self.inner.job
+    }
+
+    /// The grouping labels, in the order given.
+    pub fn grouping(&self) -> &[(String, String)] {
+        &self.inner.grouping
+    }
+
+    /// The time limit of one request.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// The body format.
+    pub fn format(&self) -> Format {
+        self.inner.format
+    }
+
+    /// `PUT`: replaces all metrics of the group with the configured gatherer's.
+    pub async fn push(&self) -> Result<(), PushError> {
+        let source = Arc::clone(&self.inner.gatherer);
+        self.send_from(Method::Push, &*source).await
+    }
+
+    /// `POST`: replaces the group's metrics that have the names of the configured
+    /// gatherer's, keeping the others.
+    pub async fn add(&self) -> Result<(), PushError> {
+        let source = Arc::clone(&self.inner.gatherer);
+        self.send_from(Method::Add, &*source).await
+    }
+
+    /// `PUT` with the metrics of `source` instead of the configured gatherer.
+    pub async fn push_from(&self, source: &dyn Gather) -> Result<(), PushError> {
+        self.send_from(Method::Push, source).await
+    }
+
+    /// `POST` with the metrics of `source` instead of the configured gatherer.
+    pub async fn add_from(&self, source: &dyn Gather) -> Result<(), PushError> {
+        self.send_from(Method::Add, source).await
+    }
+
+    /// `DELETE`: removes the group from the gateway.
+    pub async fn delete(&self) -> Result<(), PushError> {
+        self.send(Method::Delete, None).await
+    }
+
+    /// [`push`](Self::push), blocking the calling thread until done. Safe inside a
+    /// Tokio runtime (the request then runs on a thread of its own), but it does
+    /// block the calling worker: prefer [`push`](Self::push) in async code.
+    pub fn push_blocking(&self) -> Result<(), PushError> {
+        run_blocking(self.push())
+    }
+
+    /// [`add`](Self::add), blocking; see [`push_blocking`](Self::push_blocking).
+    pub fn add_blocking(&self) -> Result<(), PushError> {
+        run_blocking(self.add())
+    }
+
+    /// [`delete`](Self::delete), blocking; see [`push_blocking`](Self::push_blocking).
+    pub fn delete_blocking(&self) -> Result<(), PushError> {
+        run_blocking(self.delete())
+    }
+
+    /// [`push_from`](Self::push_from), blocking; see [`push_blocking`](Self::push_blocking).
+    pub fn push_from_blocking(&self, source: &dyn Gather) -> Result<(), PushError> {
+        run_blocking(self.push_from(source))
+    }
+
+    /// [`add_from`](Self::add_from), blocking; see [`push_blocking`](Self::push_blocking).
+    pub fn add_from_blocking(&self, source: &dyn Gather) -> Result<(), PushError> {
+        run_blocking(self.add_from(source))
+    }
+
+    /// The body that a push of `source` would send, after all checks: gathered,
+    /// normalized, timestamps dropped, clashes refused, encoded.
+    pub fn body_from(&self, source: &dyn Gather) -> Result<Vec<u8>, PushError> {
+        let mut gathered = gather_all(source);
+        if !gathered.errors.is_empty() {
+            return Err(PushError::Gather(gathered.errors));
+        }
+        let mut dropped = 0usize;
+        for family in &mut gathered.families {
+            for metric in &mut family.metrics {
+                if metric.timestamp_ms.take().is_some() {
+                    dropped += 1;
+                }
+                for label in &metric.labels {
+                    if label.name == "job"
+                        || self
+                            .inner
+                            .grouping
+                            .iter()
+                            .any(|(n, _)| label.name == n.as_str())
+                    {
+                        return Err(PushError::LabelClash {
+                            family: family.name.to_string(),
+                            label: label.name.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        if dropped > 0 {
+            tracing::debug!(
+                url = %self.inner.url,
+                dropped,
+                "dropped explicit timestamps: the Pushgateway refuses them"
+            );
+        }
+        let mut body = Vec::new();
+        encode(
+            self.inner.format,
+            &gathered.families,
+            &EncodeOptions::default(),
+            &mut body,
+        );
+        Ok(body)
+    }
+
+    async fn send_from(&self, method: Method, source: &dyn Gather) -> Result<(), PushError> {
+        let body = self.body_from(source)?;
+        self.send(method, Some(body)).await
+    }
+
+    async fn send(&self, method: Method, body: Option<Vec<u8>>) -> Result<(), PushError> {
+        let body = body.map(Bytes::from);
+        let mut backoff = Duration::from_millis(200);
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(method, body.clone()).await;
+            match result {
+                Err(e) if attempt < self.inner.retries && e.is_retryable() => {
+                    attempt += 1;
+                    tracing::debug!(
+                        url = %self.inner.url, %method, error = %e, attempt, ?backoff,
+                        "Pushgateway request failed; retrying"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(&self, method: Method, body: Option<Bytes>) -> Result<(), PushError> {
+        let inner = &*self.inner;
+        let mut builder = Request::builder()
+            .method(method.http_method())
+            .uri(inner.uri.clone());
+        if let Some(headers) = builder.headers_mut() {
+            headers.extend(inner.headers.iter().map(|(n, v)| (n.clone(), v.clone())));
+        }
+        let len = body.as_ref().map_or(0, Bytes::len);
+        if body.is_some() {
+            let content_type = match inner.format {
+                Format::Text => TEXT_CONTENT_TYPE,
+                _ => PROTOBUF_CONTENT_TYPE,
+            };
+            builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        let request = builder
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| PushError::InvalidConfig(format!("cannot build the request: {e}")))?;
+
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build_http::<Full<Bytes>>();
+        let exchange = async {
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| PushError::Transport {
+                    method,
+                    url: inner.url.clone(),
+                    message: error_chain(&e),
+                })?;
+            let status = response.status();
+            if method.accepts(status) {
+                return Ok(());
+            }
+            // Read at most MAX_ERROR_BODY bytes of the gateway's message.
+            let mut body = response.into_body();
+            let mut message = Vec::new();
+            while message.len() < MAX_ERROR_BODY {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            message.extend_from_slice(&data);
+                        }
+                    }
+                    Some(Err(_)) | None => break,
+                }
+            }
+            message.truncate(MAX_ERROR_BODY);
+            Err(PushError::Status {
+                method,
+                url: inner.url.clone(),
+                status,
+                body: String::from_utf8_lossy(&message).into_owned(),
+            })
+        };
+        let result = match tokio::time::timeout(inner.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(PushError::Timeout {
+                method,
+                url: inner.url.clone(),
+                timeout: inner.timeout,
+            }),
+        };
+        match &result {
+            Ok(()) => {
+                tracing::debug!(url = %inner.url, %method, bytes = len, "Pushgateway request done")
+            }
+            Err(e) => {
+                tracing::debug!(url = %inner.url, %method, error = %e, "Pushgateway request failed")
+            }
+        }
+        result
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_checks() {
+        use crate::gather::from_fn;
+        use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
+        let pusher = Pusher::builder("gw", "j")
+            .grouping("instance", "i")
+            .format(Format::Text)
+            .build()
+            .unwrap();
+        let with_label = |name: &'static str| {
+            from_fn(move |out| {
+                out.families.push(
+                    MetricFamily::new("x", "X.", MetricType::Gauge)
+                        .with_metric(Metric::new(vec![Label::new(name, "v")], Value::Gauge(1.0))),
+                )
+            })
+        };
+        for clash in ["job", "instance"] {
+            match pusher.body_from(&with_label(clash)) {
+                Err(PushError::LabelClash { family, label }) => {
+                    assert_eq!((family.as_str(), label.as_str()), ("x", clash))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(pusher.body_from(&with_label("other")).is_ok());
+        // Timestamps are dropped.
+        let stamped = from_fn(|out| {
+            let mut m = Metric::new(vec![], Value::Gauge(2.0));
+            m.timestamp_ms = Some(1_000);
+            out.families
+                .push(MetricFamily::new("t", "T.", MetricType::Gauge).with_metric(m));
+        });
+        assert_eq!(
+            String::from_utf8(pusher.body_from(&stamped).unwrap()).unwrap(),
+            "# HELP t T.\n# TYPE t gauge\nt 2\n"
+        );
+        // Gathering errors refuse the push.
+        let broken = from_fn(|out| {
+            out.families.push(
+                MetricFamily::new("bad-name", "", MetricType::Gauge)
+                    .with_metric(Metric::new(vec![], Value::Gauge(1.0))),
+            )
+        });
+        assert!(matches!(
+            pusher.body_from(&broken),
+            Err(PushError::Gather(_))
+        ));
+    }
+}

@@ -1,0 +1,235 @@
+//! [`PeriodicPusher`]: pushes on an interval in a Tokio task, and once more on shutdown.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Method, PushError, Pusher};
+
+/// Pushes on an interval in a Tokio task, and once more on shutdown.
+///
+/// The first push happens at once. A failed push is logged (`warn`) and counted
+/// in [`PeriodicStats`]; the next tick tries again. On
+/// [`PeriodicHandle::shutdown`] (or when the handle is dropped) a final push is
+/// made, then the group is deleted if [`delete_on_shutdown`](Self::delete_on_shutdown)
+/// was asked for.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), promhttp::push::PushError> {
+/// use std::time::Duration;
+/// use promhttp::push::{PeriodicPusher, Pusher};
+///
+/// let pusher = Pusher::new("127.0.0.1:9091", "worker")?;
+/// let handle = PeriodicPusher::new(pusher, Duration::from_secs(10)).spawn()?;
+/// // ... work ...
+/// handle.shutdown().await?; // final push
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct PeriodicPusher {
+    pusher: Pusher,
+    interval: Duration,
+    method: Method,
+    delete_on_shutdown: bool,
+}
+
+impl PeriodicPusher {
+    /// Pushes (`PUT`) with `pusher` every `interval`.
+    pub fn new(pusher: Pusher, interval: Duration) -> Self {
+        PeriodicPusher {
+            pusher,
+            interval,
+            method: Method::Push,
+            delete_on_shutdown: false,
+        }
+    }
+
+    /// [`Method::Push`] (the default) or [`Method::Add`]; [`Method::Delete`] is
+    /// refused by [`spawn`](Self::spawn).
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// After the final push on shutdown, delete the group (for short-lived
+    /// instances whose metrics should not outlive them).
+    pub fn delete_on_shutdown(mut self, delete: bool) -> Self {
+        self.delete_on_shutdown = delete;
+        self
+    }
+
+    /// Starts the task on the current Tokio runtime.
+    ///
+    /// Errors: a zero interval, [`Method::Delete`], or no runtime.
+    pub fn spawn(self) -> Result<PeriodicHandle, PushError> {
+        if self.interval.is_zero() {
+            return Err(PushError::InvalidConfig(
+                "the push interval must not be zero".into(),
+            ));
+        }
+        if self.method == Method::Delete {
+            return Err(PushError::InvalidConfig(
+                "a periodic pusher pushes or adds; it cannot delete periodically".into(),
+            ));
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            PushError::Runtime("PeriodicPusher::spawn must be called inside a Tokio runtime".into())
+        })?;
+        let stats = Arc::new(Mutex::new(PeriodicStats::default()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(run_periodic(self, Arc::clone(&stats), stopped));
+        Ok(PeriodicHandle {
+            stop: Some(stop),
+            task: Some(task),
+            stats,
+        })
+    }
+}
+
+async fn run_periodic(
+    config: PeriodicPusher,
+    stats: Arc<Mutex<PeriodicStats>>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), PushError> {
+    let PeriodicPusher {
+        pusher,
+        interval,
+        method,
+        delete_on_shutdown,
+    } = config;
+    let once = |pusher: Pusher| async move {
+        match method {
+            Method::Add => pusher.add().await,
+            _ => pusher.push().await,
+        }
+    };
+    let record = |result: &Result<(), PushError>| {
+        let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(()) => s.pushes += 1,
+            Err(e) => {
+                s.failures += 1;
+                s.last_error = Some(e.to_string());
+            }
+        }
+    };
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            // A send or a dropped handle: shut down either way.
+            _ = &mut stopped => break,
+            _ = ticker.tick() => {
+                let result = once(pusher.clone()).await;
+                if let Err(e) = &result {
+                    tracing::warn!(url = %pusher.url(), error = %e, "periodic push failed; retrying at the next interval");
+                }
+                record(&result);
+            }
+        }
+    }
+    let result = once(pusher.clone()).await;
+    record(&result);
+    if let Err(e) = &result {
+        tracing::warn!(url = %pusher.url(), error = %e, "final push on shutdown failed");
+    }
+    if delete_on_shutdown {
+        let deleted = pusher.delete().await;
+        if let Err(e) = &deleted {
+            tracing::warn!(url = %pusher.url(), error = %e, "deleting the group on shutdown failed");
+        }
+        // Report the first failure.
+        return result.and(deleted);
+    }
+    result
+}
+
+/// Counters of a [`PeriodicPusher`]'s pushes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeriodicStats {
+    /// Successful pushes (or adds), the final one included.
+    pub pushes: u64,
+    /// Failed pushes.
+    pub failures: u64,
+    /// The last failure's text.
+    pub last_error: Option<String>,
+}
+
+/// Controls a running [`PeriodicPusher`].
+///
+/// Dropping it also shuts the pusher down (the final push then happens in the
+/// background, as long as the runtime runs); call [`shutdown`](Self::shutdown)
+/// to wait for it and see its result.
+#[derive(Debug)]
+pub struct PeriodicHandle {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), PushError>>>,
+    stats: Arc<Mutex<PeriodicStats>>,
+}
+
+impl PeriodicHandle {
+    /// The counters so far.
+    pub fn stats(&self) -> PeriodicStats {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the interval, makes the final push (and the delete, if asked for)
+    /// and returns their result (the first failure). Bounded by the request
+    /// time limits: a push under way is finished first, then the final push and
+    /// the delete each take at most one time limit (times the attempts, when
+    /// [`retries`](super::PusherBuilder::retries) are set).
+    pub async fn shutdown(mut self) -> Result<(), PushError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task
+                .await
+                .map_err(|e| PushError::Runtime(format!("the periodic push task failed: {e}")))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PeriodicHandle {
+    fn drop(&mut self) {
+        // Dropping `stop` wakes the task, which makes its final push.
+        self.stop.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn periodic_pusher_with_the_longest_interval_does_not_panic() {
+        use crate::gather::from_fn;
+        use crate::model::{Metric, MetricFamily, MetricType, Value};
+        // Gathering fails, so no request is ever made: each push is a quick failure.
+        let broken = from_fn(|out| {
+            out.families.push(
+                MetricFamily::new("bad-name", "", MetricType::Gauge)
+                    .with_metric(Metric::new(vec![], Value::Gauge(1.0))),
+            )
+        });
+        let pusher = Pusher::builder("127.0.0.1:9", "j")
+            .gatherer(broken)
+            .build()
+            .unwrap();
+        // Duration::MAX: "never again". Tokio's interval caps its period (about 30
+        // years), so adding it to the tick's instant cannot overflow.
+        let handle = PeriodicPusher::new(pusher, Duration::MAX).spawn().unwrap();
+        // The first push happens at once.
+        let waited = std::time::Instant::now();
+        while handle.stats().failures == 0 && waited.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stats = handle.stats();
+        let result = handle.shutdown().await;
+        assert!(matches!(result, Err(PushError::Gather(_))), "{result:?}");
+        assert_eq!(stats.failures, 1, "{stats:?}");
+    }
+}
