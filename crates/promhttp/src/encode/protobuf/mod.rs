@@ -1,0 +1,513 @@
+//! Protobuf: varint-length-delimited `io.prometheus.client.MetricFamily` messages.
+//!
+//! The body is a sequence of `MetricFamily` messages (the proto2 schema of
+//! `metrics.proto` in prometheus/client_model), each preceded by its length as a
+//! base-128 varint, which is what Prometheus reads for
+//! `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`.
+//! The serializer is hand-written: no protobuf library, no generated types.
+//!
+//! # Wire format choices
+//!
+//! * **Field order.** Fields are written in the order `metrics.proto` declares them,
+//!   which is field-number order except in `Metric`, where `histogram` (7) comes
+//!   before `timestamp_ms` (6). For the fields it knows, this is byte for byte what
+//!   the `prometheus` crate's `ProtobufEncoder` writes. Any order is valid protobuf.
+//! * **Presence.** The schema is proto2, so fields have explicit presence. Like Go's
+//!   client, the encoder always writes a family's `name` and `type`, each metric's
+//!   value message, and the numbers in it (`value`, `sample_count`, `sample_sum`,
+//!   `cumulative_count`, `upper_bound`, `quantile`), zeros included: a counter at 0
+//!   is sent as `value: 0.0`, not as a missing value. A label's `name` and `value`
+//!   are both always written; an empty value is an empty string. `help` and `unit`
+//!   are written only when they are not empty.
+//! * **Histograms** are classic histograms: `sample_count`, `sample_sum` and the
+//!   buckets. No `+Inf` bucket is written: the scraper derives it from
+//!   `sample_count`, as it does for Go's client. An explicit `+Inf` bucket in the model
+//!   is skipped, with one exception taken from Go's client: when it carries an
+//!   exemplar (that is kept, see below), it is written, with its own cumulative count,
+//!   so that the exemplar is not lost. Every other bucket is written as given. The
+//!   native-histogram fields, `*_count_float` and `GAUGE_HISTOGRAM` are never used.
+//! * **Exemplars** are written on counters and histogram buckets. Protobuf has no size
+//!   limit for them, but to expose the same exemplars as the OpenMetrics encoder, an
+//!   exemplar whose label names and values together exceed 128 Unicode code points
+//!   is dropped (the sample is kept). Its timestamp is written when it has one that a
+//!   `google.protobuf.Timestamp` can hold (see below); otherwise the exemplar goes
+//!   without a timestamp.
+//! * **Created timestamps** (`created_timestamp` of counters, summaries and
+//!   histograms) are written only when [`EncodeOptions::created`] is set and the metric
+//!   has one. Gauges and untyped metrics have none in the schema.
+//! * **Timestamps.** The model keeps seconds as `f64`; they are split into whole
+//!   `seconds` and `nanos` rounded to the nearest nanosecond. A time that is NaN,
+//!   infinite, negative (before 1970) or after the year 9999 is not written. As
+//!   `google.protobuf.Timestamp` is proto3, zero `seconds` and `nanos` are omitted.
+//!   A metric's `timestamp_ms` is written when it is set.
+//!
+//! # Speed
+//!
+//! One pass over the model, no allocation besides the growth of `out`. A nested
+//! message's length comes before its bytes, so the encoder reserves room for the
+//! length varint from an estimate of the size, writes the message, then fills in the
+//! length. When the estimate had the wrong number of varint bytes, the message's bytes
+//! are moved by the difference (one `memmove`, rare for metrics, at most once per
+//! family).
+//!
+//! ```
+//! use promhttp::encode::{protobuf, EncodeOptions};
+//! use promhttp::model::{Metric, MetricFamily, MetricType, Value};
+//!
+//! let families = vec![MetricFamily::new("up", "", MetricType::Gauge)
+//!     .with_metric(Metric::new(vec![], Value::Gauge(1.0)))];
+//! let mut out = Vec::new();
+//! protobuf::encode(&families, &EncodeOptions::default(), &mut out);
+//! // length 19; name "up"; type GAUGE; one metric holding a gauge with value 1.0.
+//! assert_eq!(
+//!     out,
+//!     [19, 0x0a, 2, b'u', b'p', 0x18, 1, 0x22, 11, 0x12, 9, 0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]
+//! );
+//! ```
+
+use crate::encode::EncodeOptions;
+use crate::model::{
+    Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType,
+    SummaryValue, Value,
+};
+
+/// Most code points the label names and values of one exemplar may have (OpenMetrics).
+const EXEMPLAR_MAX_CODE_POINTS: usize = 128;
+
+/// `9999-12-31T23:59:59Z`, the last second a `google.protobuf.Timestamp` may hold.
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+// Wire types.
+const VARINT: u8 = 0;
+const I64: u8 = 1;
+const LEN: u8 = 2;
+
+/// The key of a field: its number and wire type. Every field used here is below 16,
+/// so every key is one byte.
+const fn key(field: u8, wire_type: u8) -> u8 {
+    field << 3 | wire_type
+}
+
+// MetricFamily.
+const FAMILY_NAME: u8 = key(1, LEN);
+const FAMILY_HELP: u8 = key(2, LEN);
+const FAMILY_TYPE: u8 = key(3, VARINT);
+const FAMILY_METRIC: u8 = key(4, LEN);
+const FAMILY_UNIT: u8 = key(5, LEN);
+// Metric.
+const METRIC_LABEL: u8 = key(1, LEN);
+const METRIC_GAUGE: u8 = key(2, LEN);
+const METRIC_COUNTER: u8 = key(3, LEN);
+const METRIC_SUMMARY: u8 = key(4, LEN);
+const METRIC_UNTYPED: u8 = key(5, LEN);
+const METRIC_TIMESTAMP_MS: u8 = key(6, VARINT);
+const METRIC_HISTOGRAM: u8 = key(7, LEN);
+// LabelPair.
+const LABEL_NAME: u8 = key(1, LEN);
+const LABEL_VALUE: u8 = key(2, LEN);
+// Gauge, Untyped and Counter: `value`.
+const SCALAR_VALUE: u8 = key(1, I64);
+// Counter.
+const COUNTER_EXEMPLAR: u8 = key(2, LEN);
+const COUNTER_CREATED: u8 = key(3, LEN);
+// Summary.
+const SUMMARY_COUNT: u8 = key(1, VARINT);
+const SUMMARY_SUM: u8 = key(2, I64);
+const SUMMARY_QUANTILE: u8 = key(3, LEN);
+const SUMMARY_CREATED: u8 = key(4, LEN);
+// Quantile.
+const QUANTILE_QUANTILE: u8 = key(1, I64);
+const QUANTILE_VALUE: u8 = key(2, I64);
+/// The size of an encoded `Quantile`: two keys and two doubles.
+const QUANTILE_LEN: u8 = 18;
+// Histogram.
+const HISTOGRAM_COUNT: u8 = key(1, VARINT);
+const HISTOGRAM_SUM: u8 = key(2, I64);
+const HISTOGRAM_BUCKET: u8 = key(3, LEN);
+const HISTOGRAM_CREATED: u8 = key(15, LEN);
+// Bucket.
+const BUCKET_COUNT: u8 = key(1, VARINT);
+const BUCKET_UPPER_BOUND: u8 = key(2, I64);
+const BUCKET_EXEMPLAR: u8 = key(3, LEN);
+// Exemplar.
+const EXEMPLAR_LABEL: u8 = key(1, LEN);
+const EXEMPLAR_VALUE: u8 = key(2, I64);
+const EXEMPLAR_TIMESTAMP: u8 = key(3, LEN);
+// google.protobuf.Timestamp.
+const TIMESTAMP_SECONDS: u8 = key(1, VARINT);
+const TIMESTAMP_NANOS: u8 = key(2, VARINT);
+
+/// Encodes `families` as varint-length-delimited `io.prometheus.client.MetricFamily`
+/// messages, appending to `out`.
+///
+/// See the [module documentation](self) for what is written and what is left out.
+pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
+    for family in families {
+        let guess = family_size_guess(family);
+        out.reserve(guess + 3);
+        let slot = begin_len(out, guess);
+        write_family(family, opts, out);
+        end_len(out, slot);
+    }
+}
+
+fn write_family(family: &MetricFamily, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    put_str(out, FAMILY_NAME, &family.name);
+    if !family.help.is_empty() {
+        put_str(out, FAMILY_HELP, &family.help);
+    }
+    out.push(FAMILY_TYPE);
+    out.push(type_number(family.metric_type));
+    for metric in &family.metrics {
+        out.push(FAMILY_METRIC);
+        let slot = begin_len(out, metric_size_guess(metric));
+        write_metric(metric, opts, out);
+        end_len(out, slot);
+    }
+    if !family.unit.is_empty() {
+        put_str(out, FAMILY_UNIT, &family.unit);
+    }
+}
+
+/// The `MetricType` enum number.
+fn type_number(metric_type: MetricType) -> u8 {
+    match metric_type {
+        MetricType::Counter => 0,
+        MetricType::Gauge => 1,
+        MetricType::Summary => 2,
+        MetricType::Untyped => 3,
+        MetricType::Histogram => 4,
+    }
+}
+
+fn write_metric(metric: &Metric, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    for label in &metric.labels {
+        put_label(out, METRIC_LABEL, label);
+    }
+    let created = if opts.created {
+        metric.created.and_then(Timestamp::from_seconds)
+    } else {
+        None
+    };
+    match &metric.value {
+        Value::Gauge(value) => put_scalar_message(out, METRIC_GAUGE, *value),
+        Value::Counter(counter) => write_counter(counter, created, out),
+        Value::Summary(summary) => write_summary(summary, created, out),
+        Value::Untyped(value) => put_scalar_message(out, METRIC_UNTYPED, *value),
+        Value::Histogram(histogram) => write_histogram(histogram, created, out),
+    }
+    if let Some(ms) = metric.timestamp_ms {
+        out.push(METRIC_TIMESTAMP_MS);
+        // int64: negative numbers are their two's complement, ten bytes long.
+        put_varint(out, ms as u64);
+    }
+}
+
+/// A `Gauge` or `Untyped` message: only a `value`.
+fn put_scalar_message(out: &mut Vec<u8>, key: u8, value: f64) {
+    out.push(key);
+    out.push(9);
+    put_double(out, SCALAR_VALUE, value);
+}
+
+fn write_counter(counter: &CounterValue, created: Option<Timestamp>, out: &mut Vec<u8>) {
+    let exemplar = kept_exemplar(&counter.exemplar);
+    out.push(METRIC_COUNTER);
+    let slot = begin_len(out, 9 + exemplar.map_or(0, exemplar_size_guess) + 14);
+    put_double(out, SCALAR_VALUE, counter.value);
+    if let Some(exemplar) = exemplar {
+        put_exemplar(out, COUNTER_EXEMPLAR, exemplar);
+    }
+    if let Some(created) = created {
+        created.put(out, COUNTER_CREATED);
+    }
+    end_len(out, slot);
+}
+
+fn write_summary(summary: &SummaryValue, created: Option<Timestamp>, out: &mut Vec<u8>) {
+    out.push(METRIC_SUMMARY);
+    let guess = 20 + summary.quantiles.len() * (QUANTILE_LEN as usize + 2) + 14;
+    let slot = begin_len(out, guess);
+    out.push(SUMMARY_COUNT);
+    put_varint(out, summary.count);
+    put_double(out, SUMMARY_SUM, summary.sum);
+    for quantile in &summary.quantiles {
+        out.push(SUMMARY_QUANTILE);
+        out.push(QUANTILE_LEN);
+        put_double(out, QUANTILE_QUANTILE, quantile.quantile);
+        put_double(out, QUANTILE_VALUE, quantile.value);
+    }
+    if let Some(created) = created {
+        created.put(out, SUMMARY_CREATED);
+    }
+    end_len(out, slot);
+}
+
+fn write_histogram(histogram: &HistogramValue, created: Option<Timestamp>, out: &mut Vec<u8>) {
+    out.push(METRIC_HISTOGRAM);
+    let slot = begin_len(out, 20 + histogram.buckets.len() * 14 + 14);
+    out.push(HISTOGRAM_COUNT);
+    put_varint(out, histogram.count);
+    put_double(out, HISTOGRAM_SUM, histogram.sum);
+    for bucket in &histogram.buckets {
+        let exemplar = kept_exemplar(&bucket.exemplar);
+        // The +Inf bucket is implicit (sample_count), unless an exemplar needs it.
+        if bucket.upper_bound == f64::INFINITY && exemplar.is_none() {
+            continue;
+        }
+        write_bucket(bucket, exemplar, out);
+    }
+    if let Some(created) = created {
+        created.put(out, HISTOGRAM_CREATED);
+    }
+    end_len(out, slot);
+}
+
+fn write_bucket(bucket: &Bucket, exemplar: Option<&Exemplar>, out: &mut Vec<u8>) {
+    out.push(HISTOGRAM_BUCKET);
+    let slot = begin_len(out, 12 + exemplar.map_or(0, exemplar_size_guess));
+    out.push(BUCKET_COUNT);
+    put_varint(out, bucket.cumulative_count);
+    put_double(out, BUCKET_UPPER_BOUND, bucket.upper_bound);
+    if let Some(exemplar) = exemplar {
+        put_exemplar(out, BUCKET_EXEMPLAR, exemplar);
+    }
+    end_len(out, slot);
+}
+
+/// The exemplar, if there is one within the OpenMetrics size limit.
+fn kept_exemplar(exemplar: &Option<Box<Exemplar>>) -> Option<&Exemplar> {
+    exemplar
+        .as_deref()
+        .filter(|exemplar| exemplar_within_limit(exemplar))
+}
+
+/// Whether the exemplar's label names and values have at most 128 code points.
+fn exemplar_within_limit(exemplar: &Exemplar) -> bool {
+    let bytes: usize = exemplar
+        .labels
+        .iter()
+        .map(|label| label.name.len() + label.value.len())
+        .sum();
+    // A code point takes at least one byte: only long texts need counting.
+    if bytes <= EXEMPLAR_MAX_CODE_POINTS {
+        return true;
+    }
+    let code_points: usize = exemplar
+        .labels
+        .iter()
+        .map(|label| label.name.chars().count() + label.value.chars().count())
+        .sum();
+    code_points <= EXEMPLAR_MAX_CODE_POINTS
+}
+
+fn put_exemplar(out: &mut Vec<u8>, key: u8, exemplar: &Exemplar) {
+    out.push(key);
+    let slot = begin_len(out, exemplar_size_guess(exemplar));
+    for label in &exemplar.labels {
+        put_label(out, EXEMPLAR_LABEL, label);
+    }
+    put_double(out, EXEMPLAR_VALUE, exemplar.value);
+    if let Some(timestamp) = exemplar.timestamp.and_then(Timestamp::from_seconds) {
+        timestamp.put(out, EXEMPLAR_TIMESTAMP);
+    }
+    end_len(out, slot);
+}
+
+/// A `google.protobuf.Timestamp`: `seconds` in `[0, MAX_TIMESTAMP_SECONDS]`,
+/// `nanos` in `[0, 1e9)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timestamp {
+    seconds: i64,
+    nanos: i32,
+}
+
+impl Timestamp {
+    /// Splits seconds since the epoch, rounding to the nearest nanosecond; `None` for
+    /// NaN, infinities, negative times and times after the year 9999.
+    fn from_seconds(t: f64) -> Option<Timestamp> {
+        // Written so that NaN fails the test.
+        if !(t >= 0.0 && t <= MAX_TIMESTAMP_SECONDS as f64) {
+            return None;
+        }
+        let whole = t.floor();
+        // Exact: `t - floor(t)` has no rounding error for these magnitudes.
+        let mut nanos = ((t - whole) * NANOS_PER_SECOND as f64).round() as i64;
+        let mut seconds = whole as i64;
+        if nanos >= NANOS_PER_SECOND {
+            // Rounded up to the next second; it is still in range, because
+            // `t <= MAX_TIMESTAMP_SECONDS` leaves no fraction in the last second.
+            seconds += 1;
+            nanos -= NANOS_PER_SECOND;
+        }
+        Some(Timestamp {
+            seconds,
+            nanos: nanos as i32,
+        })
+    }
+
+    /// Writes the timestamp as a field with `key`, omitting zero fields (proto3).
+    fn put(self, out: &mut Vec<u8>, key: u8) {
+        let seconds = self.seconds as u64;
+        let nanos = self.nanos as u64;
+        let mut len = 0;
+        if seconds != 0 {
+            len += 1 + varint_len(seconds);
+        }
+        if nanos != 0 {
+            len += 1 + varint_len(nanos);
+        }
+        out.push(key);
+        // At most 1 + 6 + 1 + 5 bytes: the length is one byte.
+        out.push(len as u8);
+        if seconds != 0 {
+            out.push(TIMESTAMP_SECONDS);
+            put_varint(out, seconds);
+        }
+        if nanos != 0 {
+            out.push(TIMESTAMP_NANOS);
+            put_varint(out, nanos);
+        }
+    }
+}
+
+/// A `LabelPair`, both fields always present, its length known up front.
+fn put_label(out: &mut Vec<u8>, key: u8, label: &Label) {
+    let name = label.name.len();
+    let value = label.value.len();
+    let len = 2 + varint_len(name as u64) + name + varint_len(value as u64) + value;
+    out.push(key);
+    put_varint(out, len as u64);
+    put_str(out, LABEL_NAME, &label.name);
+    put_str(out, LABEL_VALUE, &label.value);
+}
+
+fn put_str(out: &mut Vec<u8>, key: u8, s: &str) {
+    out.push(key);
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_double(out: &mut Vec<u8>, key: u8, value: f64) {
+    out.push(key);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// The number of bytes of `value` as a varint, 1 to 10.
+#[inline]
+fn varint_len(value: u64) -> usize {
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+// Estimates for the size of messages, to reserve the right number of bytes for their
+// length. Being wrong costs a move of the message's bytes, never correctness.
+
+fn family_size_guess(family: &MetricFamily) -> usize {
+    let strings = family.name.len() + family.help.len() + family.unit.len() + 12;
+    let metrics = family.metrics.first().map_or(0, |first| {
+        let each = metric_size_guess(first);
+        (each + 1 + varint_len(each as u64)) * family.metrics.len()
+    });
+    strings + metrics
+}
+
+fn metric_size_guess(metric: &Metric) -> usize {
+    let labels: usize = metric
+        .labels
+        .iter()
+        .map(|label| label.name.len() + label.value.len() + 6)
+        .sum();
+    let value = match &metric.value {
+        Value::Gauge(_) | Value::Untyped(_) => 11,
+        Value::Counter(counter) => 11 + counter.exemplar.as_deref().map_or(0, exemplar_size_guess),
+        Value::Summary(summary) => 14 + summary.quantiles.len() * 20,
+        Value::Histogram(histogram) => {
+            14 + histogram.buckets.len() * 14
+                + histogram
+                    .buckets
+                    .iter()
+                    .filter_map(|bucket| bucket.exemplar.as_deref())
+                    .map(exemplar_size_guess)
+                    .sum::<usize>()
+        }
+    };
+    let timestamp = if metric.timestamp_ms.is_some() { 7 } else { 0 };
+    labels + value + timestamp
+}
+
+fn exemplar_size_guess(exemplar: &Exemplar) -> usize {
+    let labels: usize = exemplar
+        .labels
+        .iter()
+        .map(|label| label.name.len() + label.value.len() + 6)
+        .sum();
+    labels + 9 + 14
+}
+
+/// Room reserved for a length varint, filled in by [`end_len`].
+struct LenSlot {
+    /// Where the varint starts.
+    at: usize,
+    /// How many bytes were reserved for it.
+    width: usize,
+}
+
+/// Reserves room for the length of a message of about `guess` bytes, to be written next.
+#[inline]
+fn begin_len(out: &mut Vec<u8>, guess: usize) -> LenSlot {
+    let at = out.len();
+    let width = varint_len(guess as u64);
+    out.resize(at + width, 0);
+    LenSlot { at, width }
+}
+
+/// Writes the length of the message written since [`begin_len`], moving the message
+/// when its length needs a different number of bytes than reserved.
+#[inline]
+fn end_len(out: &mut Vec<u8>, slot: LenSlot) {
+    let body = slot.at + slot.width;
+    let len = (out.len() - body) as u64;
+    let width = varint_len(len);
+    if width != slot.width {
+        move_body(out, body, slot.width, width);
+    }
+    let mut value = len;
+    let varint = &mut out[slot.at..slot.at + width];
+    let (last, rest) = varint.split_last_mut().expect("a varint has a byte");
+    for byte in rest {
+        *byte = value as u8 | 0x80;
+        value >>= 7;
+    }
+    *last = value as u8;
+}
+
+/// Moves the bytes from `body` to the end of `out` so that `new_width` bytes precede
+/// them instead of `old_width`.
+#[inline(never)]
+fn move_body(out: &mut Vec<u8>, body: usize, old_width: usize, new_width: usize) {
+    let end = out.len();
+    if new_width > old_width {
+        let grow = new_width - old_width;
+        out.resize(end + grow, 0);
+        out.copy_within(body..end, body + grow);
+    } else {
+        let shrink = old_width - new_width;
+        out.copy_within(body..end, body - shrink);
+        out.truncate(end - shrink);
+    }
+}
+
+#[cfg(test)]
+mod tests;
