@@ -32,14 +32,22 @@ pub struct Exporter;
 
 impl Exporter {
     /// A builder serving `gatherer` with default handler options, except at most
-    /// [`DEFAULT_MAX_REQUESTS_IN_FLIGHT`] scrapes at once (node_exporter's default).
+    /// [`DEFAULT_MAX_REQUESTS_IN_FLIGHT`] scrapes at once (node_exporter's default);
+    /// change them with [`ExporterBuilder::handler`].
     pub fn builder(gatherer: impl Gather + 'static) -> ExporterBuilder {
-        ExporterBuilder::with_handler(
+        ExporterBuilder::new(Handler::Builder(Box::new(
             MetricsHandler::builder(gatherer)
-                .max_requests_in_flight(DEFAULT_MAX_REQUESTS_IN_FLIGHT)
-                .build(),
-        )
+                .max_requests_in_flight(DEFAULT_MAX_REQUESTS_IN_FLIGHT),
+        )))
     }
+}
+
+/// The exporter's handler: configurable until `start()`, or given finished.
+pub(super) enum Handler {
+    Builder(Box<HandlerBuilder>),
+    Built(MetricsHandler),
+    /// `handler(..)` was called on a builder made from a finished handler.
+    Misused,
 }
 
 /// Configures an exporter; every option has a documented default.
@@ -52,7 +60,7 @@ impl Exporter {
 /// past about thirty years they mean "never".
 #[must_use]
 pub struct ExporterBuilder {
-    pub(super) handler: MetricsHandler,
+    pub(super) handler: Handler,
     pub(super) addr: SocketAddr,
     pub(super) metrics_path: String,
     pub(super) landing: Option<LandingPage>,
@@ -93,9 +101,13 @@ impl fmt::Debug for ExporterBuilder {
 }
 
 impl ExporterBuilder {
-    /// A builder serving an already configured handler (all [`HandlerBuilder`]
-    /// options: OpenMetrics, limits, timeouts, self-metrics, ...).
+    /// A builder serving an already configured handler, as it is (no
+    /// in-flight cap is added; [`handler`](Self::handler) cannot change it).
     pub fn with_handler(handler: MetricsHandler) -> Self {
+        Self::new(Handler::Built(handler))
+    }
+
+    fn new(handler: Handler) -> Self {
         ExporterBuilder {
             handler,
             addr: SocketAddr::from(([127, 0, 0, 1], 9898)),
@@ -150,18 +162,24 @@ impl ExporterBuilder {
         Ok(self.web_config(config))
     }
 
-    /// Configures the handler with a function of its builder, replacing the handler.
+    /// Configures the exporter's handler: `configure` gets its builder, with the
+    /// exporter's defaults already set ([`DEFAULT_MAX_REQUESTS_IN_FLIGHT`]), and
+    /// returns it changed (OpenMetrics, timeouts, self-metrics, ...).
+    /// Only for [`Exporter::builder`]: on a builder made by
+    /// [`with_handler`](Self::with_handler) (a finished handler) `start()` refuses.
     ///
     /// ```
     /// # use promhttp::exporter::Exporter;
     /// # use promhttp::prometheus::Registry;
-    /// let registry = Registry::new();
-    /// let exporter = Exporter::builder(registry.clone())
-    ///     .handler(promhttp::MetricsHandler::builder(registry).openmetrics(true));
+    /// let exporter = Exporter::builder(Registry::new())
+    ///     .handler(|h| h.openmetrics(true).timeout(std::time::Duration::from_secs(10)));
     /// # let _ = exporter;
     /// ```
-    pub fn handler(mut self, handler: HandlerBuilder) -> Self {
-        self.handler = handler.build();
+    pub fn handler(mut self, configure: impl FnOnce(HandlerBuilder) -> HandlerBuilder) -> Self {
+        self.handler = match std::mem::replace(&mut self.handler, Handler::Misused) {
+            Handler::Builder(b) => Handler::Builder(Box::new(configure(*b))),
+            Handler::Built(_) | Handler::Misused => Handler::Misused,
+        };
         self
     }
 
@@ -326,6 +344,41 @@ impl ExporterBuilder {
         self
     }
 
+    /// [`on_scrape`](Self::on_scrape) for code that is not async: `hook` runs on
+    /// tokio's blocking pool (it may block), once for all scrapes that arrive
+    /// while it runs, and the scrape waits for it as for an async hook.
+    ///
+    /// ```
+    /// # use promhttp::exporter::Exporter;
+    /// # use promhttp::prometheus::{IntGauge, Registry};
+    /// let registry = Registry::new();
+    /// let files = IntGauge::new("spool_files", "Files in the spool.").unwrap();
+    /// registry.register(Box::new(files.clone())).unwrap();
+    /// let exporter = Exporter::builder(registry).on_scrape_blocking(move || {
+    ///     files.set(std::fs::read_dir("/tmp")?.count() as i64);
+    ///     Ok::<(), std::io::Error>(())
+    /// });
+    /// # let _ = exporter;
+    /// ```
+    pub fn on_scrape_blocking<F, E>(self, hook: F) -> Self
+    where
+        F: Fn() -> Result<(), E> + Send + Sync + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let hook = std::sync::Arc::new(hook);
+        self.on_scrape(move || {
+            let hook = hook.clone();
+            async move {
+                match tokio::task::spawn_blocking(move || hook().map_err(|e| e.to_string())).await {
+                    Ok(result) => result,
+                    // A panic is caught by the hook runner's own net: re-raise it.
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+    }
+
     /// How long a scrape waits for the `on_scrape` hook at most. Default:
     /// [`DEFAULT_HOOK_TIMEOUT`].
     pub fn hook_timeout(mut self, timeout: Duration) -> Self {
@@ -361,6 +414,9 @@ impl ExporterBuilder {
 
     /// Every check that needs no I/O.
     fn check(&self) -> Result<(), ExporterError> {
+        if matches!(self.handler, Handler::Misused) {
+            return Err(misused());
+        }
         let p = &self.metrics_path;
         if !p.starts_with('/') || p == "/" || p == "/-/healthy" || p == "/-/ready" {
             return Err(ExporterError::Config(format!(
@@ -407,11 +463,16 @@ impl ExporterBuilder {
 
     /// Checks the configuration, builds everything it needs (TLS, basic auth), and
     /// only then binds: a configuration that cannot serve never holds the port.
-    fn prepare(self) -> Result<(Server, SocketAddr), ExporterError> {
+    fn prepare(mut self) -> Result<(Server, SocketAddr), ExporterError> {
         self.check()?;
+        let handler = match std::mem::replace(&mut self.handler, Handler::Misused) {
+            Handler::Builder(b) => b.build(),
+            Handler::Built(h) => h,
+            Handler::Misused => return Err(misused()),
+        };
         let security = Security::from_builder(&self)?;
         let addr = self.addr;
-        Ok((Server::new(self, security), addr))
+        Ok((Server::new(self, handler, security), addr))
     }
 
     /// Binds the listener and serves in the current tokio runtime until
@@ -450,6 +511,14 @@ impl ExporterBuilder {
         let drain = self.limits.drain_timeout;
         BlockingExporter::spawn(drain, move || self.start())
     }
+}
+
+fn misused() -> ExporterError {
+    ExporterError::Config(
+        "handler(..) configures the handler of Exporter::builder(gatherer); a builder \
+         from with_handler(handler) serves that finished handler as it is"
+            .to_owned(),
+    )
 }
 
 /// Binds `addr` with a listen backlog of `backlog` (the system caps it).

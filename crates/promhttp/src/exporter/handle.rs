@@ -10,7 +10,34 @@ use super::ExporterError;
 use crate::gather::panic_message;
 
 /// A running exporter.
+///
+/// Dropping the handle stops the exporter (gracefully, as
+/// [`shutdown`](Self::shutdown) does): keep it as long as the exporter should
+/// serve, or call [`detach`](Self::detach) to let it run until its runtime stops.
+/// Dropping it unused is a compile-time warning:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # async fn run() {
+/// use promhttp::exporter::Exporter;
+/// // A line-by-line port of `prometheus_exporter::start(addr)`: serves nothing.
+/// Exporter::builder(promhttp::prometheus::Registry::new()).start().await.unwrap();
+/// # }
+/// ```
+///
+/// ```no_run
+/// #![deny(unused_must_use)]
+/// # async fn run() {
+/// use promhttp::exporter::Exporter;
+/// Exporter::builder(promhttp::prometheus::Registry::new())
+///     .start()
+///     .await
+///     .unwrap()
+///     .detach(); // serves until the runtime stops
+/// # }
+/// ```
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the exporter: keep it, or call .detach()"]
 pub struct ExporterHandle {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -42,6 +69,15 @@ impl ExporterHandle {
         let _ = self.stop.send(true);
     }
 
+    /// Lets the exporter run without a handle, until the runtime it was started
+    /// on shuts down (for `#[tokio::main]`, when `main` returns). The exporter can
+    /// no longer be stopped gracefully from the program.
+    pub fn detach(self) {
+        let ExporterHandle { stop, .. } = self;
+        // The server stops when every sender is gone; this one is never dropped.
+        std::mem::forget(stop);
+    }
+
     /// Waits until the server has stopped.
     pub async fn join(self) -> Result<(), ExporterError> {
         self.task.await.map_err(|e| {
@@ -56,7 +92,12 @@ impl ExporterHandle {
 
 /// An exporter running on its own thread; see
 /// [`ExporterBuilder::start_blocking`](super::ExporterBuilder::start_blocking).
+///
+/// Dropping it stops the exporter and waits for its thread, as
+/// [`stop`](Self::stop) does: keep it as long as the exporter should serve, or
+/// call [`detach`](Self::detach) to let it serve until the process exits.
 #[derive(Debug)]
+#[must_use = "dropping the exporter stops it: keep it, or call .detach()"]
 pub struct BlockingExporter {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -118,6 +159,17 @@ impl BlockingExporter {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Lets the exporter serve on its thread until the process exits (what
+    /// `prometheus_exporter::start` does).
+    pub fn detach(mut self) {
+        if let Some(thread) = self.thread.take() {
+            drop(thread); // a dropped JoinHandle detaches the thread
+        }
+        let stop = std::mem::replace(&mut self.stop, watch::channel(false).0);
+        // The server stops when every sender is gone; this one is never dropped.
+        std::mem::forget(stop);
     }
 
     /// Shuts down gracefully and waits for the thread to end.

@@ -14,6 +14,7 @@ use super::routes::{landing_html, Routes};
 use super::security::Security;
 use super::slots::{Refused, Slots};
 use super::stopped;
+use crate::handler::MetricsHandler;
 
 /// How long the accept loop backs off when `accept` fails (out of file
 /// descriptors, say) before trying again.
@@ -28,7 +29,7 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn new(b: ExporterBuilder, security: Security) -> Self {
+    pub(super) fn new(b: ExporterBuilder, handler: MetricsHandler, security: Security) -> Self {
         let landing = b
             .landing
             .as_ref()
@@ -43,7 +44,7 @@ impl Server {
         Server {
             routes: Arc::new(Routes {
                 security,
-                handler: b.handler,
+                handler,
                 metrics_path: b.metrics_path,
                 landing,
                 hook: b.hook.map(|h| ScrapeHook::new(h, b.hook_failures.clone())),

@@ -691,3 +691,133 @@ async fn the_port_is_bound_only_once_the_configuration_is_ready() {
     assert!(matches!(err, ExporterError::WebConfig(_)), "{err}");
     std::net::TcpListener::bind(port).expect("the port was never bound");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_handler_keeps_the_exporters_in_flight_cap() {
+    let gate = Gate::default();
+    let h = Exporter::builder(gate.source())
+        .handler(|b| b.openmetrics(true))
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let waiting: Vec<_> = (0..DEFAULT_MAX_REQUESTS_IN_FLIGHT)
+        .map(|_| tokio::spawn(raw(addr, "GET", "/metrics")))
+        .collect();
+    gate.wait_started().await;
+    // Let every one of them reach the handler.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _, body) = raw(addr, "GET", "/metrics").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("(40)"), "{body}");
+    gate.open();
+    for w in waiting {
+        assert_eq!(w.await.unwrap().0, 200);
+    }
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test]
+async fn handler_configuration_needs_the_exporters_own_handler() {
+    let err =
+        ExporterBuilder::with_handler(crate::MetricsHandler::builder(Registry::new()).build())
+            .handler(|b| b.openmetrics(true))
+            .listen_address(local())
+            .start()
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("with_handler"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exporter_honours_the_handlers_scrape_timeout_settings() {
+    let gate = Gate::default();
+    let h = Exporter::builder(gate.source())
+        .handler(|b| b.honor_scrape_timeout_header(false))
+        .on_scrape(|| async { Ok::<(), std::io::Error>(()) })
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let scrape = tokio::spawn(async move {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Prometheus-Scrape-Timeout-Seconds: 0.2\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    gate.wait_started().await;
+    // The scraper's 0.2 s is ignored, as the handler was told: no 503.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!scrape.is_finished(), "answered before the render finished");
+    gate.open();
+    let answer = scrape.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_scrape_hook_runs_before_the_scrape_and_its_panic_is_contained() {
+    let (r, c) = registry_with_counter();
+    let panics = Arc::new(AtomicUsize::new(0));
+    let p2 = panics.clone();
+    let h = Exporter::builder(r)
+        .on_scrape_blocking(move || {
+            if p2.fetch_add(1, Ordering::SeqCst) == 1 {
+                panic!("the second run panics");
+            }
+            std::thread::sleep(Duration::from_millis(20)); // blocking is fine here
+            c.inc();
+            Ok::<(), std::io::Error>(())
+        })
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let (status, _, body) = raw(addr, "GET", "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("scrapes_seen_total 1"), "{body}");
+    // The panicking run: the scrape is still answered.
+    assert_eq!(raw(addr, "GET", "/metrics").await.0, 200);
+    let (_, _, body) = raw(addr, "GET", "/metrics").await;
+    assert!(body.contains("scrapes_seen_total 2"), "{body}");
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[test]
+fn a_detached_exporter_keeps_serving() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let h = Exporter::builder(Registry::new())
+            .listen_address(local())
+            .start()
+            .await
+            .unwrap();
+        let addr = h.local_addr();
+        h.detach();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(raw(addr, "GET", "/-/healthy").await.0, 200);
+    });
+    // The blocking variant too.
+    let b = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .start_blocking()
+        .unwrap();
+    let addr = b.local_addr();
+    b.detach();
+    rt.block_on(async {
+        assert_eq!(raw(addr, "GET", "/-/healthy").await.0, 200);
+    });
+}
