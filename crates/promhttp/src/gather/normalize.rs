@@ -1,0 +1,257 @@
+//! Normalization: families sorted, merged and checked (names, labels, value shapes, name clashes).
+
+use std::cmp::Ordering;
+
+use super::{GatherError, Gathered};
+use crate::model::{
+    is_valid_label_name, is_valid_metric_name, Label, Metric, MetricFamily, MetricType, Str, Value,
+};
+
+/// Sorts, merges and checks gathered families in place (see the module docs).
+///
+/// Afterwards `families` are sorted by name with no duplicates and no empty family,
+/// each family's metrics are sorted by label values with no duplicate series, and
+/// labels are sorted by name. What could not be kept is described in `errors`.
+pub fn normalize(g: &mut Gathered) {
+    let errors = &mut g.errors;
+    // 1. Names, types and labels of each family on its own.
+    g.families.retain_mut(|f| {
+        if !is_valid_metric_name(&f.name) {
+            errors.push(GatherError::new(Some(&f.name), "invalid metric name"));
+            return false;
+        }
+        let t = f.metric_type;
+        let name = &f.name;
+        // Label names repeat from metric to metric: check each distinct one once.
+        let mut checked: Vec<Str> = Vec::new();
+        f.metrics
+            .retain_mut(|m| match check_metric(m, t, &mut checked) {
+                Ok(()) => true,
+                Err(msg) => {
+                    errors.push(GatherError::new(Some(name), msg));
+                    false
+                }
+            });
+        true
+    });
+
+    // 2. Merge same-named families; a stable sort keeps the sources' order.
+    if !g.families.is_sorted_by(|a, b| a.name <= b.name) {
+        g.families.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    let mut merged: Vec<MetricFamily> = Vec::with_capacity(g.families.len());
+    for f in g.families.drain(..) {
+        match merged.last_mut() {
+            Some(prev) if prev.name == f.name => {
+                if prev.metric_type != f.metric_type {
+                    errors.push(GatherError::new(
+                        Some(&f.name),
+                        format!(
+                            "collected as {} and as {}: its {} metrics are left out",
+                            prev.metric_type,
+                            f.metric_type,
+                            f.metrics.len()
+                        ),
+                    ));
+                } else if prev.help != f.help {
+                    errors.push(GatherError::new(
+                        Some(&f.name),
+                        format!(
+                            "collected with help {:?} and with help {:?}: the second one's metrics are left out",
+                            prev.help.as_str(),
+                            f.help.as_str()
+                        ),
+                    ));
+                } else {
+                    if prev.unit.is_empty() {
+                        prev.unit = f.unit;
+                    }
+                    prev.metrics.extend(f.metrics);
+                }
+            }
+            _ => merged.push(f),
+        }
+    }
+
+    // 3. Sort series and drop duplicates and empty families.
+    merged.retain_mut(|f| {
+        // Sources such as `prometheus::Registry` already sort: one pass proves it.
+        let strictly_sorted = f
+            .metrics
+            .windows(2)
+            .all(|w| cmp_labels(&w[0].labels, &w[1].labels).is_lt());
+        if !strictly_sorted {
+            f.metrics.sort_by(|a, b| cmp_labels(&a.labels, &b.labels));
+            let before = f.metrics.len();
+            f.metrics.dedup_by(|b, a| a.labels == b.labels);
+            if f.metrics.len() != before {
+                errors.push(GatherError::new(
+                    Some(&f.name),
+                    format!(
+                        "{} series were collected more than once with the same labels; the repeats are left out",
+                        before - f.metrics.len()
+                    ),
+                ));
+            }
+        }
+        !f.metrics.is_empty()
+    });
+
+    // 4. Generated sample names (`x_bucket`, `x_sum`, `x_count`) must not clash.
+    let mut clashes: Vec<usize> = Vec::new();
+    for f in &merged {
+        // A counter `x_total` is the OpenMetrics family `x`: no other family may be `x`.
+        if f.metric_type == MetricType::Counter {
+            if let Some(base) = f.name.strip_suffix("_total").filter(|b| !b.is_empty()) {
+                if let Ok(i) = merged.binary_search_by(|x| x.name.as_str().cmp(base)) {
+                    errors.push(GatherError::new(
+                        Some(base),
+                        format!(
+                            "clashes with counter {:?}, which OpenMetrics names {base:?}: it is left out",
+                            f.name.as_str()
+                        ),
+                    ));
+                    clashes.push(i);
+                }
+            }
+        }
+        let suffixes: &[&str] = match f.metric_type {
+            MetricType::Histogram => &["_bucket", "_count", "_sum", "_created"],
+            MetricType::Summary => &["_count", "_sum", "_created"],
+            MetricType::Counter => &["_created"],
+            _ => continue,
+        };
+        for s in suffixes {
+            let base = match f.metric_type {
+                MetricType::Counter => f.name.strip_suffix("_total").unwrap_or(&f.name),
+                _ => &f.name,
+            };
+            let clash = format!("{base}{s}");
+            if let Ok(i) = merged.binary_search_by(|x| x.name.as_str().cmp(&clash)) {
+                errors.push(GatherError::new(
+                    Some(&clash),
+                    format!(
+                        "clashes with the samples of {} {:?}: it is left out",
+                        f.metric_type,
+                        f.name.as_str()
+                    ),
+                ));
+                clashes.push(i);
+            }
+        }
+    }
+    if !clashes.is_empty() {
+        let mut i = 0;
+        merged.retain(|_| {
+            i += 1;
+            !clashes.contains(&(i - 1))
+        });
+    }
+    g.families = merged;
+}
+
+fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result<(), String> {
+    if m.value.metric_type() != t {
+        return Err(format!(
+            "a metric has a {} value in a {t} family",
+            m.value.metric_type()
+        ));
+    }
+    for l in &m.labels {
+        if checked.contains(&l.name) {
+            continue;
+        }
+        if !is_valid_label_name(&l.name) {
+            return Err(format!("invalid label name {:?}", l.name.as_str()));
+        }
+        let reserved = match t {
+            MetricType::Histogram => l.name == "le",
+            MetricType::Summary => l.name == "quantile",
+            _ => false,
+        };
+        if reserved {
+            return Err(format!("label {:?} is reserved for {t}s", l.name.as_str()));
+        }
+        if checked.len() < 16 {
+            checked.push(l.name.clone());
+        }
+    }
+    check_value(&m.value)?;
+    if !m.labels.is_sorted_by(|a, b| a.name <= b.name) {
+        m.labels.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    if m.labels.windows(2).any(|w| w[0].name == w[1].name) {
+        return Err("a metric has two or more labels with the same name".to_owned());
+    }
+    Ok(())
+}
+
+/// The shape rules of each type (OpenMetrics, and Prometheus' own parser for
+/// histograms): what breaks them would be rejected by the scraper or poison rates.
+fn check_value(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Counter(c) if c.value.is_nan() || c.value < 0.0 => Err(format!(
+            "a counter has the value {}: counters are never negative or NaN",
+            c.value
+        )),
+        Value::Histogram(h) => {
+            let mut prev_bound = f64::NEG_INFINITY;
+            let mut prev_count = 0;
+            for (i, b) in h.buckets.iter().enumerate() {
+                if b.upper_bound.is_nan() || (i > 0 && b.upper_bound <= prev_bound) {
+                    return Err(format!(
+                        "histogram bucket bounds must increase: {} after {prev_bound}",
+                        b.upper_bound
+                    ));
+                }
+                if b.cumulative_count < prev_count {
+                    return Err(format!(
+                        "histogram bucket counts must not decrease: {} (le={}) after {prev_count}",
+                        b.cumulative_count, b.upper_bound
+                    ));
+                }
+                prev_bound = b.upper_bound;
+                prev_count = b.cumulative_count;
+            }
+            if h.count < prev_count {
+                return Err(format!(
+                    "histogram count {} is below its largest bucket count {prev_count}",
+                    h.count
+                ));
+            }
+            if prev_bound == f64::INFINITY && prev_count != h.count {
+                return Err(format!(
+                    "histogram +Inf bucket {prev_count} differs from its count {}",
+                    h.count
+                ));
+            }
+            Ok(())
+        }
+        Value::Summary(s) => match s
+            .quantiles
+            .iter()
+            .find(|q| !(0.0..=1.0).contains(&q.quantile))
+        {
+            Some(q) => Err(format!(
+                "summary quantile {} is not within [0, 1]",
+                q.quantile
+            )),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Orders label sets by their values, then by their names, then by length, so that
+/// equal sets end up next to each other.
+fn cmp_labels(a: &[Label], b: &[Label]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        match x.value.cmp(&y.value) {
+            Ordering::Equal => {}
+            o => return o,
+        }
+    }
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.iter().map(|l| &l.name).cmp(b.iter().map(|l| &l.name)))
+}

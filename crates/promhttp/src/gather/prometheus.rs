@@ -1,0 +1,134 @@
+//! The `prometheus` crate adapter: its registries as sources, its protobuf families moved into the model.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use prometheus::proto;
+use prometheus::Registry;
+
+use super::{panic_message, Gather, GatherError, Gathered};
+use crate::model::{
+    Bucket, CounterValue, HistogramValue, Label, Metric, MetricFamily, MetricType, Quantile, Str,
+    SummaryValue, Value,
+};
+
+impl Gather for Registry {
+    fn gather(&self, out: &mut Gathered) {
+        let families = match catch_unwind(AssertUnwindSafe(|| Registry::gather(self))) {
+            Ok(f) => f,
+            Err(panic) => {
+                out.errors.push(GatherError::new(
+                    None,
+                    format!(
+                        "a collector of a prometheus::Registry panicked: {}",
+                        panic_message(&*panic)
+                    ),
+                ));
+                return;
+            }
+        };
+        from_proto(families, out);
+    }
+}
+
+/// The `prometheus` crate's global registry (`prometheus::default_registry()`),
+/// which holds the process metrics when the `process` feature is on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultRegistry;
+
+impl Gather for DefaultRegistry {
+    fn gather(&self, out: &mut Gathered) {
+        Gather::gather(prometheus::default_registry(), out)
+    }
+}
+
+/// Moves what `prometheus` `gather()` returned into the model.
+pub fn from_proto(families: Vec<proto::MetricFamily>, out: &mut Gathered) {
+    out.families.reserve(families.len());
+    for mut mf in families {
+        let name = mf.name.take().unwrap_or_default();
+        let metric_type = match mf.type_.map(|t| t.enum_value()) {
+            None | Some(Ok(proto::MetricType::COUNTER)) => MetricType::Counter,
+            Some(Ok(proto::MetricType::GAUGE)) => MetricType::Gauge,
+            Some(Ok(proto::MetricType::HISTOGRAM)) => MetricType::Histogram,
+            Some(Ok(proto::MetricType::SUMMARY)) => MetricType::Summary,
+            Some(Ok(proto::MetricType::UNTYPED)) => MetricType::Untyped,
+            Some(Err(n)) => {
+                out.errors.push(GatherError::new(
+                    Some(&name),
+                    format!("unknown metric type {n}"),
+                ));
+                continue;
+            }
+        };
+        let mut family = MetricFamily {
+            name: Str::Owned(name),
+            help: Str::Owned(mf.help.take().unwrap_or_default()),
+            unit: Str::default(),
+            metric_type,
+            metrics: Vec::with_capacity(mf.metric.len()),
+        };
+        for m in std::mem::take(&mut mf.metric) {
+            match metric_from_proto(m, metric_type) {
+                Some(metric) => family.metrics.push(metric),
+                None => out.errors.push(GatherError::new(
+                    Some(&family.name),
+                    format!("a metric has no {metric_type} value"),
+                )),
+            }
+        }
+        out.families.push(family);
+    }
+}
+
+fn metric_from_proto(mut m: proto::Metric, t: MetricType) -> Option<Metric> {
+    let labels = std::mem::take(&mut m.label)
+        .into_iter()
+        .map(|mut lp| Label {
+            name: Str::Owned(lp.name.take().unwrap_or_default()),
+            value: Str::Owned(lp.value.take().unwrap_or_default()),
+        })
+        .collect();
+    let value = match t {
+        MetricType::Counter => Value::Counter(CounterValue {
+            value: m.counter.take()?.value.unwrap_or(0.0),
+            exemplar: None,
+        }),
+        MetricType::Gauge => Value::Gauge(m.gauge.take()?.value.unwrap_or(0.0)),
+        MetricType::Untyped => Value::Untyped(m.untyped.take()?.value.unwrap_or(0.0)),
+        MetricType::Histogram => {
+            let mut h = m.histogram.take()?;
+            Value::Histogram(HistogramValue {
+                buckets: std::mem::take(&mut h.bucket)
+                    .into_iter()
+                    .map(|b| Bucket {
+                        upper_bound: b.upper_bound.unwrap_or(f64::INFINITY),
+                        cumulative_count: b.cumulative_count.unwrap_or(0),
+                        exemplar: None,
+                    })
+                    .collect(),
+                count: h.sample_count.unwrap_or(0),
+                sum: h.sample_sum.unwrap_or(0.0),
+            })
+        }
+        MetricType::Summary => {
+            let mut s = m.summary.take()?;
+            Value::Summary(SummaryValue {
+                quantiles: std::mem::take(&mut s.quantile)
+                    .into_iter()
+                    .map(|q| Quantile {
+                        quantile: q.quantile.unwrap_or(0.0),
+                        value: q.value.unwrap_or(f64::NAN),
+                    })
+                    .collect(),
+                count: s.sample_count.unwrap_or(0),
+                sum: s.sample_sum.unwrap_or(0.0),
+            })
+        }
+    };
+    Some(Metric {
+        labels,
+        value,
+        timestamp_ms: m.timestamp_ms,
+        created: None,
+    })
+}

@@ -1,0 +1,358 @@
+//! Unit tests of gathering: the `prometheus` adapter, merging, the checks of `normalize`, panicking sources.
+
+use super::*;
+use crate::model::{
+    Bucket, HistogramValue, Label, Metric, MetricFamily, MetricType, Quantile, Str, SummaryValue,
+    Value,
+};
+use ::prometheus::{CounterVec, Gauge, HistogramOpts, HistogramVec, IntCounter, Opts, Registry};
+
+fn fam(
+    name: &'static str,
+    help: &'static str,
+    t: MetricType,
+    metrics: Vec<Metric>,
+) -> MetricFamily {
+    MetricFamily {
+        name: name.into(),
+        help: help.into(),
+        unit: Str::default(),
+        metric_type: t,
+        metrics,
+    }
+}
+
+fn gauge(labels: &[(&'static str, &'static str)], v: f64) -> Metric {
+    Metric::new(
+        labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+        Value::Gauge(v),
+    )
+}
+
+fn run(families: Vec<MetricFamily>) -> Gathered {
+    let mut g = Gathered {
+        families,
+        errors: vec![],
+    };
+    normalize(&mut g);
+    g
+}
+
+#[test]
+fn registry_is_moved_into_the_model() {
+    let r = Registry::new();
+    let c = CounterVec::new(Opts::new("req_total", "Requests."), &["code"]).unwrap();
+    let h = HistogramVec::new(
+        HistogramOpts::new("lat_seconds", "Latency.").buckets(vec![0.1, 1.0]),
+        &["m"],
+    )
+    .unwrap();
+    let g = Gauge::new("temp", "Temp.").unwrap();
+    r.register(Box::new(c.clone())).unwrap();
+    r.register(Box::new(h.clone())).unwrap();
+    r.register(Box::new(g.clone())).unwrap();
+    c.with_label_values(&["500"]).inc_by(2.0);
+    c.with_label_values(&["200"]).inc();
+    h.with_label_values(&["GET"]).observe(0.5);
+    g.set(-1.5);
+    let out = gather_all(&r);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["lat_seconds", "req_total", "temp"]);
+    let req = &out.families[1];
+    assert_eq!(req.metric_type, MetricType::Counter);
+    assert_eq!(req.metrics[0].labels, vec![Label::new("code", "200")]);
+    assert_eq!(req.metrics[1].value, Value::counter(2.0));
+    match &out.families[0].metrics[0].value {
+        Value::Histogram(h) => {
+            assert_eq!(h.count, 1);
+            assert_eq!(h.sum, 0.5);
+            let counts: Vec<u64> = h.buckets.iter().map(|b| b.cumulative_count).collect();
+            assert_eq!(counts, [0, 1]);
+        }
+        v => panic!("{v:?}"),
+    }
+    assert_eq!(out.families[2].metrics[0].value, Value::Gauge(-1.5));
+}
+
+#[test]
+fn merges_consistent_families_from_several_sources() {
+    let a = Registry::new();
+    let b = Registry::new();
+    let ca = IntCounter::with_opts(Opts::new("x_total", "X.").const_label("src", "a")).unwrap();
+    let cb = IntCounter::with_opts(Opts::new("x_total", "X.").const_label("src", "b")).unwrap();
+    a.register(Box::new(ca)).unwrap();
+    b.register(Box::new(cb)).unwrap();
+    let out = gather_all(&Gatherers::new().with(b).with(a));
+    assert!(out.errors.is_empty());
+    assert_eq!(out.families.len(), 1);
+    let values: Vec<&str> = out.families[0]
+        .metrics
+        .iter()
+        .map(|m| m.labels[0].value.as_str())
+        .collect();
+    assert_eq!(values, ["a", "b"]);
+}
+
+#[test]
+fn duplicate_series_are_reported_and_dropped() {
+    let out = run(vec![
+        fam(
+            "g",
+            "G.",
+            MetricType::Gauge,
+            vec![gauge(&[("a", "1")], 1.0)],
+        ),
+        fam(
+            "g",
+            "G.",
+            MetricType::Gauge,
+            vec![gauge(&[("a", "1")], 2.0), gauge(&[("a", "2")], 3.0)],
+        ),
+    ]);
+    assert_eq!(out.families[0].metrics.len(), 2);
+    assert_eq!(out.families[0].metrics[0].value, Value::Gauge(1.0));
+    assert_eq!(out.errors.len(), 1);
+    assert!(
+        out.errors[0].to_string().contains("\"g\""),
+        "{}",
+        out.errors[0]
+    );
+}
+
+#[test]
+fn type_and_help_mismatches_are_reported() {
+    let out = run(vec![
+        fam("g", "G.", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+        fam(
+            "g",
+            "G.",
+            MetricType::Untyped,
+            vec![Metric::new(vec![], Value::Untyped(1.0))],
+        ),
+        fam(
+            "g",
+            "Other.",
+            MetricType::Gauge,
+            vec![gauge(&[("a", "b")], 1.0)],
+        ),
+    ]);
+    assert_eq!(out.families.len(), 1);
+    assert_eq!(out.families[0].metrics.len(), 1);
+    assert_eq!(out.errors.len(), 2);
+    assert!(out.errors[0].message.contains("untyped"));
+    assert!(out.errors[1].message.contains("Other."));
+}
+
+#[test]
+fn invalid_names_and_labels_are_reported() {
+    let out = run(vec![
+        fam("bad-name", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+        fam(
+            "g",
+            "",
+            MetricType::Gauge,
+            vec![
+                gauge(&[("__x", "1")], 1.0),
+                gauge(&[("a", "1"), ("a", "2")], 1.0),
+                gauge(&[("b", "1"), ("a", "2")], 1.0),
+                Metric::new(vec![], Value::counter(1.0)),
+            ],
+        ),
+        fam(
+            "h",
+            "",
+            MetricType::Histogram,
+            vec![Metric::new(
+                vec![Label::new("le", "1")],
+                Value::Histogram(HistogramValue::default()),
+            )],
+        ),
+    ]);
+    assert_eq!(out.families.len(), 1);
+    // The unsorted label set was kept, sorted.
+    assert_eq!(out.families[0].metrics[0].labels[0].name, "a");
+    let text: Vec<String> = out.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(text.len(), 5, "{text:#?}");
+    assert!(text[0].contains("bad-name") && text[0].contains("invalid metric name"));
+    assert!(text[1].contains("__x"));
+    assert!(text[2].contains("same name"));
+    assert!(text[3].contains("counter value in a gauge family"));
+    assert!(text[4].contains("reserved"));
+}
+
+#[test]
+fn broken_shapes_are_reported() {
+    let hist = |buckets: &[(f64, u64)], count| {
+        Metric::new(
+            vec![],
+            Value::Histogram(HistogramValue {
+                buckets: buckets
+                    .iter()
+                    .map(|(b, c)| Bucket {
+                        upper_bound: *b,
+                        cumulative_count: *c,
+                        exemplar: None,
+                    })
+                    .collect(),
+                count,
+                sum: 1.0,
+            }),
+        )
+    };
+    let cases = vec![
+        (
+            MetricType::Counter,
+            Metric::new(vec![], Value::counter(-1.0)),
+            "negative",
+        ),
+        (
+            MetricType::Counter,
+            Metric::new(vec![], Value::counter(f64::NAN)),
+            "negative or NaN",
+        ),
+        (
+            MetricType::Histogram,
+            hist(&[(1.0, 5), (0.5, 5)], 5),
+            "must increase",
+        ),
+        (
+            MetricType::Histogram,
+            hist(&[(f64::NAN, 1)], 1),
+            "must increase",
+        ),
+        (
+            MetricType::Histogram,
+            hist(&[(1.0, 5), (2.0, 3)], 5),
+            "must not decrease",
+        ),
+        (MetricType::Histogram, hist(&[(1.0, 5)], 4), "below"),
+        (
+            MetricType::Histogram,
+            hist(&[(1.0, 1), (f64::INFINITY, 3)], 4),
+            "+Inf",
+        ),
+        (
+            MetricType::Summary,
+            Metric::new(
+                vec![],
+                Value::Summary(SummaryValue {
+                    quantiles: vec![Quantile {
+                        quantile: 1.5,
+                        value: 1.0,
+                    }],
+                    count: 1,
+                    sum: 1.0,
+                }),
+            ),
+            "[0, 1]",
+        ),
+    ];
+    for (t, m, want) in cases {
+        let out = run(vec![fam("x", "", t, vec![m])]);
+        assert!(out.families.is_empty());
+        assert!(
+            out.errors[0].message.contains(want),
+            "{want}: {:?}",
+            out.errors
+        );
+    }
+    // Good shapes pass, including a histogram without buckets.
+    let out = run(vec![fam(
+        "x",
+        "",
+        MetricType::Histogram,
+        vec![hist(&[(0.5, 1), (f64::INFINITY, 2)], 2)],
+    )]);
+    assert!(out.errors.is_empty());
+}
+
+#[test]
+fn suffix_clashes_are_reported() {
+    let hist = Metric::new(vec![], Value::Histogram(HistogramValue::default()));
+    let out = run(vec![
+        fam("x", "", MetricType::Histogram, vec![hist]),
+        fam("x_count", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+        fam("x_total", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+    ]);
+    let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["x", "x_total"]);
+    assert!(out.errors[0].to_string().contains("x_count"));
+}
+
+#[test]
+fn openmetrics_name_clashes_are_reported() {
+    let out = run(vec![
+        fam(
+            "x_total",
+            "",
+            MetricType::Counter,
+            vec![Metric::new(vec![], Value::counter(1.0))],
+        ),
+        fam("x", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+        fam("x_created", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+    ]);
+    let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["x_total"]);
+    assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+}
+
+#[test]
+fn panicking_source_is_contained() {
+    let ok = from_fn(|out| {
+        out.families
+            .push(fam("ok", "", MetricType::Gauge, vec![gauge(&[], 1.0)]));
+    });
+    let bad = from_fn(|_| panic!("collector exploded"));
+    let out = gather_all(&Gatherers::new().with(ok).with(bad));
+    assert_eq!(out.families.len(), 1);
+    assert!(out.errors[0].message.contains("collector exploded"));
+}
+
+#[test]
+fn equal_label_sets_sort_together() {
+    let out = run(vec![fam(
+        "g",
+        "",
+        MetricType::Gauge,
+        vec![
+            gauge(&[("a", "1")], 1.0),
+            gauge(&[("b", "1")], 2.0),
+            gauge(&[("a", "1")], 3.0),
+        ],
+    )]);
+    assert_eq!(out.families[0].metrics.len(), 2);
+    assert_eq!(out.errors.len(), 1);
+}
+
+#[test]
+fn empty_families_are_dropped() {
+    let out = run(vec![fam("g", "", MetricType::Gauge, vec![])]);
+    assert!(out.families.is_empty());
+    assert!(out.errors.is_empty());
+}
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+mod process_tests {
+    use super::*;
+
+    #[test]
+    fn custom_and_default_registry_with_process_metrics_on_one_page() {
+        let mine = Registry::new();
+        let c = ::prometheus::IntCounter::new("mine_total", "Mine.").unwrap();
+        mine.register(Box::new(c)).unwrap();
+        let page = gather_all(&Gatherers::new().with(mine).with(DefaultRegistry));
+        assert!(page.errors.is_empty(), "{:?}", page.errors);
+        for name in [
+            "mine_total",
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                page.families.iter().any(|f| f.name == name),
+                "{name} missing"
+            );
+        }
+    }
+}
