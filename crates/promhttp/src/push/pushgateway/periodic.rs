@@ -161,8 +161,10 @@ pub struct PeriodicStats {
 ///
 /// Dropping it also shuts the pusher down (the final push then happens in the
 /// background, as long as the runtime runs); call [`shutdown`](Self::shutdown)
-/// to wait for it and see its result.
+/// to wait for it and see its result, or [`detach`](Self::detach) to let it
+/// push until the runtime stops.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the periodic pusher: keep it, or call .detach()"]
 pub struct PeriodicHandle {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), PushError>>>,
@@ -173,6 +175,14 @@ impl PeriodicHandle {
     /// The counters so far.
     pub fn stats(&self) -> PeriodicStats {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Lets the pusher push on its interval until the runtime it runs on shuts
+    /// down, without a handle (no final push then).
+    pub fn detach(mut self) {
+        // The task stops when `stop` is dropped or sent; this one is never.
+        std::mem::forget(self.stop.take());
+        drop(self.task.take());
     }
 
     /// Stops the interval, makes the final push (and the delete, if asked for)
@@ -231,5 +241,33 @@ mod tests {
         let result = handle.shutdown().await;
         assert!(matches!(result, Err(PushError::Gather(_))), "{result:?}");
         assert_eq!(stats.failures, 1, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_detached_pusher_keeps_pushing() {
+        use crate::gather::from_fn;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let gathers = Arc::new(AtomicUsize::new(0));
+        let g = gathers.clone();
+        // Each push gathers (counted), then fails fast on a closed port.
+        let source = from_fn(move |_| {
+            g.fetch_add(1, Ordering::SeqCst);
+        });
+        let pusher = Pusher::builder("127.0.0.1:9", "j")
+            .gatherer(source)
+            .build()
+            .unwrap();
+        PeriodicPusher::new(pusher, Duration::from_millis(10))
+            .spawn()
+            .unwrap()
+            .detach();
+        let waited = std::time::Instant::now();
+        while gathers.load(Ordering::SeqCst) < 5 && waited.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            gathers.load(Ordering::SeqCst) >= 5,
+            "no pushes after detach"
+        );
     }
 }

@@ -22,8 +22,9 @@ pub struct ShutdownReport {
 }
 
 /// A running remote writer. Call [`shutdown`](Self::shutdown) to flush and stop;
-/// dropping the handle stops the writer at once without flushing.
-#[must_use = "dropping the handle stops the remote writer"]
+/// dropping the handle stops the writer at once without flushing;
+/// [`detach`](Self::detach) lets it run until its runtime stops.
+#[must_use = "dropping the handle stops the remote writer: keep it, or call .detach()"]
 pub struct RemoteWriteHandle {
     pub(super) config: Arc<Config>,
     pub(super) shared: Arc<Shared>,
@@ -109,6 +110,21 @@ impl RemoteWriteHandle {
             flushed,
             dropped_samples,
         }
+    }
+}
+
+impl RemoteWriteHandle {
+    /// Lets the writer snapshot and send until the runtime it runs on shuts
+    /// down, without a handle (no final flush then).
+    pub fn detach(mut self) {
+        // The tasks run on; they stop when these senders are gone: never.
+        drop(self.snapshot_task.take());
+        drop(self.sender_task.take());
+        std::mem::forget(std::mem::replace(&mut self.stop, watch::channel(false).0));
+        std::mem::forget(std::mem::replace(
+            &mut self.deadline,
+            watch::channel(None).0,
+        ));
     }
 }
 
@@ -209,5 +225,25 @@ mod tests {
         assert_eq!(metrics.queue_capacity.get(), i64::MAX);
         assert!(writer.shutdown().await.flushed);
         assert_eq!(metrics.queue_capacity.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_detached_writer_keeps_taking_snapshots() {
+        let (source, gathers) = counting_source();
+        RemoteWriter::builder(NOWHERE, source)
+            .interval(Duration::from_millis(10))
+            .start()
+            .unwrap()
+            .detach();
+        let waited = std::time::Instant::now();
+        while gathers.load(std::sync::atomic::Ordering::SeqCst) < 5
+            && waited.elapsed() < Duration::from_secs(10)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            gathers.load(std::sync::atomic::Ordering::SeqCst) >= 5,
+            "no snapshots after detach"
+        );
     }
 }
