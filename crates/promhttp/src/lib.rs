@@ -1,5 +1,7 @@
-//! promhttp: serve Prometheus metrics from Rust.
+#![doc = include_str!("../../../README.md")]
 #![warn(missing_docs)]
+// docs.rs builds with every feature and shows which one each gated item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use prometheus;
 
