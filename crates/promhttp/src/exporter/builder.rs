@@ -12,8 +12,9 @@ use tokio::sync::watch;
 
 use super::handle::{BlockingExporter, ExporterHandle};
 use super::hooks::{wrap_hook, Hook};
+use super::limits::Limits;
 use super::security::Security;
-use super::server::Server;
+use super::server::{Parts, Server};
 use super::{
     ExporterError, LandingPage, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_HOOK_TIMEOUT, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, DEFAULT_IDLE_TIMEOUT,
@@ -72,22 +73,6 @@ pub struct ExporterBuilder {
     pub(super) hook_failures: Option<prometheus::IntCounter>,
     #[cfg(feature = "web-config")]
     pub(super) web: Option<web_config::WebConfig>,
-}
-
-/// What one client can hold, and for how long.
-#[derive(Clone, Debug)]
-pub(super) struct Limits {
-    pub header_read_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub write_timeout: Duration,
-    pub response_timeout: Duration,
-    pub max_connections: usize,
-    pub max_connections_per_peer: Option<NonZeroUsize>,
-    pub max_header_bytes: usize,
-    pub max_unsent_bytes: usize,
-    pub max_scrapes_per_connection: NonZeroUsize,
-    pub http2_max_concurrent_streams: u32,
-    pub drain_timeout: Duration,
 }
 
 impl fmt::Debug for ExporterBuilder {
@@ -470,9 +455,23 @@ impl ExporterBuilder {
             Handler::Built(h) => h,
             Handler::Misused => return Err(misused()),
         };
-        let security = Security::from_builder(&self)?;
-        let addr = self.addr;
-        Ok((Server::new(self, handler, security), addr))
+        #[cfg(feature = "web-config")]
+        let security = Security::from_config(self.web.as_ref())?;
+        #[cfg(not(feature = "web-config"))]
+        let security = Security::default();
+        let server = Server::new(Parts {
+            handler,
+            security,
+            metrics_path: self.metrics_path,
+            landing: self.landing,
+            http2: self.http2,
+            hook: self.hook,
+            hook_timeout: self.hook_timeout,
+            hook_failures: self.hook_failures,
+            updaters: self.updaters,
+            limits: self.limits,
+        });
+        Ok((server, self.addr))
     }
 
     /// Binds the listener and serves in the current tokio runtime until

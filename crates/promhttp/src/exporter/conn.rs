@@ -16,8 +16,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::activity::{Expired, Timeouts};
-use super::builder::Limits;
 use super::io::{sniff, WriteStall};
+use super::limits::Limits;
 use super::routes::Routes;
 use super::slots::Slot;
 use super::{stopped, NEVER};

@@ -62,6 +62,7 @@ mod error;
 mod handle;
 mod hooks;
 mod io;
+mod limits;
 mod routes;
 mod security;
 mod server;

@@ -3,7 +3,8 @@
 #[cfg(feature = "web-config")]
 use std::time::{Duration, Instant};
 
-use super::{ExporterBuilder, ExporterError};
+#[cfg(feature = "web-config")]
+use super::ExporterError;
 
 #[cfg(feature = "web-config")]
 use super::web_config;
@@ -24,14 +25,12 @@ pub(super) struct Security {
 }
 
 impl Security {
-    #[cfg(not(feature = "web-config"))]
-    pub(super) fn from_builder(_: &ExporterBuilder) -> Result<Security, ExporterError> {
-        Ok(Security::default())
-    }
-
+    /// Everything the web configuration asks for, built and checked.
     #[cfg(feature = "web-config")]
-    pub(super) fn from_builder(b: &ExporterBuilder) -> Result<Security, ExporterError> {
-        let Some(web) = &b.web else {
+    pub(super) fn from_config(
+        web: Option<&web_config::WebConfig>,
+    ) -> Result<Security, ExporterError> {
+        let Some(web) = web else {
             return Ok(Security::default());
         };
         web.validate().map_err(ExporterError::WebConfig)?;

@@ -7,18 +7,33 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::body::PageBudget;
-use super::builder::{ExporterBuilder, Limits};
 use super::conn::{self, ConnConfig};
 use super::hooks::{run_updater, Hook, ScrapeHook};
+use super::limits::Limits;
 use super::routes::{landing_html, Routes};
 use super::security::Security;
 use super::slots::{Refused, Slots};
 use super::stopped;
+use super::LandingPage;
 use crate::handler::MetricsHandler;
 
 /// How long the accept loop backs off when `accept` fails (out of file
 /// descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
+
+/// What the builder hands the server, checked and built.
+pub(super) struct Parts {
+    pub handler: MetricsHandler,
+    pub security: Security,
+    pub metrics_path: String,
+    pub landing: Option<LandingPage>,
+    pub http2: bool,
+    pub hook: Option<Hook>,
+    pub hook_timeout: Duration,
+    pub hook_failures: Option<prometheus::IntCounter>,
+    pub updaters: Vec<(Duration, Hook)>,
+    pub limits: Limits,
+}
 
 pub(super) struct Server {
     routes: Arc<Routes>,
@@ -29,22 +44,22 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn new(b: ExporterBuilder, handler: MetricsHandler, security: Security) -> Self {
+    pub(super) fn new(b: Parts) -> Self {
         let landing = b
             .landing
             .as_ref()
             .map(|p| bytes::Bytes::from(landing_html(p, &b.metrics_path)));
-        let h2_allowed = security.http2_allowed(b.http2);
+        let h2_allowed = b.security.http2_allowed(b.http2);
         let conn = Arc::new(ConnConfig::new(
             &b.limits,
             h2_allowed,
             #[cfg(feature = "web-config")]
-            security.tls.clone(),
+            b.security.tls.clone(),
         ));
         Server {
             routes: Arc::new(Routes {
-                security,
-                handler,
+                security: b.security,
+                handler: b.handler,
                 metrics_path: b.metrics_path,
                 landing,
                 hook: b.hook.map(|h| ScrapeHook::new(h, b.hook_failures.clone())),

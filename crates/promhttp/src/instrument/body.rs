@@ -7,7 +7,7 @@ use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use super::service::Pending;
+use super::pending::Pending;
 
 pin_project! {
     /// A response body that counts the data bytes it passes on, and records its

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::request::Parts;
 
 use super::labels::{Interner, Methods, STANDARD_METHODS};
-use super::service::{ExemplarFn, LabelFn, Shared};
+use super::pending::{ExemplarFn, LabelFn, Shared};
 use super::store::{HistKind, HistSpec, LabelSource, Store, HIST_KINDS, MAX_REQUEST_LABELS};
 use super::HttpMetrics;
 use crate::model::{is_valid_label_name, is_valid_metric_name, Label};

@@ -8,7 +8,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use super::body::InstrumentedBody;
-use super::service::Pending;
+use super::pending::Pending;
 
 pin_project! {
     /// The response future of [`InstrumentService`](super::InstrumentService).

@@ -127,6 +127,7 @@ pub mod client;
 mod future;
 mod labels;
 mod layer;
+mod pending;
 mod service;
 mod store;
 
@@ -153,7 +154,7 @@ use crate::gather::{Gather, Gathered};
 /// Cheap to clone; clones share the values. See the [module docs](self).
 #[derive(Clone)]
 pub struct HttpMetrics {
-    shared: Arc<service::Shared>,
+    shared: Arc<pending::Shared>,
 }
 
 impl HttpMetrics {

@@ -11,6 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{watch, Notify};
 
+use super::config::Config;
 use super::error::RemoteWriteError;
 use super::handle::RemoteWriteHandle;
 use super::metrics::{gauge_value, RemoteWriteMetrics};
@@ -302,23 +303,6 @@ fn parse_url(url: &str) -> Result<Uri, RemoteWriteError> {
         }
         Some(_) => Ok(uri),
     }
-}
-
-pub(super) struct Config {
-    pub(super) uri: Uri,
-    pub(super) url: String,
-    pub(super) gatherer: Arc<dyn Gather>,
-    pub(super) interval: Duration,
-    pub(super) external_labels: Vec<Label>,
-    pub(super) queue_capacity: usize,
-    pub(super) max_batch: usize,
-    pub(super) timeout: Duration,
-    pub(super) min_backoff: Duration,
-    pub(super) max_backoff: Duration,
-    pub(super) max_retry_after: Duration,
-    pub(super) shutdown_timeout: Duration,
-    pub(super) final_snapshot: bool,
-    pub(super) headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// A configured, not yet started remote write sender.

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::builder::Config;
+use super::config::Config;
 use super::metrics::{gauge_value, RemoteWriteMetrics};
 use super::queue::Shared;
 

@@ -119,6 +119,7 @@
 //! Remote write 2.0, metadata and exemplars are not sent.
 
 mod builder;
+mod config;
 mod error;
 mod handle;
 mod metrics;

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::builder::Config;
+use super::config::Config;
 use super::queue::{Batch, Shared};
 use super::retry::{backoff_delay, parse_retry_after};
 

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::builder::Config;
+use super::config::Config;
 use super::queue::{Batch, Shared};
 use super::series::to_time_series;
 use super::wire::{cut_batches, try_encode_compressed, MAX_REQUEST_BYTES};
