@@ -11,7 +11,7 @@
 # 3. waits until the target is up, then polls the HTTP API until both tutorial
 #    queries return a finite value, and prints them:
 #      histogram_quantile(0.90, sum(rate(response_time_bucket{env="testing"}[2m])) by (le))
-#      sum(increase(response_code{env="testing"}[5m])) by (type)
+#      sum(increase(response_code_total{env="testing"}[5m])) by (type)
 # 4. stops what it started (by PID, also on failure or interrupt) and removes its
 #    temporary directory. Exits 0 only if both queries returned numbers; otherwise
 #    prints the last API answers and the tails of the Prometheus and demo logs.
@@ -26,7 +26,7 @@ PROMETHEUS=/usr/bin/prometheus
 JOB=promhttp-demo
 QUERIES=(
     'histogram_quantile(0.90, sum(rate(response_time_bucket{env="testing"}[2m])) by (le))'
-    'sum(increase(response_code{env="testing"}[5m])) by (type)'
+    'sum(increase(response_code_total{env="testing"}[5m])) by (type)'
 )
 
 log() { printf 'demo-with-prometheus: %s\n' "$*" >&2; }
@@ -169,7 +169,7 @@ prom_pid=$!
 wait_http "http://$prom_addr/-/ready" "$prom_pid" prometheus
 log "prometheus ready after $((SECONDS - start)) s"
 
-# Some app traffic (counted by incoming_requests).
+# Some app traffic (counted by incoming_requests_total).
 for _ in 1 2 3 4 5; do
     curl -fsS --max-time 2 -o /dev/null "http://$app_addr/some"
 done
@@ -258,13 +258,13 @@ done
 
 # Context: how many scrapes there were, and the app traffic Prometheus saw.
 query samples "count_over_time(up{job=\"$JOB\"}[5m])"
-query requests "incoming_requests{job=\"$JOB\"}"
+query requests "incoming_requests_total{job=\"$JOB\"}"
 samples=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["data"]["result"]; print(r[0]["value"][1] if r else "?")' "$tmp/answer.samples.json" 2>/dev/null || echo "?")
 requests=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["data"]["result"]; print(r[0]["value"][1] if r else "?")' "$tmp/answer.requests.json" 2>/dev/null || echo "?")
 
 echo
 echo "Prometheus $("$PROMETHEUS" --version 2>&1 | head -n1 | awk '{print $3}') scraping promhttp-demo at http://$web_addr$metrics_path"
-echo "(scrapes so far: $samples, incoming_requests: $requests, after $((SECONDS - start)) s, $attempts query round(s))"
+echo "(scrapes so far: $samples, incoming_requests_total: $requests, after $((SECONDS - start)) s, $attempts query round(s))"
 for i in "${!QUERIES[@]}"; do
     echo
     echo "${QUERIES[$i]}"

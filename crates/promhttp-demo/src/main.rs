@@ -6,6 +6,9 @@
 //! codes and response times, and a custom
 //! registry served together with the `prometheus` crate's default registry (and the
 //! handler's own `promhttp_metric_handler_*` metrics) on a separate metrics listener.
+//! The tutorial's counters `incoming_requests` and `response_code` are named
+//! `incoming_requests_total` and `response_code_total` here, as Prometheus' naming
+//! rules (and `promtool check metrics`) want; its queries change accordingly.
 //!
 //! ```text
 //! cargo run --release --bin promhttp-demo -- [--app.listen-address 127.0.0.1:8080]
@@ -139,10 +142,10 @@ struct Metrics {
 impl Metrics {
     fn register(registry: &Registry) -> promhttp::prometheus::Result<Metrics> {
         let m = Metrics {
-            incoming_requests: IntCounter::new("incoming_requests", "Incoming Requests")?,
+            incoming_requests: IntCounter::new("incoming_requests_total", "Incoming Requests")?,
             connected_clients: IntGauge::new("connected_clients", "Connected Clients")?,
             response_code: IntCounterVec::new(
-                Opts::new("response_code", "Response Codes"),
+                Opts::new("response_code_total", "Response Codes"),
                 &["env", "statuscode", "type"],
             )?,
             response_time: HistogramVec::new(
@@ -214,8 +217,11 @@ async fn simulate(m: Metrics) {
 
 #[tokio::main]
 async fn main() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in journald or files.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -110,7 +110,7 @@ async fn prometheus_scrapes_the_demo_over_https_with_basic_auth() {
     prom.expect_target_up(Duration::from_secs(30)).await;
     let r = prom
         .wait_for_query(
-            "incoming_requests",
+            "incoming_requests_total",
             |s| !s.is_empty(),
             Duration::from_secs(30),
         )

@@ -1,6 +1,9 @@
 //! The README's "run it" command works: the demo serves its app and its metrics,
 //! counts requests and open websockets, and stops cleanly on SIGINT.
 
+#[path = "../../promhttp/tests/support/mod.rs"]
+mod support;
+
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,7 +83,7 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
     for _ in 0..3 {
         assert_eq!(get(app, "/some").await.unwrap().0, 200);
     }
-    wait_for_value(web, "incoming_requests", 3.0).await;
+    wait_for_value(web, "incoming_requests_total", 3.0).await;
 
     let url = format!("ws://{app}/ws");
     let (mut a, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
@@ -99,8 +102,14 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
         body.contains("http_requests_total{code=\"200\",method=\"get\",route=\"/some\"} 3"),
         "{body}"
     );
+    // The demo passes its own linter (counters end in `_total`, ...).
+    if support::require_tool("promtool").is_some() {
+        if let Err(e) = support::promtool_check_metrics(body.as_bytes()) {
+            panic!("{e}\n{body}");
+        }
+    }
     for name in [
-        "response_code",
+        "response_code_total",
         "response_time_bucket",
         "process_cpu_seconds_total",
         "promhttp_metric_handler_requests_total",

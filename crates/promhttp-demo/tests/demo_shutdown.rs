@@ -173,7 +173,10 @@ async fn sigterm_lets_a_scrape_and_an_app_request_in_progress_finish_then_exits_
 
     let (status, body) = response(&mut scrape).await.expect("the scrape is answered");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("# TYPE incoming_requests counter"), "{body}");
+    assert!(
+        body.contains("# TYPE incoming_requests_total counter"),
+        "{body}"
+    );
     let (status, body) = response(&mut request)
         .await
         .expect("the request is answered");

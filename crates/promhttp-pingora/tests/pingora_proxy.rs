@@ -175,14 +175,27 @@ async fn proxy_counts_requests_and_prometheus_scrapes_them() {
         "every request reached the upstream"
     );
 
-    // The page as served: valid for promtool, exact counts.
-    let (status, headers, body) = http_get(&metrics_url, &[]).await;
-    assert_eq!(status, 200);
+    // The page as served: valid for promtool, exact counts. Pingora runs the
+    // `logging` phase (where the upstream duration is observed) after the answer
+    // has gone to the client, so the last observation may land a moment after the
+    // last response: wait for it (bounded) instead of racing it.
+    let duration_count = "pingora_proxy_upstream_duration_seconds_count{code=\"200\"} ";
+    let waited = std::time::Instant::now();
+    let (headers, page) = loop {
+        let (status, headers, body) = http_get(&metrics_url, &[]).await;
+        assert_eq!(status, 200);
+        let page = String::from_utf8(body.to_vec()).expect("utf-8 page");
+        if support::sample(&page, duration_count) == Some(total)
+            || waited.elapsed() > Duration::from_secs(10)
+        {
+            break (headers, page);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(
         header_str(&headers, "content-type"),
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    let page = String::from_utf8(body.to_vec()).expect("utf-8 page");
     assert_eq!(
         support::sample(&page, "pingora_proxy_requests_total "),
         Some(total)
@@ -195,11 +208,9 @@ async fn proxy_counts_requests_and_prometheus_scrapes_them() {
         Some(GETS as f64)
     );
     assert_eq!(
-        support::sample(
-            &page,
-            "pingora_proxy_upstream_duration_seconds_count{code=\"200\"} "
-        ),
-        Some(total)
+        support::sample(&page, duration_count),
+        Some(total),
+        "{page}"
     );
     if let Err(e) = support::promtool_check_metrics(page.as_bytes()) {
         panic!("promtool check metrics: {e}\n{page}");

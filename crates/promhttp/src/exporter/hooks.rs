@@ -117,7 +117,7 @@ fn fail(failures: Option<&prometheus::IntCounter>, what: &str, why: &str) {
     if let Some(c) = failures {
         c.inc();
     }
-    tracing::error!("exporter {what} {why}");
+    tracing::warn!("exporter {what} {why}");
 }
 
 /// Polls a future, turning a panic into an error.

@@ -51,6 +51,15 @@
 //! # }
 //! ```
 //!
+//! ## What it logs
+//!
+//! Through [`tracing`](https://docs.rs/tracing): the address it listens on and its
+//! shutdown at `info`; failing hooks, refused logins, failed TLS handshakes,
+//! pages refused by the unsent-page budget and connections left at the drain
+//! timeout at `warn`; each connection it closes, and why, at `debug`. Nothing is
+//! printed without a subscriber: install one (`tracing_subscriber::fmt().init()`,
+//! as the demo does) to see them.
+//!
 //! Programs that are not async use [`ExporterBuilder::start_blocking`], which runs
 //! the server on its own thread and runtime.
 
