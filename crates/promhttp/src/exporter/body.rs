@@ -17,12 +17,17 @@ use http_body::{Frame, SizeHint};
 
 use super::activity::Request;
 
-/// The size of the pieces a page is sent in.
-const PIECE: usize = 64 * 1024;
+/// The size of the pieces a page is sent in: small enough that a stuck HTTP/2
+/// stream holds little beyond its page, large enough that a page goes out in
+/// few writes (64 KiB pieces cost 10-15 % of the exporter's throughput at 10k
+/// series; 1 MiB pieces measure the same as one piece).
+const PIECE: usize = 1024 * 1024;
 
 /// The body of every exporter response.
 pub(super) struct ExporterBody {
     rest: Bytes,
+    /// Whether the page was cut into pieces (it is larger than one).
+    sliced: bool,
     /// Released when the body ends or is dropped: the request is over.
     request: Option<Request>,
     budget: Option<Reservation>,
@@ -36,6 +41,7 @@ impl ExporterBody {
         }
         ExporterBody {
             rest: bytes,
+            sliced: false,
             request: Some(request),
             budget,
         }
@@ -64,12 +70,14 @@ impl http_body::Body for ExporterBody {
             r.progress();
         }
         let piece = if this.rest.len() > PIECE {
+            this.sliced = true;
             this.rest.split_to(PIECE)
         } else {
-            // The last piece is copied when it belongs to a larger page, so that
-            // the page's memory is freed now, not when the piece has been sent.
+            // The last piece of a larger page is copied, so that the page's memory
+            // is freed when the body ends (and leaves the budget), not when that
+            // piece has been sent.
             let last = std::mem::take(&mut this.rest);
-            if this.budget.is_some() {
+            if this.sliced {
                 Bytes::copy_from_slice(&last)
             } else {
                 last
@@ -193,20 +201,25 @@ mod tests {
     async fn a_page_goes_out_whole_in_pieces_and_releases_its_request_and_room() {
         let budget = PageBudget::new(usize::MAX);
         let activity = Activity::new(Arc::new(Notify::new()), 1);
-        let page = Bytes::from((0..300_000u32).map(|i| i as u8).collect::<Vec<_>>());
+        let page = Bytes::from((0..(4 * PIECE + 1000)).map(|i| i as u8).collect::<Vec<_>>());
         let room = budget.reserve(&page);
         let mut body = ExporterBody::new(page.clone(), activity.request(), room);
         assert!(activity.idle_since().is_none());
         let mut got = Vec::new();
-        let mut pieces = 0;
+        let mut pieces = Vec::new();
         while let Some(frame) = body.frame().await {
             let data = frame.unwrap().into_data().unwrap();
             assert!(data.len() <= PIECE);
             got.extend_from_slice(&data);
-            pieces += 1;
+            pieces.push(data);
         }
         assert_eq!(got, page);
-        assert_eq!(pieces, 5);
+        assert_eq!(pieces.len(), 5);
+        // The pieces are slices of the page, but the last one is a copy: once the
+        // body has ended, nothing it handed out holds the page.
+        let inside = |b: &Bytes| page.as_ptr_range().contains(&b.as_ptr());
+        assert!(pieces[..4].iter().all(inside));
+        assert!(!inside(&pieces[4]));
         assert!(activity.idle_since().is_some());
         assert_eq!(budget.held(), 0);
     }
