@@ -32,7 +32,7 @@ pub mod remote_write;
 
 pub use pushgateway::{
     Method, PeriodicHandle, PeriodicPusher, PeriodicStats, PushError, Pusher, PusherBuilder,
-    DEFAULT_TIMEOUT,
+    DEFAULT_PUSH_TIMEOUT,
 };
 
 /// The longest wait the remote writer's shutdown schedules: about 30 years, the

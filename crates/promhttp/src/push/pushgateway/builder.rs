@@ -16,7 +16,7 @@ use crate::gather::{DefaultRegistry, Gather};
 use crate::model::is_valid_label_name;
 
 /// The time limit of one request when [`PusherBuilder::timeout`] is not called.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Settings of a [`Pusher`]; errors are reported by [`build`](PusherBuilder::build).
 #[must_use]
@@ -76,7 +76,7 @@ impl PusherBuilder {
     }
 
     /// The time limit of each request, from connecting to the end of the answer
-    /// ([`DEFAULT_TIMEOUT`], 10 s, when not called). Must not be zero.
+    /// ([`DEFAULT_PUSH_TIMEOUT`], 10 s, when not called). Must not be zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -204,7 +204,7 @@ impl Pusher {
             grouping: Vec::new(),
             basic_auth: None,
             headers: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
+            timeout: DEFAULT_PUSH_TIMEOUT,
             retries: 0,
             format: Format::Protobuf,
             gatherer: None,

@@ -43,7 +43,7 @@
 //!   newlines included, are shown as escapes such as `\n` and `\x1b`), e.g.
 //!   `unexpected status code 400 while pushing to http://…/metrics/job/x: …`.
 //! * **Time limit**: every request (connect, send, answer) is bounded by
-//!   [`PusherBuilder::timeout`], [`DEFAULT_TIMEOUT`] (10 s) unless set.
+//!   [`PusherBuilder::timeout`], [`DEFAULT_PUSH_TIMEOUT`] (10 s) unless set.
 //! * **Retries**: none by default. With [`PusherBuilder::retries`], a request
 //!   that failed in transport, timed out or got a 5xx is sent again after a
 //!   backoff (200 ms, doubling, at most 5 s); a 4xx never is (the metrics are
@@ -87,7 +87,7 @@ mod error;
 mod periodic;
 mod url;
 
-pub use builder::{PusherBuilder, DEFAULT_TIMEOUT};
+pub use builder::{PusherBuilder, DEFAULT_PUSH_TIMEOUT};
 pub use client::{Method, Pusher};
 pub use error::PushError;
 pub use periodic::{PeriodicHandle, PeriodicPusher, PeriodicStats};

@@ -36,7 +36,7 @@ const MAX_QUEUE_CAPACITY: usize = if (i64::MAX as u64) < usize::MAX as u64 {
 /// Default [`max_batch`](RemoteWriterBuilder::max_batch): 2 000 samples per request.
 pub const DEFAULT_MAX_BATCH: usize = 2_000;
 /// Default [`timeout`](RemoteWriterBuilder::timeout) of one request: 30 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default [`min_backoff`](RemoteWriterBuilder::min_backoff): 30 ms.
 pub const DEFAULT_MIN_BACKOFF: Duration = Duration::from_millis(30);
 /// Default [`max_backoff`](RemoteWriterBuilder::max_backoff): 5 s.
@@ -111,7 +111,7 @@ impl RemoteWriterBuilder {
         self
     }
 
-    /// Time limit of one request, connecting included (default [`DEFAULT_TIMEOUT`]).
+    /// Time limit of one request, connecting included (default [`DEFAULT_REQUEST_TIMEOUT`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -335,7 +335,7 @@ impl RemoteWriter {
             external_labels: Vec::new(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_batch: DEFAULT_MAX_BATCH,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
             min_backoff: DEFAULT_MIN_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
