@@ -1,0 +1,260 @@
+//! The handler's options and their builder: every default, and what `build()`
+//! puts together.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use http::header::HeaderValue;
+use tokio::sync::Semaphore;
+
+use super::metrics::HandlerMetrics;
+use super::{render, Inner, MetricsHandler};
+use crate::gather::Gather;
+use crate::negotiate::Encoding;
+
+/// What to do when gathering reports errors (Go's `HandlerOpts.ErrorHandling`).
+///
+/// Every error is logged with `tracing` at error level and counted in
+/// `promhttp_metric_handler_errors_total{cause="gathering"}` (when instrumented),
+/// whatever the mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorHandling {
+    /// Answer `500 Internal Server Error` with the errors as plain text. The scrape
+    /// fails, and Prometheus shows the reason as the target's last error. The default:
+    /// a page with silently missing series is worse than a failed scrape.
+    #[default]
+    HttpError,
+    /// Serve everything that could be gathered and checked. Only when nothing at all
+    /// is left does the answer become `500`.
+    Continue,
+    /// Panic with the errors, in the task serving the request.
+    Panic,
+}
+
+/// Default gzip level: on exposition text, level 1 costs a fraction of level 6's
+/// CPU for a body only slightly larger.
+pub const DEFAULT_GZIP_LEVEL: u32 = 1;
+/// Default zstd level.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+/// Default margin taken off `X-Prometheus-Scrape-Timeout-Seconds`.
+pub const DEFAULT_SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    pub error_handling: ErrorHandling,
+    pub encodings: Vec<Encoding>,
+    pub gzip_level: u32,
+    pub zstd_level: i32,
+    pub max_in_flight: usize,
+    pub timeout: Option<Duration>,
+    pub honor_scrape_timeout: bool,
+    pub scrape_timeout_offset: Duration,
+    pub openmetrics: bool,
+    pub created: bool,
+    pub process_start: Option<HeaderValue>,
+    pub coalesce: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            error_handling: ErrorHandling::HttpError,
+            encodings: default_encodings(),
+            gzip_level: DEFAULT_GZIP_LEVEL,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            max_in_flight: 0,
+            timeout: None,
+            honor_scrape_timeout: true,
+            scrape_timeout_offset: DEFAULT_SCRAPE_TIMEOUT_OFFSET,
+            openmetrics: false,
+            created: false,
+            process_start: None,
+            coalesce: true,
+        }
+    }
+}
+
+fn default_encodings() -> Vec<Encoding> {
+    let mut v = vec![Encoding::Identity];
+    if cfg!(feature = "gzip") {
+        v.push(Encoding::Gzip);
+    }
+    if cfg!(feature = "zstd") {
+        v.push(Encoding::Zstd);
+    }
+    v
+}
+
+/// Builds a [`MetricsHandler`]; every option has Go's default unless said otherwise.
+#[must_use]
+pub struct HandlerBuilder {
+    gatherer: Box<dyn Gather>,
+    opts: Options,
+    metrics: Option<HandlerMetrics>,
+}
+
+impl std::fmt::Debug for HandlerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerBuilder")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandlerBuilder {
+    pub(super) fn new(gatherer: Box<dyn Gather>) -> Self {
+        HandlerBuilder {
+            gatherer,
+            opts: Options::default(),
+            metrics: None,
+        }
+    }
+
+    /// What to do with gathering errors. Default: [`ErrorHandling::HttpError`].
+    pub fn error_handling(mut self, mode: ErrorHandling) -> Self {
+        self.opts.error_handling = mode;
+        self
+    }
+
+    /// `false` never compresses, whatever the scraper accepts. Default: `true`.
+    pub fn compression(mut self, enabled: bool) -> Self {
+        if enabled {
+            if self.opts.encodings == [Encoding::Identity] {
+                self.opts.encodings = default_encodings();
+            }
+        } else {
+            self.opts.encodings = vec![Encoding::Identity];
+        }
+        self
+    }
+
+    /// The codings offered, in the server's order of preference (which breaks ties
+    /// between equal `q` values). Identity is always possible as the fallback.
+    /// Default: identity, gzip, zstd (those whose cargo feature is on). Codings whose
+    /// feature is off are ignored.
+    pub fn offered_encodings(mut self, encodings: impl IntoIterator<Item = Encoding>) -> Self {
+        self.opts.encodings = encodings
+            .into_iter()
+            .filter(|e| match e {
+                Encoding::Identity => true,
+                Encoding::Gzip => cfg!(feature = "gzip"),
+                Encoding::Zstd => cfg!(feature = "zstd"),
+            })
+            .collect();
+        self
+    }
+
+    /// The gzip level, 0 (store) to 9 (smallest). Default: [`DEFAULT_GZIP_LEVEL`].
+    pub fn gzip_level(mut self, level: u32) -> Self {
+        self.opts.gzip_level = level.min(9);
+        self
+    }
+
+    /// The zstd level, 1 to 22. Default: [`DEFAULT_ZSTD_LEVEL`].
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.opts.zstd_level = level.clamp(1, 22);
+        self
+    }
+
+    /// At most `n` scrapes are served at once; more get `503` with
+    /// `Limit of concurrent requests reached (n), try again later.`. `0` means no
+    /// limit. Default: `0`.
+    pub fn max_requests_in_flight(mut self, n: usize) -> Self {
+        self.opts.max_in_flight = n;
+        self
+    }
+
+    /// A scrape not answered within `timeout` gets `503` with
+    /// `Exceeded configured timeout of …`. Default: none (but see
+    /// [`honor_scrape_timeout_header`](Self::honor_scrape_timeout_header)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.opts.timeout = Some(timeout);
+        self
+    }
+
+    /// Whether `X-Prometheus-Scrape-Timeout-Seconds` caps the deadline: the header's
+    /// value less [`scrape_timeout_offset`](Self::scrape_timeout_offset) (but at
+    /// least half the header's value), so the scraper hears a clear `503` instead of
+    /// timing out itself. Malformed, negative, zero or infinite values are ignored.
+    /// Default: `true`.
+    pub fn honor_scrape_timeout_header(mut self, honor: bool) -> Self {
+        self.opts.honor_scrape_timeout = honor;
+        self
+    }
+
+    /// The margin taken off the scraper's timeout. Default:
+    /// [`DEFAULT_SCRAPE_TIMEOUT_OFFSET`] (500 ms).
+    pub fn scrape_timeout_offset(mut self, offset: Duration) -> Self {
+        self.opts.scrape_timeout_offset = offset;
+        self
+    }
+
+    /// Offer OpenMetrics 1.0.0 (and 0.0.1) in negotiation. Default: `false`, as in
+    /// Go: switching a target to OpenMetrics changes its histogram `le` values
+    /// (`"1"` becomes `"1.0"`), which breaks queries that name them. OpenMetrics is
+    /// the text format that carries exemplars and units.
+    pub fn openmetrics(mut self, enabled: bool) -> Self {
+        self.opts.openmetrics = enabled;
+        self
+    }
+
+    /// Write `_created` samples in OpenMetrics (and created timestamps in protobuf)
+    /// for metrics whose source knows them. Default: `false`: they add a series per
+    /// counter, histogram and summary.
+    pub fn openmetrics_created_samples(mut self, enabled: bool) -> Self {
+        self.opts.created = enabled;
+        self
+    }
+
+    /// Send `Process-Start-Time-Unix: <seconds>` with every page. Default: not sent.
+    pub fn process_start_time(mut self, start: SystemTime) -> Self {
+        // Whole seconds, towards zero; written from the unsigned value, so that no
+        // time the platform can represent overflows (`-i64::MIN` would).
+        let secs = match start.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => d.as_secs().to_string(),
+            Err(e) => match e.duration().as_secs() {
+                0 => "0".to_owned(),
+                s => format!("-{s}"),
+            },
+        };
+        self.opts.process_start = HeaderValue::from_str(&secs).ok();
+        self
+    }
+
+    /// Share one render among concurrent scrapes that ask for the same bytes.
+    /// Default: `true`. Turned off, every scrape gathers on its own.
+    pub fn coalesce(mut self, enabled: bool) -> Self {
+        self.opts.coalesce = enabled;
+        self
+    }
+
+    /// Count scrapes in `metrics` (see [`HandlerMetrics`]). Default: not
+    /// instrumented, except for [`crate::handler()`].
+    pub fn instrument(mut self, metrics: HandlerMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The handler.
+    pub fn build(self) -> MetricsHandler {
+        let limit = match self.opts.max_in_flight {
+            0 => None,
+            n => Some(Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
+        };
+        MetricsHandler {
+            inner: Arc::new(Inner {
+                gatherer: self.gatherer,
+                opts: self.opts,
+                limit,
+                metrics: self.metrics,
+                jobs: Mutex::new(HashMap::new()),
+                renders: Arc::new(Semaphore::new(render::MAX_CONCURRENT_RENDERS)),
+                buffers: Default::default(),
+                size_hints: Default::default(),
+                #[cfg(feature = "zstd")]
+                zstd: Mutex::new(None),
+            }),
+        }
+    }
+}
