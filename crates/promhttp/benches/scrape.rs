@@ -1,7 +1,8 @@
 //! Per-stage cost of a scrape on the benchmark workload (10k series, as the peer
 //! harness defines it): the `prometheus` crate's `gather()` (the floor for anything
-//! serving a `prometheus::Registry`), moving it into our model, each encoder, each
-//! compression, and a whole handler render.
+//! serving a `prometheus::Registry`), moving it into our model, each encoder (the
+//! protobuf one beside the `prometheus` crate's), each compression, and a whole
+//! handler render.
 //!
 //! `cargo bench -p promhttp --bench scrape`
 
@@ -12,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http::Request;
 use promhttp::encode::{encode, EncodeOptions, Format};
 use promhttp::gather::{from_proto, normalize, Gathered};
-use promhttp::prometheus::Registry;
+use promhttp::prometheus::{Encoder, ProtobufEncoder, Registry};
 use promhttp::MetricsHandler;
 
 fn stages(c: &mut Criterion) {
@@ -51,6 +52,19 @@ fn stages(c: &mut Criterion) {
             })
         });
     }
+
+    // The yardstick, in the same run: the `prometheus` crate's own protobuf
+    // encoder on its own `gather()` output.
+    let mfs = reg.gather();
+    g.bench_function("encode/protobuf-prometheus-crate", |b| {
+        b.iter(|| {
+            buf.clear();
+            ProtobufEncoder::new()
+                .encode(&mfs, &mut buf)
+                .expect("encode");
+            buf.len()
+        })
+    });
 
     let handler = MetricsHandler::builder(reg.clone()).build();
     for coding in ["identity", "gzip", "zstd"] {
