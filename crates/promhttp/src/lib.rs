@@ -19,6 +19,8 @@ pub mod negotiate;
 #[cfg(feature = "push")]
 pub mod push;
 mod signal;
+#[cfg(any(feature = "exporter", feature = "remote-write"))]
+mod time;
 
 pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
 pub use handler::{

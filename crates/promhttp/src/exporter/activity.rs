@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::after;
+use crate::time::after;
 
 /// The timeouts the watchdog applies.
 #[derive(Clone, Copy, Debug)]

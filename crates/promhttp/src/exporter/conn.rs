@@ -20,7 +20,8 @@ use super::io::{sniff, WriteStall};
 use super::limits::Limits;
 use super::routes::Routes;
 use super::slots::Slot;
-use super::{stopped, NEVER};
+use super::stopped;
+use crate::time::NEVER;
 
 /// How long a connection closed for idleness gets to take its `GOAWAY` and go.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -32,7 +33,6 @@ pub(super) struct ConnConfig {
     h2_allowed: bool,
     header_read_timeout: Duration,
     timeouts: Timeouts,
-    stall: Duration,
     #[cfg(feature = "web-config")]
     tls: Option<super::web_config::TlsAcceptor>,
 }
@@ -74,7 +74,6 @@ impl ConnConfig {
                 stall: l.write_timeout,
                 response: l.response_timeout,
             },
-            stall: l.write_timeout,
             #[cfg(feature = "web-config")]
             tls,
         }
@@ -114,7 +113,7 @@ pub(super) async fn serve(
     cfg: Arc<ConnConfig>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let io = WriteStall::new(tcp, cfg.stall);
+    let io = WriteStall::new(tcp, cfg.timeouts.stall);
     #[cfg(feature = "web-config")]
     if let Some(tls) = &cfg.tls {
         let handshake = async {

@@ -138,15 +138,6 @@ pub const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS: u32 = 8;
 /// Default time a scrape waits for the `on_scrape` hook at most.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Durations this long or longer mean "never": deadlines are computed with at
-/// most this, so no setting can overflow a clock.
-const NEVER: Duration = Duration::from_secs(30 * 365 * 86_400);
-
-/// `at + d`, saturating: past [`NEVER`] the deadline is `at + NEVER`.
-fn after(at: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
-    at.checked_add(d.min(NEVER)).unwrap_or(at)
-}
-
 /// Resolves once a stop was asked for, or the handle asking is gone.
 async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;

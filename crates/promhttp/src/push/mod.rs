@@ -35,30 +35,6 @@ pub use pushgateway::{
     DEFAULT_PUSH_TIMEOUT,
 };
 
-/// The longest wait the remote writer's shutdown schedules: about 30 years, the
-/// cap Tokio applies to its own sleeps and intervals. A longer configured duration
-/// (up to `Duration::MAX`) means "effectively never" and is saturated to it, so no
-/// `Instant + Duration` can overflow.
-#[cfg(feature = "remote-write")]
-pub(crate) const FAR_FUTURE: std::time::Duration =
-    std::time::Duration::from_secs(86_400 * 365 * 30);
-
-/// The instant `timeout` from now, saturated at [`FAR_FUTURE`] from now (and, on
-/// a platform whose clock cannot reach that far, at the latest instant within a
-/// factor of two of it): never panics, whatever `timeout`.
-#[cfg(feature = "remote-write")]
-pub(crate) fn deadline_after(timeout: std::time::Duration) -> tokio::time::Instant {
-    let now = tokio::time::Instant::now();
-    let mut wait = timeout.min(FAR_FUTURE);
-    loop {
-        // Ends: `now + 0` is always representable.
-        if let Some(at) = now.checked_add(wait) {
-            return at;
-        }
-        wait /= 2;
-    }
-}
-
 /// Server-sent text made safe to show in one line of a log or a terminal: control
 /// characters become escapes (`\n`, `\r`, `\t`, otherwise `\x1b`-style for C0 and
 /// DEL, `\u{9b}`-style for C1), as do Unicode line and paragraph separators and
@@ -107,16 +83,5 @@ mod tests {
         let kept = "Prometheus → Προμηθεύς, 普罗米修斯 🔥 C:\\dir \"q\" \u{fffd}";
         assert_eq!(escape_control(kept), kept);
         assert_eq!(escape_control(""), "");
-    }
-
-    #[cfg(feature = "remote-write")]
-    #[test]
-    fn deadlines_saturate() {
-        use std::time::Duration;
-        let before = tokio::time::Instant::now();
-        let far = deadline_after(Duration::MAX);
-        assert!(far >= before + FAR_FUTURE);
-        let soon = deadline_after(Duration::from_secs(1));
-        assert!(soon <= tokio::time::Instant::now() + Duration::from_secs(1));
     }
 }

@@ -59,7 +59,7 @@ impl RemoteWriteHandle {
     /// [shutdown timeout](super::RemoteWriterBuilder::shutdown_timeout). What is left
     /// then is dropped and counted.
     pub async fn shutdown(mut self) -> ShutdownReport {
-        let deadline = crate::push::deadline_after(self.config.shutdown_timeout);
+        let deadline = crate::time::after(Instant::now(), self.config.shutdown_timeout);
         let _ = self.deadline.send(Some(deadline));
         let _ = self.stop.send(true);
         if let Some(mut task) = self.snapshot_task.take() {
