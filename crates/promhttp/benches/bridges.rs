@@ -113,7 +113,7 @@ fn record(c: &mut Criterion) {
 }
 
 /// Reads a handler response's whole body.
-fn body(rt: &tokio::runtime::Runtime, r: http::Response<promhttp::handler::Body>) -> Vec<u8> {
+fn body(rt: &tokio::runtime::Runtime, r: http::Response<promhttp::MetricsBody>) -> Vec<u8> {
     assert_eq!(r.status(), 200);
     let bytes = rt
         .block_on(r.into_body().collect())

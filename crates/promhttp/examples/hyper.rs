@@ -59,7 +59,7 @@ impl AppMetrics {
     }
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<promhttp::Body> {
+fn text(status: StatusCode, body: &'static str) -> Response<promhttp::MetricsBody> {
     let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
     response
@@ -69,7 +69,7 @@ async fn route(
     request: Request<Incoming>,
     metrics: MetricsHandler,
     app: AppMetrics,
-) -> Result<Response<promhttp::Body>, Infallible> {
+) -> Result<Response<promhttp::MetricsBody>, Infallible> {
     Ok(match request.uri().path() {
         // The handler answers GET and HEAD, and 405 to other methods.
         "/metrics" => metrics.respond(&request).await,

@@ -11,7 +11,7 @@ pub mod encode;
 #[cfg(feature = "exporter")]
 pub mod exporter;
 pub mod gather;
-pub mod handler;
+mod handler;
 #[cfg(feature = "instrument")]
 pub mod instrument;
 pub mod model;
@@ -24,6 +24,7 @@ mod time;
 
 pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
 pub use handler::{
-    handler, handler_for, Body, ErrorHandling, HandlerBuilder, HandlerMetrics, MetricsHandler,
+    handler, handler_for, ErrorHandling, HandlerBuilder, HandlerMetrics, MetricsBody,
+    MetricsHandler, DEFAULT_GZIP_LEVEL, DEFAULT_SCRAPE_TIMEOUT_OFFSET, DEFAULT_ZSTD_LEVEL,
 };
 pub use signal::shutdown_signal;

@@ -33,9 +33,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use promhttp::encode::{encode, EncodeOptions, Format};
 use promhttp::gather::{from_proto, gather_all, normalize, Gathered};
-use promhttp::handler::HandlerBuilder;
 use promhttp::prometheus::Registry;
 use promhttp::shutdown_signal;
+use promhttp::HandlerBuilder;
 use promhttp::{Gather, MetricsHandler};
 
 /// The API the workload is recorded through.

@@ -52,7 +52,7 @@ pub use self::prometheus::{from_proto, DefaultRegistry};
 /// may panic: the panic is caught and reported as an error of that source.
 pub trait Gather: Send + Sync {
     /// Appends this source's families to `out`.
-    fn gather(&self, out: &mut Gathered);
+    fn gather_into(&self, out: &mut Gathered);
 }
 
 /// What gathering produced: families, and the problems met on the way.
@@ -94,20 +94,20 @@ impl fmt::Display for GatherError {
 impl std::error::Error for GatherError {}
 
 impl<G: Gather + ?Sized> Gather for std::sync::Arc<G> {
-    fn gather(&self, out: &mut Gathered) {
-        (**self).gather(out)
+    fn gather_into(&self, out: &mut Gathered) {
+        (**self).gather_into(out)
     }
 }
 
 impl<G: Gather + ?Sized> Gather for Box<G> {
-    fn gather(&self, out: &mut Gathered) {
-        (**self).gather(out)
+    fn gather_into(&self, out: &mut Gathered) {
+        (**self).gather_into(out)
     }
 }
 
 impl<G: Gather + ?Sized> Gather for &'static G {
-    fn gather(&self, out: &mut Gathered) {
-        (**self).gather(out)
+    fn gather_into(&self, out: &mut Gathered) {
+        (**self).gather_into(out)
     }
 }
 
@@ -138,7 +138,7 @@ impl<F> Gather for FnGather<F>
 where
     F: Fn(&mut Gathered) + Send + Sync,
 {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         (self.0)(out)
     }
 }
@@ -196,7 +196,7 @@ impl fmt::Debug for Gatherers {
 }
 
 impl Gather for Gatherers {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         for (i, source) in self.sources.iter().enumerate() {
             gather_caught(&**source, out, i);
         }
@@ -204,7 +204,7 @@ impl Gather for Gatherers {
 }
 
 fn gather_caught(source: &dyn Gather, out: &mut Gathered, index: usize) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| source.gather(out))) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| source.gather_into(out))) {
         out.errors.push(GatherError::new(
             None,
             format!("source #{index} panicked: {}", panic_message(&*panic)),

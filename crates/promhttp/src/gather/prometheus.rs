@@ -12,7 +12,7 @@ use crate::model::{
 };
 
 impl Gather for Registry {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         let families = match catch_unwind(AssertUnwindSafe(|| Registry::gather(self))) {
             Ok(f) => f,
             Err(panic) => {
@@ -36,8 +36,8 @@ impl Gather for Registry {
 pub struct DefaultRegistry;
 
 impl Gather for DefaultRegistry {
-    fn gather(&self, out: &mut Gathered) {
-        Gather::gather(prometheus::default_registry(), out)
+    fn gather_into(&self, out: &mut Gathered) {
+        Gather::gather_into(prometheus::default_registry(), out)
     }
 }
 

@@ -1,44 +1,5 @@
-//! The scrape handler: Go's `promhttp.HandlerFor` for Rust.
-//!
-//! [`MetricsHandler`] answers a scrape request with the metrics of a [`Gather`]
-//! source. It is a tower [`Service`](tower_service::Service) (so it drops into axum
-//! with `Router::route_service`, into hyper through `hyper_util`'s `TowerToHyperService`,
-//! and into any tower stack), and [`MetricsHandler::respond`] is the same thing as
-//! a plain async function of a request.
-//!
-//! What one scrape does:
-//! 1. `GET` and `HEAD` are served (`HEAD`: same headers, no body); other methods get
-//!    `405` with `Allow: GET, HEAD`.
-//! 2. Over [`max_requests_in_flight`](HandlerBuilder::max_requests_in_flight)
-//!    concurrent scrapes, `503`.
-//! 3. The format is negotiated from `Accept` and the compression from
-//!    `Accept-Encoding` ([`crate::negotiate`]); `name[]` query parameters keep only
-//!    the named families.
-//! 4. The page is rendered on a blocking thread (gather, check, encode, compress),
-//!    so a slow or blocking collector never stalls the async runtime. Concurrent
-//!    scrapes asking for the same bytes share one render, so a slow collector costs
-//!    one thread, not one per scrape.
-//! 5. The deadline is the configured [`timeout`](HandlerBuilder::timeout), capped by
-//!    the scraper's `X-Prometheus-Scrape-Timeout-Seconds` less a margin: past it
-//!    the answer is `503`, and a render nobody waits for any more stops before
-//!    encoding.
-//! 6. The whole body is rendered before the status is sent, with `Content-Length`:
-//!    a failure is a `500` (or what [`ErrorHandling`] says), never a truncated `200`.
-//!
-//! ```no_run
-//! # async fn run() -> std::io::Result<()> {
-//! use promhttp::prometheus::{IntCounter, Registry};
-//!
-//! let registry = Registry::new();
-//! let hits = IntCounter::new("hits_total", "Hits.").unwrap();
-//! registry.register(Box::new(hits.clone())).unwrap();
-//!
-//! let metrics = promhttp::MetricsHandler::builder(registry).openmetrics(true).build();
-//! let app = axum::Router::new().route_service("/metrics", metrics);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9898").await?;
-//! axum::serve(listener, app).await
-//! # }
-//! ```
+//! The scrape handler (Go's `promhttp.HandlerFor`); its public items are re-exported
+//! at the crate root, where [`MetricsHandler`] tells what one scrape does.
 
 mod builder;
 mod metrics;
@@ -74,8 +35,12 @@ use render::{Jobs, Key, Outcome};
 use crate::gather::{DefaultRegistry, Gather};
 use crate::negotiate::{negotiate_encoding, negotiate_format, Encoding};
 
-/// The response body type of the handler.
-pub type Body = Full<Bytes>;
+/// The body of every response [`MetricsHandler`] gives: the whole page (or error
+/// text) in one buffer, with its length known up front.
+///
+/// An alias of `http_body_util::Full<Bytes>`, named apart from the
+/// [`http_body::Body`] trait it implements.
+pub type MetricsBody = Full<Bytes>;
 
 pub(crate) struct Inner {
     pub gatherer: Box<dyn Gather>,
@@ -93,10 +58,51 @@ pub(crate) struct Inner {
     pub zstd: std::sync::Mutex<Option<zstd::bulk::Compressor<'static>>>,
 }
 
-/// Serves metrics to scrapers. Cheap to clone; clones share everything.
+/// The scrape handler: serves metrics to scrapers (Go's `promhttp.HandlerFor`).
+/// Cheap to clone; clones share everything.
 ///
 /// Build one with [`MetricsHandler::builder`], or use [`crate::handler()`] for the
 /// default registry.
+///
+/// [`MetricsHandler`] answers a scrape request with the metrics of a [`Gather`]
+/// source. It is a tower [`Service`](tower_service::Service) (so it drops into axum
+/// with `Router::route_service`, into hyper through `hyper_util`'s `TowerToHyperService`,
+/// and into any tower stack), and [`MetricsHandler::respond`] is the same thing as
+/// a plain async function of a request.
+///
+/// What one scrape does:
+/// 1. `GET` and `HEAD` are served (`HEAD`: same headers, no body); other methods get
+///    `405` with `Allow: GET, HEAD`.
+/// 2. Over [`max_requests_in_flight`](HandlerBuilder::max_requests_in_flight)
+///    concurrent scrapes, `503`.
+/// 3. The format is negotiated from `Accept` and the compression from
+///    `Accept-Encoding` ([`crate::negotiate`]); `name[]` query parameters keep only
+///    the named families.
+/// 4. The page is rendered on a blocking thread (gather, check, encode, compress),
+///    so a slow or blocking collector never stalls the async runtime. Concurrent
+///    scrapes asking for the same bytes share one render, so a slow collector costs
+///    one thread, not one per scrape.
+/// 5. The deadline is the configured [`timeout`](HandlerBuilder::timeout), capped by
+///    the scraper's `X-Prometheus-Scrape-Timeout-Seconds` less a margin: past it
+///    the answer is `503`, and a render nobody waits for any more stops before
+///    encoding.
+/// 6. The whole body is rendered before the status is sent, with `Content-Length`:
+///    a failure is a `500` (or what [`ErrorHandling`] says), never a truncated `200`.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use promhttp::prometheus::{IntCounter, Registry};
+///
+/// let registry = Registry::new();
+/// let hits = IntCounter::new("hits_total", "Hits.").unwrap();
+/// registry.register(Box::new(hits.clone())).unwrap();
+///
+/// let metrics = promhttp::MetricsHandler::builder(registry).openmetrics(true).build();
+/// let app = axum::Router::new().route_service("/metrics", metrics);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9898").await?;
+/// axum::serve(listener, app).await
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MetricsHandler {
     inner: Arc<Inner>,
@@ -120,7 +126,7 @@ impl MetricsHandler {
     /// Answers a request (only its method, URI and headers are read).
     ///
     /// Needs a tokio runtime with the time driver when a deadline applies.
-    pub async fn respond<B>(&self, request: &Request<B>) -> Response<Body> {
+    pub async fn respond<B>(&self, request: &Request<B>) -> Response<MetricsBody> {
         self.respond_to(request.method(), request.uri(), request.headers())
             .await
     }
@@ -131,7 +137,7 @@ impl MetricsHandler {
         method: &Method,
         uri: &Uri,
         headers: &HeaderMap,
-    ) -> Response<Body> {
+    ) -> Response<MetricsBody> {
         self.respond_until(method, uri, headers, None)
             .await
             .map(Full::new)
@@ -219,7 +225,7 @@ impl MetricsHandler {
 
     /// Answers a request on the calling thread, without coalescing or deadlines:
     /// for servers that are not async. Gathering may block this thread.
-    pub fn respond_blocking<B>(&self, request: &Request<B>) -> Response<Body> {
+    pub fn respond_blocking<B>(&self, request: &Request<B>) -> Response<MetricsBody> {
         self.respond_blocking_bytes(request).map(Full::new)
     }
 
@@ -342,9 +348,9 @@ fn method_not_allowed() -> Response<Bytes> {
 }
 
 impl<B> tower_service::Service<Request<B>> for MetricsHandler {
-    type Response = Response<Body>;
+    type Response = Response<MetricsBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<MetricsBody>, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))

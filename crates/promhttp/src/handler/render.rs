@@ -218,7 +218,7 @@ pub(crate) fn render(
 
 fn gather(inner: &Inner, key: &Key) -> Gathered {
     let mut g = Gathered::default();
-    inner.gatherer.gather(&mut g);
+    inner.gatherer.gather_into(&mut g);
     if let Some(names) = &key.names {
         g.families
             .retain(|f| names.binary_search_by(|n| n.as_str().cmp(&f.name)).is_ok());

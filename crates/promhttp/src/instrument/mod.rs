@@ -231,8 +231,8 @@ impl fmt::Debug for HttpMetrics {
 }
 
 impl Gather for HttpMetrics {
-    fn gather(&self, out: &mut Gathered) {
-        self.shared.store.gather(out)
+    fn gather_into(&self, out: &mut Gathered) {
+        self.shared.store.gather_into(out)
     }
 }
 

@@ -362,7 +362,7 @@ fn consts(labels: &[(Arc<str>, Arc<str>)]) -> Vec<Label> {
 }
 
 impl Gather for Store {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         let mut cells: Vec<(Key, Arc<Cell>)> = read(&self.cells)
             .iter()
             .map(|(k, c)| (*k, c.clone()))

@@ -313,14 +313,14 @@ impl Recorder for PrometheusRecorder {
 
 impl Gather for PrometheusRecorder {
     /// Families in name order, metrics in label order.
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         self.inner.gather(out)
     }
 }
 
 impl Gather for RecorderHandle {
     /// Families in name order, metrics in label order.
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         self.inner.gather(out)
     }
 }

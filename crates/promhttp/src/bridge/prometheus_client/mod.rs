@@ -69,20 +69,20 @@ pub use parse::parse_openmetrics;
 static LAST_LEN: AtomicUsize = AtomicUsize::new(1024);
 
 impl Gather for Registry {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         gather_registry(self, out)
     }
 }
 
 impl Gather for Mutex<Registry> {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         let registry = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         gather_registry(&registry, out)
     }
 }
 
 impl Gather for RwLock<Registry> {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         let registry = self.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         gather_registry(&registry, out)
     }

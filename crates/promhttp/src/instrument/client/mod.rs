@@ -175,12 +175,12 @@ impl fmt::Debug for ClientMetrics {
 }
 
 impl Gather for ClientMetrics {
-    fn gather(&self, out: &mut Gathered) {
-        self.shared.requests.gather(out);
-        self.shared.dns.gather(out);
-        self.shared.connect.gather(out);
+    fn gather_into(&self, out: &mut Gathered) {
+        self.shared.requests.gather_into(out);
+        self.shared.dns.gather_into(out);
+        self.shared.connect.gather_into(out);
         #[cfg(feature = "web-config")]
-        self.shared.tls.gather(out);
+        self.shared.tls.gather_into(out);
     }
 }
 
@@ -404,7 +404,7 @@ mod tests {
     fn preset_builds() {
         let m = ClientMetrics::new();
         let mut out = Gathered::default();
-        m.gather(&mut out);
+        m.gather_into(&mut out);
         let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,

@@ -123,7 +123,7 @@ impl RemoteWriteMetrics {
 }
 
 impl Gather for RemoteWriteMetrics {
-    fn gather(&self, out: &mut Gathered) {
+    fn gather_into(&self, out: &mut Gathered) {
         let families = self.collectors().iter().flat_map(|c| c.collect()).collect();
         from_proto(families, out);
     }
