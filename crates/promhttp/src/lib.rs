@@ -24,7 +24,7 @@ mod time;
 
 pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
 pub use handler::{
-    handler, handler_for, ErrorHandling, HandlerBuilder, HandlerMetrics, MetricsBody,
-    MetricsHandler, DEFAULT_GZIP_LEVEL, DEFAULT_SCRAPE_TIMEOUT_OFFSET, DEFAULT_ZSTD_LEVEL,
+    handler, handler_for, ErrorHandling, GzipLevel, HandlerBuilder, HandlerMetrics, LevelError,
+    MetricsBody, MetricsHandler, ZstdLevel, DEFAULT_SCRAPE_TIMEOUT_OFFSET,
 };
 pub use signal::shutdown_signal;

@@ -36,7 +36,7 @@ use promhttp::gather::{from_proto, gather_all, normalize, Gathered};
 use promhttp::prometheus::Registry;
 use promhttp::shutdown_signal;
 use promhttp::HandlerBuilder;
-use promhttp::{Gather, MetricsHandler};
+use promhttp::{Gather, GzipLevel, MetricsHandler};
 
 /// The API the workload is recorded through.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -236,7 +236,16 @@ fn encode_bench_bridge(source: &Source, g: &dyn Gather, bridge: Bridge, secs: f6
 
 /// The whole handler render: gzip level 6, then identity, gzip (level 1) and zstd.
 fn handler_bench(prefix: &str, source: &Source, secs: f64) {
-    let gzip6 = source.builder().openmetrics(true).gzip_level(6).build();
+    // Checked at compile time: `GzipLevel::new` is a `const fn`.
+    const LEVEL_6: GzipLevel = match GzipLevel::new(6) {
+        Ok(level) => level,
+        Err(_) => panic!("6 is a gzip level"),
+    };
+    let gzip6 = source
+        .builder()
+        .openmetrics(true)
+        .gzip_level(LEVEL_6)
+        .build();
     let req = Request::get("/metrics")
         .header("accept-encoding", "gzip")
         .body(())

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use http::header::HeaderValue;
 use tokio::sync::Semaphore;
 
+use super::level::{GzipLevel, ZstdLevel};
 use super::metrics::HandlerMetrics;
 use super::{render, Inner, MetricsHandler};
 use crate::gather::Gather;
@@ -32,11 +33,6 @@ pub enum ErrorHandling {
     Panic,
 }
 
-/// Default gzip level: on exposition text, level 1 costs a fraction of level 6's
-/// CPU for a body only slightly larger.
-pub const DEFAULT_GZIP_LEVEL: u32 = 1;
-/// Default zstd level.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
 /// Default margin taken off `X-Prometheus-Scrape-Timeout-Seconds`.
 pub const DEFAULT_SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 
@@ -44,8 +40,8 @@ pub const DEFAULT_SCRAPE_TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 pub(crate) struct Options {
     pub error_handling: ErrorHandling,
     pub encodings: Vec<Encoding>,
-    pub gzip_level: u32,
-    pub zstd_level: i32,
+    pub gzip_level: GzipLevel,
+    pub zstd_level: ZstdLevel,
     pub max_in_flight: usize,
     pub timeout: Option<Duration>,
     pub honor_scrape_timeout: bool,
@@ -61,8 +57,8 @@ impl Default for Options {
         Options {
             error_handling: ErrorHandling::HttpError,
             encodings: default_encodings(),
-            gzip_level: DEFAULT_GZIP_LEVEL,
-            zstd_level: DEFAULT_ZSTD_LEVEL,
+            gzip_level: GzipLevel::DEFAULT,
+            zstd_level: ZstdLevel::DEFAULT,
             max_in_flight: 0,
             timeout: None,
             honor_scrape_timeout: true,
@@ -145,15 +141,27 @@ impl HandlerBuilder {
         self
     }
 
-    /// The gzip level, 0 (store) to 9 (smallest). Default: [`DEFAULT_GZIP_LEVEL`].
-    pub fn gzip_level(mut self, level: u32) -> Self {
-        self.opts.gzip_level = level.min(9);
+    /// The gzip level (see [`GzipLevel`] for the range). Default:
+    /// [`GzipLevel::DEFAULT`] (1).
+    ///
+    /// ```
+    /// # use promhttp::{GzipLevel, MetricsHandler};
+    /// # use promhttp::prometheus::Registry;
+    /// let handler = MetricsHandler::builder(Registry::new())
+    ///     .gzip_level(GzipLevel::new(6)?)
+    ///     .build();
+    /// # let _ = handler;
+    /// # Ok::<(), promhttp::LevelError>(())
+    /// ```
+    pub fn gzip_level(mut self, level: GzipLevel) -> Self {
+        self.opts.gzip_level = level;
         self
     }
 
-    /// The zstd level, 1 to 22. Default: [`DEFAULT_ZSTD_LEVEL`].
-    pub fn zstd_level(mut self, level: i32) -> Self {
-        self.opts.zstd_level = level.clamp(1, 22);
+    /// The zstd level (see [`ZstdLevel`] for the range). Default:
+    /// [`ZstdLevel::DEFAULT`] (1).
+    pub fn zstd_level(mut self, level: ZstdLevel) -> Self {
+        self.opts.zstd_level = level;
         self
     }
 

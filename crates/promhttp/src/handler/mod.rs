@@ -2,6 +2,7 @@
 //! at the crate root, where [`MetricsHandler`] tells what one scrape does.
 
 mod builder;
+mod level;
 mod metrics;
 mod query;
 mod render;
@@ -21,10 +22,8 @@ use http_body_util::Full;
 use tokio::sync::Semaphore;
 
 pub(crate) use builder::Options;
-pub use builder::{
-    ErrorHandling, HandlerBuilder, DEFAULT_GZIP_LEVEL, DEFAULT_SCRAPE_TIMEOUT_OFFSET,
-    DEFAULT_ZSTD_LEVEL,
-};
+pub use builder::{ErrorHandling, HandlerBuilder, DEFAULT_SCRAPE_TIMEOUT_OFFSET};
+pub use level::{GzipLevel, LevelError, ZstdLevel};
 pub use metrics::HandlerMetrics;
 use metrics::InFlight;
 use query::name_filter;

@@ -304,7 +304,7 @@ fn compress(
         #[cfg(feature = "gzip")]
         Encoding::Gzip => {
             use std::io::Write;
-            let level = flate2::Compression::new(inner.opts.gzip_level);
+            let level = flate2::Compression::new(inner.opts.gzip_level.get());
             let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(capacity), level);
             enc.write_all(data)?;
             enc.finish()
@@ -314,7 +314,7 @@ fn compress(
             let mut slot = lock(&inner.zstd);
             let c = match slot.as_mut() {
                 Some(c) => c,
-                None => slot.insert(zstd::bulk::Compressor::new(inner.opts.zstd_level)?),
+                None => slot.insert(zstd::bulk::Compressor::new(inner.opts.zstd_level.get())?),
             };
             let mut out =
                 Vec::with_capacity(capacity.max(zstd::zstd_safe::compress_bound(data.len())));

@@ -119,6 +119,61 @@ async fn zstd_decompresses_to_the_identity_body() {
     }
 }
 
+#[cfg(feature = "gzip")]
+#[tokio::test]
+async fn the_gzip_level_reaches_the_compressor() {
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    // Level 0 stores the page as it is inside the gzip framing.
+    let stored = MetricsHandler::builder(registry())
+        .gzip_level(GzipLevel::MIN)
+        .build();
+    let (r, body) = get(&stored, req("/metrics", &[("accept-encoding", "gzip")])).await;
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    assert!(contains(&body, TEXT_BODY.as_bytes()));
+    // Any other level compresses it.
+    let best = MetricsHandler::builder(registry())
+        .gzip_level(GzipLevel::new(9).unwrap())
+        .build();
+    let (_, body) = get(&best, req("/metrics", &[("accept-encoding", "gzip")])).await;
+    assert!(!contains(&body, TEXT_BODY.as_bytes()));
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    assert_eq!(plain, TEXT_BODY);
+}
+
+#[cfg(feature = "zstd")]
+#[tokio::test]
+async fn the_zstd_level_reaches_the_compressor() {
+    let big = || {
+        let r = Registry::new();
+        let c = IntCounterVec::new(Opts::new("requests_total", "Requests."), &["path"]).unwrap();
+        r.register(Box::new(c.clone())).unwrap();
+        for i in 0..500 {
+            c.with_label_values(&[&format!("/api/v1/items/{i}")]).inc();
+        }
+        r
+    };
+    let size = |level: ZstdLevel| {
+        let h = MetricsHandler::builder(big()).zstd_level(level).build();
+        async move {
+            let (r, body) = get(&h, req("/metrics", &[("accept-encoding", "zstd")])).await;
+            assert_eq!(header(&r, "content-encoding"), "zstd");
+            let plain = zstd::stream::decode_all(&body[..]).unwrap();
+            assert!(plain.starts_with(b"# HELP requests_total"));
+            body.len()
+        }
+    };
+    // zstd's fastest level hardly compresses; level 19 does.
+    let fastest = size(ZstdLevel::MIN).await;
+    let best = size(ZstdLevel::new(19).unwrap()).await;
+    assert!(
+        fastest > 2 * best,
+        "fastest {fastest} bytes, level 19 {best}"
+    );
+}
+
 #[tokio::test]
 async fn compression_can_be_refused_or_disabled() {
     let h = handler_for(registry());
