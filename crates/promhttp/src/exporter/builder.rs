@@ -238,10 +238,11 @@ impl ExporterBuilder {
     }
 
     /// At most this many connections from one IP address; further connections
-    /// from it are closed at once. Default: `None` (no per-address limit: scrapers
-    /// behind one NAT or proxy share an address).
-    pub fn max_connections_per_peer(mut self, n: Option<NonZeroUsize>) -> Self {
-        self.limits.max_connections_per_peer = n;
+    /// from it are closed at once. Takes a [`NonZeroUsize`] or an `Option` of one
+    /// (`NonZeroUsize::new(n)` fits as it is). Default: `None` (no per-address
+    /// limit: scrapers behind one NAT or proxy share an address).
+    pub fn max_connections_per_peer(mut self, limit: impl Into<Option<NonZeroUsize>>) -> Self {
+        self.limits.max_connections_per_peer = limit.into();
         self
     }
 

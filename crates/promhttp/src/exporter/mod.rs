@@ -117,8 +117,11 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default longest time one response may take to send.
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default cap on concurrent scrapes of [`Exporter::builder`] (`503` beyond).
-pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: usize = 40;
+/// Default cap on concurrent scrapes of [`Exporter::builder`] (`503` beyond): 40.
+pub const DEFAULT_MAX_REQUESTS_IN_FLIGHT: NonZeroUsize = match NonZeroUsize::new(40) {
+    Some(n) => n,
+    None => unreachable!(),
+};
 /// Default cap on concurrent connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default time scrapes in flight get to finish on shutdown.

@@ -702,7 +702,7 @@ async fn the_configured_handler_keeps_the_exporters_in_flight_cap() {
         .await
         .unwrap();
     let addr = h.local_addr();
-    let waiting: Vec<_> = (0..DEFAULT_MAX_REQUESTS_IN_FLIGHT)
+    let waiting: Vec<_> = (0..DEFAULT_MAX_REQUESTS_IN_FLIGHT.get())
         .map(|_| tokio::spawn(raw(addr, "GET", "/metrics")))
         .collect();
     gate.wait_started().await;
@@ -715,6 +715,35 @@ async fn the_configured_handler_keeps_the_exporters_in_flight_cap() {
     for w in waiting {
         assert_eq!(w.await.unwrap().0, 200);
     }
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_per_peer_limit_closes_a_second_connection_from_the_same_address() {
+    let h = Exporter::builder(Registry::new())
+        .max_connections_per_peer(std::num::NonZeroUsize::new(1))
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    // The first connection holds the address's one place (idle, not yet timed out).
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buf))
+        .await
+        .expect("the second connection is closed at once");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // The first one still serves.
+    first
+        .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    first.read_to_end(&mut answer).await.unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
     h.shutdown();
     h.join().await.unwrap();
 }

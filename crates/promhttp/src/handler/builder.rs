@@ -2,6 +2,7 @@
 //! puts together.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -9,6 +10,7 @@ use http::header::HeaderValue;
 use tokio::sync::Semaphore;
 
 use super::level::{GzipLevel, ZstdLevel};
+use super::limit::InFlightLimit;
 use super::metrics::HandlerMetrics;
 use super::{render, Inner, MetricsHandler};
 use crate::gather::Gather;
@@ -42,7 +44,7 @@ pub(crate) struct Options {
     pub encodings: Vec<Encoding>,
     pub gzip_level: GzipLevel,
     pub zstd_level: ZstdLevel,
-    pub max_in_flight: usize,
+    pub max_in_flight: Option<NonZeroUsize>,
     pub timeout: Option<Duration>,
     pub honor_scrape_timeout: bool,
     pub scrape_timeout_offset: Duration,
@@ -59,7 +61,7 @@ impl Default for Options {
             encodings: default_encodings(),
             gzip_level: GzipLevel::DEFAULT,
             zstd_level: ZstdLevel::DEFAULT,
-            max_in_flight: 0,
+            max_in_flight: None,
             timeout: None,
             honor_scrape_timeout: true,
             scrape_timeout_offset: DEFAULT_SCRAPE_TIMEOUT_OFFSET,
@@ -165,11 +167,26 @@ impl HandlerBuilder {
         self
     }
 
-    /// At most `n` scrapes are served at once; more get `503` with
-    /// `Limit of concurrent requests reached (n), try again later.`. `0` means no
-    /// limit. Default: `0`.
-    pub fn max_requests_in_flight(mut self, n: usize) -> Self {
-        self.opts.max_in_flight = n;
+    /// At most `limit` scrapes are served at once; more get `503` with
+    /// `Limit of concurrent requests reached (n), try again later.`. `None` means
+    /// no limit. Takes a [`NonZeroUsize`] or an `Option` of one, so
+    /// `NonZeroUsize::new(n)` fits as it is (and `n = 0` is no limit, as in Go).
+    /// Default: `None`.
+    ///
+    /// ```
+    /// # use std::num::NonZeroUsize;
+    /// # use promhttp::MetricsHandler;
+    /// # use promhttp::prometheus::Registry;
+    /// let capped = MetricsHandler::builder(Registry::new())
+    ///     .max_requests_in_flight(NonZeroUsize::new(10))
+    ///     .build();
+    /// let uncapped = MetricsHandler::builder(Registry::new())
+    ///     .max_requests_in_flight(None)
+    ///     .build();
+    /// # let _ = (capped, uncapped);
+    /// ```
+    pub fn max_requests_in_flight(mut self, limit: impl Into<Option<NonZeroUsize>>) -> Self {
+        self.opts.max_in_flight = limit.into();
         self
     }
 
@@ -246,10 +263,7 @@ impl HandlerBuilder {
 
     /// The handler.
     pub fn build(self) -> MetricsHandler {
-        let limit = match self.opts.max_in_flight {
-            0 => None,
-            n => Some(Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS)))),
-        };
+        let limit = self.opts.max_in_flight.map(InFlightLimit::new);
         MetricsHandler {
             inner: Arc::new(Inner {
                 gatherer: self.gatherer,

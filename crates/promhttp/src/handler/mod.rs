@@ -3,6 +3,7 @@
 
 mod builder;
 mod level;
+mod limit;
 mod metrics;
 mod query;
 mod render;
@@ -44,7 +45,7 @@ pub type MetricsBody = Full<Bytes>;
 pub(crate) struct Inner {
     pub gatherer: Box<dyn Gather>,
     pub opts: Options,
-    limit: Option<Arc<Semaphore>>,
+    limit: Option<limit::InFlightLimit>,
     pub metrics: Option<HandlerMetrics>,
     pub jobs: Jobs,
     /// Render slots (see [`render::MAX_CONCURRENT_RENDERS`]).
@@ -168,7 +169,7 @@ impl MetricsHandler {
         let _in_flight = InFlight::enter(self.inner.metrics.as_ref());
         let response = self.answer(method, uri, headers, arrived).await;
         if let Some(m) = &self.inner.metrics {
-            m.count(response.status().as_u16());
+            m.count(response.status());
         }
         response
     }
@@ -186,16 +187,16 @@ impl MetricsHandler {
             _ => return method_not_allowed(),
         };
         let inner = &self.inner;
-        let _permit = match &inner.limit {
+        let _inside = match &inner.limit {
             None => None,
-            Some(sem) => match sem.clone().try_acquire_owned() {
-                Ok(p) => Some(p),
-                Err(_) => {
+            Some(limit) => match limit.try_enter() {
+                Some(entered) => Some(entered),
+                None => {
                     return plain(
                         StatusCode::SERVICE_UNAVAILABLE,
                         format!(
                             "Limit of concurrent requests reached ({}), try again later.\n",
-                            inner.opts.max_in_flight
+                            limit.max()
                         ),
                     )
                 }
@@ -240,7 +241,7 @@ impl MetricsHandler {
             _ => method_not_allowed(),
         };
         if let Some(m) = &self.inner.metrics {
-            m.count(response.status().as_u16());
+            m.count(response.status());
         }
         response
     }

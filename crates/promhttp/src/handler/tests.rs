@@ -1,6 +1,7 @@
 //! Behaviour of the handler, called through `ServiceExt::oneshot`: no server needed.
 
 use std::io::Read;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -480,7 +481,7 @@ impl Gate {
 async fn max_requests_in_flight() {
     let gate = Gate::default();
     let h = MetricsHandler::builder(gate.source())
-        .max_requests_in_flight(1)
+        .max_requests_in_flight(NonZeroUsize::MIN)
         .coalesce(false)
         .build();
     let first = tokio::spawn(h.clone().oneshot(req("/metrics", &[])));
@@ -498,9 +499,30 @@ async fn max_requests_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_limit_and_the_largest_limit_let_scrapes_run_together() {
+    for limit in [None, Some(NonZeroUsize::MAX)] {
+        let gate = Gate::default();
+        let h = MetricsHandler::builder(gate.source())
+            // A cap set earlier is replaced, not kept.
+            .max_requests_in_flight(NonZeroUsize::MIN)
+            .max_requests_in_flight(limit)
+            .coalesce(false)
+            .build();
+        let scrapes: Vec<_> = (0..3)
+            .map(|_| tokio::spawn(h.clone().oneshot(req("/metrics", &[]))))
+            .collect();
+        gate.wait_running(3).await;
+        gate.open();
+        for s in scrapes {
+            assert_eq!(s.await.unwrap().unwrap().status(), StatusCode::OK);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permit_is_released_when_requests_are_dropped() {
     let h = MetricsHandler::builder(registry())
-        .max_requests_in_flight(1)
+        .max_requests_in_flight(NonZeroUsize::new(1))
         .build();
     for _ in 0..1000 {
         let fut = h.clone().oneshot(req("/metrics", &[]));
