@@ -58,7 +58,7 @@ impl http_body::Body for Hang {
 }
 
 async fn start() -> (SocketAddr, HttpMetrics) {
-    let http = HttpMetrics::preset()
+    let http = HttpMetrics::builder()
         .exemplar(|req| {
             let id = req.headers.get("x-trace-id")?.to_str().ok()?;
             Some(vec![Label::new("trace_id", id.to_owned())])
@@ -404,7 +404,7 @@ fn the_layer_allocates_nothing_per_request_once_its_series_exist() {
     let hello = tower::service_fn(|_req: Request<()>| async {
         Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(b"hello"))))
     });
-    let http = HttpMetrics::preset()
+    let http = HttpMetrics::builder()
         .label_from_request("tenant", 10, |req| {
             req.headers.get("x-tenant")?.to_str().ok()
         })

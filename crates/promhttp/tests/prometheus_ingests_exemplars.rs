@@ -16,7 +16,7 @@ use support::Prometheus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_stores_the_middlewares_exemplars() {
-    let http = HttpMetrics::preset()
+    let http = HttpMetrics::builder()
         .exemplar(|req| {
             let id = req.headers.get("x-trace-id")?.to_str().ok()?;
             Some(vec![Label::new("trace_id", id.to_owned())])

@@ -66,6 +66,47 @@ struct HistConf {
     buckets: Vec<f64>,
 }
 
+impl HistConf {
+    fn new(name: &str, kind: HistKind, buckets: &[f64]) -> Self {
+        HistConf {
+            name: name.to_owned(),
+            help: HIST_HELP[kind as usize],
+            buckets: buckets.to_vec(),
+        }
+    }
+}
+
+/// The default help of each histogram, in [`HistKind`] order.
+const HIST_HELP: [&str; HIST_KINDS] = [
+    "Duration of HTTP requests in seconds, until the response body ended.",
+    "Approximate size of HTTP requests in bytes: URI, method, protocol, headers and declared body length.",
+    "Size of HTTP response bodies in bytes, as sent.",
+    "Seconds until the HTTP response head was ready.",
+];
+
+/// A metric of [`HttpMetrics`], to [`disable`](HttpMetricsBuilder::disable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HttpMetric {
+    /// The request counter ([`requests_total`](HttpMetricsBuilder::requests_total)).
+    RequestsTotal,
+    /// The duration histogram ([`request_duration`](HttpMetricsBuilder::request_duration)).
+    RequestDuration,
+    /// The in-flight gauge ([`requests_in_flight`](HttpMetricsBuilder::requests_in_flight)).
+    RequestsInFlight,
+    /// The request size histogram ([`request_size`](HttpMetricsBuilder::request_size)).
+    RequestSize,
+    /// The response size histogram ([`response_size`](HttpMetricsBuilder::response_size)).
+    ResponseSize,
+    /// The time-to-header histogram
+    /// ([`time_to_write_header`](HttpMetricsBuilder::time_to_write_header)); not in the
+    /// preset.
+    TimeToWriteHeader,
+    /// The counter of label values recorded as the overflow value
+    /// ([`overflow_counter`](HttpMetricsBuilder::overflow_counter)).
+    LabelOverflows,
+}
+
 struct RequestLabel {
     name: String,
     max_values: usize,
@@ -87,7 +128,7 @@ pub struct HttpMetricsBuilder {
     max_routes: usize,
     request_labels: Vec<RequestLabel>,
     overflow_value: String,
-    overflow_counter: String,
+    overflow_counter: Option<String>,
     error_code: u16,
     exemplar: Option<ExemplarFn>,
 }
@@ -102,63 +143,83 @@ impl fmt::Debug for HttpMetricsBuilder {
     }
 }
 
-impl Default for HttpMetricsBuilder {
-    fn default() -> Self {
-        HttpMetricsBuilder::new()
-    }
-}
-
 impl HttpMetricsBuilder {
-    /// No metrics; labels `method` and `code`.
-    pub fn new() -> Self {
+    /// The preset (see [`HttpMetrics::new`]); [`HttpMetrics::builder`] starts here.
+    pub(super) fn preset() -> Self {
         HttpMetricsBuilder {
-            counter: None,
-            hists: [None, None, None, None],
-            in_flight: None,
+            counter: Some("http_requests_total".to_owned()),
+            hists: [
+                Some(HistConf::new(
+                    "http_request_duration_seconds",
+                    HistKind::Duration,
+                    &DEFAULT_DURATION_BUCKETS,
+                )),
+                Some(HistConf::new(
+                    "http_request_size_bytes",
+                    HistKind::RequestSize,
+                    &DEFAULT_SIZE_BUCKETS,
+                )),
+                Some(HistConf::new(
+                    "http_response_size_bytes",
+                    HistKind::ResponseSize,
+                    &DEFAULT_SIZE_BUCKETS,
+                )),
+                None,
+            ],
+            in_flight: Some("http_requests_in_flight".to_owned()),
             method: true,
             code: true,
-            route: false,
+            route: true,
             const_labels: Vec::new(),
             extra_methods: Vec::new(),
             unmatched: "unmatched".to_owned(),
             max_routes: 1000,
             request_labels: Vec::new(),
             overflow_value: "overflow".to_owned(),
-            overflow_counter: "http_label_overflows_total".to_owned(),
+            overflow_counter: Some("http_label_overflows_total".to_owned()),
             error_code: 500,
             exemplar: None,
         }
     }
 
-    /// The preset (see [`HttpMetrics::new`]).
-    pub fn preset() -> Self {
-        HttpMetricsBuilder::new()
-            .requests_total("http_requests_total")
-            .request_duration("http_request_duration_seconds", DEFAULT_DURATION_BUCKETS)
-            .requests_in_flight("http_requests_in_flight")
-            .request_size("http_request_size_bytes", DEFAULT_SIZE_BUCKETS)
-            .response_size("http_response_size_bytes", DEFAULT_SIZE_BUCKETS)
-            .route_label(true)
+    /// Removes a metric of the preset (or one added before). Setting its name again
+    /// afterwards adds it back: the last call wins. Disabling
+    /// [`HttpMetric::LabelOverflows`] keeps the bounds on label values (values over
+    /// a limit are still recorded as the overflow value), it only stops counting
+    /// them. At least one of the request metrics must remain.
+    pub fn disable(mut self, metric: HttpMetric) -> Self {
+        match metric {
+            HttpMetric::RequestsTotal => self.counter = None,
+            HttpMetric::RequestDuration => self.hists[HistKind::Duration as usize] = None,
+            HttpMetric::RequestsInFlight => self.in_flight = None,
+            HttpMetric::RequestSize => self.hists[HistKind::RequestSize as usize] = None,
+            HttpMetric::ResponseSize => self.hists[HistKind::ResponseSize as usize] = None,
+            HttpMetric::TimeToWriteHeader => {
+                self.hists[HistKind::TimeToWriteHeader as usize] = None
+            }
+            HttpMetric::LabelOverflows => self.overflow_counter = None,
+        }
+        self
     }
 
-    /// Count requests in a counter named `name` (must end in `_total`). Preset:
+    /// Count requests in a counter named `name` (must end in `_total`). Default:
     /// `http_requests_total`.
     pub fn requests_total(mut self, name: impl Into<String>) -> Self {
         self.counter = Some(name.into());
         self
     }
 
-    fn hist(mut self, kind: HistKind, name: String, help: &'static str, buckets: Vec<f64>) -> Self {
+    fn hist(mut self, kind: HistKind, name: String, buckets: Vec<f64>) -> Self {
         self.hists[kind as usize] = Some(HistConf {
             name,
-            help,
+            help: HIST_HELP[kind as usize],
             buckets,
         });
         self
     }
 
     /// Request durations in seconds (until the response body ended) in a histogram with
-    /// these bucket bounds. Preset: `http_request_duration_seconds`,
+    /// these bucket bounds. Default: `http_request_duration_seconds`,
     /// [`DEFAULT_DURATION_BUCKETS`].
     pub fn request_duration(
         self,
@@ -168,12 +229,11 @@ impl HttpMetricsBuilder {
         self.hist(
             HistKind::Duration,
             name.into(),
-            "Duration of HTTP requests in seconds, until the response body ended.",
             buckets.into_iter().collect(),
         )
     }
 
-    /// Approximate request sizes in bytes (see the [module docs](super)). Preset:
+    /// Approximate request sizes in bytes (see the [module docs](super)). Default:
     /// `http_request_size_bytes`, [`DEFAULT_SIZE_BUCKETS`].
     pub fn request_size(
         self,
@@ -183,12 +243,11 @@ impl HttpMetricsBuilder {
         self.hist(
             HistKind::RequestSize,
             name.into(),
-            "Approximate size of HTTP requests in bytes: URI, method, protocol, headers and declared body length.",
             buckets.into_iter().collect(),
         )
     }
 
-    /// Response body sizes in bytes, as streamed. Preset: `http_response_size_bytes`,
+    /// Response body sizes in bytes, as streamed. Default: `http_response_size_bytes`,
     /// [`DEFAULT_SIZE_BUCKETS`].
     pub fn response_size(
         self,
@@ -198,7 +257,6 @@ impl HttpMetricsBuilder {
         self.hist(
             HistKind::ResponseSize,
             name.into(),
-            "Size of HTTP response bodies in bytes, as sent.",
             buckets.into_iter().collect(),
         )
     }
@@ -214,12 +272,11 @@ impl HttpMetricsBuilder {
         self.hist(
             HistKind::TimeToWriteHeader,
             name.into(),
-            "Seconds until the HTTP response head was ready.",
             buckets.into_iter().collect(),
         )
     }
 
-    /// A gauge of the requests being served, with the constant labels only. Preset:
+    /// A gauge of the requests being served, with the constant labels only. Default:
     /// `http_requests_in_flight`.
     pub fn requests_in_flight(mut self, name: impl Into<String>) -> Self {
         self.in_flight = Some(name.into());
@@ -238,7 +295,7 @@ impl HttpMetricsBuilder {
         self
     }
 
-    /// Whether the `route` label is used. Default: `false`; preset: `true`.
+    /// Whether the `route` label is used. Default: `true`.
     pub fn route_label(mut self, enabled: bool) -> Self {
         self.route = enabled;
         self
@@ -285,7 +342,7 @@ impl HttpMetricsBuilder {
     /// #[derive(Clone)]
     /// struct Tenant(String);
     ///
-    /// let http = HttpMetrics::preset()
+    /// let http = HttpMetrics::builder()
     ///     .label_from_request("tenant", 50, |req| {
     ///         req.extensions.get::<Tenant>().map(|t| t.0.as_str())
     ///     })
@@ -312,10 +369,11 @@ impl HttpMetricsBuilder {
     }
 
     /// The name of the counter of values recorded as the overflow value, labelled
-    /// `label` (present when there are request labels or a route label).
-    /// Default: `http_label_overflows_total`.
+    /// `label` (present when there are request labels or a route label; off with
+    /// [`disable(HttpMetric::LabelOverflows)`](Self::disable)). Default:
+    /// `http_label_overflows_total`.
     pub fn overflow_counter(mut self, name: impl Into<String>) -> Self {
-        self.overflow_counter = name.into();
+        self.overflow_counter = Some(name.into());
         self
     }
 
@@ -332,7 +390,7 @@ impl HttpMetricsBuilder {
     /// use promhttp::instrument::HttpMetrics;
     /// use promhttp::model::Label;
     ///
-    /// let http = HttpMetrics::preset()
+    /// let http = HttpMetrics::builder()
     ///     .exemplar(|req| {
     ///         let id = req.headers.get("x-trace-id")?.to_str().ok()?;
     ///         Some(vec![Label::new("trace_id", id.to_owned())])
@@ -406,7 +464,7 @@ impl HttpMetricsBuilder {
         };
         if counter.is_none() && in_flight.is_none() && hists.iter().all(Option::is_none) {
             return Err(ConfigError::new(
-                "no metric: add at least one (or use HttpMetrics::new())",
+                "no metric: every request metric is disabled",
             ));
         }
 
@@ -473,24 +531,24 @@ impl HttpMetricsBuilder {
                 self.unmatched
             )));
         }
-        let overflow_counter = if guarded {
-            if const_labels.iter().any(|(n, _)| &**n == "label") {
-                return Err(ConfigError::new(
-                    "constant label \"label\" clashes with the label of the overflow counter",
-                ));
-            }
-            if !self.overflow_counter.ends_with("_total") {
-                return Err(ConfigError::new(format!(
-                    "overflow counter {:?}: a counter's name must end in _total",
-                    self.overflow_counter
-                )));
-            }
-            Some((
-                metric_name(&self.overflow_counter, "overflow counter")?,
+        let overflow_counter = match self.overflow_counter.as_deref().filter(|_| guarded) {
+            Some(overflow_name) => {
+                if const_labels.iter().any(|(n, _)| &**n == "label") {
+                    return Err(ConfigError::new(
+                        "constant label \"label\" clashes with the label of the overflow counter",
+                    ));
+                }
+                if !overflow_name.ends_with("_total") {
+                    return Err(ConfigError::new(format!(
+                        "overflow counter {overflow_name:?}: a counter's name must end in _total"
+                    )));
+                }
+                Some((
+                metric_name(overflow_name, "overflow counter")?,
                 Arc::from("Label values recorded as the overflow value because their label had too many distinct values."),
             ))
-        } else {
-            None
+            }
+            None => None,
         };
 
         // Methods.

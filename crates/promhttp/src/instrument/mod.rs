@@ -15,7 +15,9 @@
 //!
 //! # The metrics
 //!
-//! Each is optional; [`HttpMetrics::new`] (the preset) has the first five:
+//! [`HttpMetrics::new`] (the preset) has the first five; [`HttpMetrics::builder`]
+//! starts from the preset, and [`disable`](HttpMetricsBuilder::disable) removes any
+//! of them:
 //!
 //! | builder method | preset name | type | observed |
 //! |---|---|---|---|
@@ -140,7 +142,7 @@ use std::sync::Arc;
 
 pub use body::InstrumentedBody;
 pub use builder::{
-    ConfigError, HttpMetricsBuilder, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS,
+    ConfigError, HttpMetric, HttpMetricsBuilder, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS,
 };
 pub use future::ResponseFuture;
 pub use layer::InstrumentLayer;
@@ -158,10 +160,11 @@ pub struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    /// The preset for the common case: `http_requests_total`,
+    /// The preset, `HttpMetrics::builder().build()`: `http_requests_total`,
     /// `http_request_duration_seconds`, `http_requests_in_flight`,
     /// `http_request_size_bytes` and `http_response_size_bytes`, labelled `method`,
-    /// `code` and `route`.
+    /// `code` and `route`, with `http_label_overflows_total` counting route templates
+    /// over [`max_routes`](HttpMetricsBuilder::max_routes).
     ///
     /// ```
     /// use axum::{routing::get, Router};
@@ -175,22 +178,31 @@ impl HttpMetrics {
     /// # let _ = app;
     /// ```
     pub fn new() -> Self {
-        match HttpMetricsBuilder::preset().build() {
+        match HttpMetrics::builder().build() {
             Ok(m) => m,
             // The preset is a constant configuration, checked by the tests.
             Err(e) => unreachable!("the preset configuration is valid: {e}"),
         }
     }
 
-    /// A builder with the preset's metrics and labels, to adjust (constant labels,
-    /// exemplars, names, …).
-    pub fn preset() -> HttpMetricsBuilder {
-        HttpMetricsBuilder::preset()
-    }
-
-    /// A builder with no metrics yet, labels `method` and `code`: add the metrics wanted.
+    /// A builder starting from the preset ([`new`](Self::new)): every setter
+    /// changes one thing of it, [`disable`](HttpMetricsBuilder::disable) removes a
+    /// metric.
+    ///
+    /// ```
+    /// use promhttp::instrument::{HttpMetric, HttpMetrics};
+    ///
+    /// // The preset without the size histograms, with a constant label.
+    /// let http = HttpMetrics::builder()
+    ///     .disable(HttpMetric::RequestSize)
+    ///     .disable(HttpMetric::ResponseSize)
+    ///     .const_label("service", "api")
+    ///     .build()?;
+    /// # let _ = http;
+    /// # Ok::<(), promhttp::instrument::ConfigError>(())
+    /// ```
     pub fn builder() -> HttpMetricsBuilder {
-        HttpMetricsBuilder::new()
+        HttpMetricsBuilder::preset()
     }
 
     /// The layer that instruments a service with these metrics.

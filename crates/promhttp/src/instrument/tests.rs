@@ -110,6 +110,19 @@ fn hello(
     })
 }
 
+/// The preset with every metric and the `route` label turned off: add what a test
+/// needs.
+fn none() -> HttpMetricsBuilder {
+    HttpMetrics::builder()
+        .disable(HttpMetric::RequestsTotal)
+        .disable(HttpMetric::RequestDuration)
+        .disable(HttpMetric::RequestsInFlight)
+        .disable(HttpMetric::RequestSize)
+        .disable(HttpMetric::ResponseSize)
+        .disable(HttpMetric::LabelOverflows)
+        .route_label(false)
+}
+
 fn get(uri: &str) -> Request<()> {
     Request::builder()
         .uri(uri)
@@ -128,6 +141,62 @@ fn preset_families_are_sorted_and_valid() {
         ["http_label_overflows_total", "http_requests_in_flight"]
     );
     assert_eq!(counter(&g, "http_requests_in_flight", &[]), 0.0);
+}
+
+#[tokio::test]
+async fn the_builder_starts_from_the_preset_and_disable_removes_a_metric() {
+    let names = |m: &HttpMetrics| -> Vec<String> {
+        page(m)
+            .families
+            .iter()
+            .map(|f| f.name.to_string())
+            .collect()
+    };
+    let preset = HttpMetrics::new();
+    let built = HttpMetrics::builder()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let trimmed = HttpMetrics::builder()
+        .disable(HttpMetric::RequestSize)
+        .disable(HttpMetric::RequestsInFlight)
+        .disable(HttpMetric::LabelOverflows)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Disabled, then named again: the last call wins.
+    let back = HttpMetrics::builder()
+        .disable(HttpMetric::RequestsTotal)
+        .requests_total("again_total")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    for m in [&preset, &built, &trimmed, &back] {
+        let resp = m
+            .layer()
+            .layer(hello("x"))
+            .oneshot(get("/"))
+            .await
+            .unwrap_or_else(|e| match e {});
+        let _ = resp.into_body().collect().await;
+    }
+    let all = [
+        "http_label_overflows_total",
+        "http_request_duration_seconds",
+        "http_request_size_bytes",
+        "http_requests_in_flight",
+        "http_requests_total",
+        "http_response_size_bytes",
+    ];
+    assert_eq!(names(&preset), all);
+    assert_eq!(names(&built), all);
+    assert_eq!(
+        names(&trimmed),
+        [
+            "http_request_duration_seconds",
+            "http_requests_total",
+            "http_response_size_bytes"
+        ]
+    );
+    assert_eq!(counter(&page(&back), "again_total", &[]), 1.0);
+    assert_eq!(counter(&page(&back), "http_requests_total", &[]), 0.0);
 }
 
 #[tokio::test]
@@ -296,7 +365,7 @@ async fn inner_error_is_counted_as_the_error_code() {
     for (m, code) in [
         (HttpMetrics::new(), "500"),
         (
-            HttpMetrics::preset()
+            HttpMetrics::builder()
                 .error_code(503)
                 .time_to_write_header("ttwh_seconds", [0.1, 1.0])
                 .build()
@@ -324,7 +393,7 @@ async fn inner_error_is_counted_as_the_error_code() {
 
 #[tokio::test]
 async fn time_to_write_header_is_observed_once() {
-    let m = HttpMetrics::builder()
+    let m = none()
         .time_to_write_header("ttwh_seconds", [0.1, 1.0])
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -377,7 +446,7 @@ async fn panicking_handler_records_nothing_and_leaves_flight() {
 
 #[tokio::test]
 async fn methods_are_sanitized() {
-    let m = HttpMetrics::preset()
+    let m = HttpMetrics::builder()
         .extra_methods(["PROPFIND"])
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -481,7 +550,7 @@ async fn random_methods_and_paths_do_not_mint_series() {
 
 #[tokio::test]
 async fn request_labels_and_routes_are_bounded() {
-    let m = HttpMetrics::preset()
+    let m = HttpMetrics::builder()
         .max_routes(2)
         .label_from_request("tenant", 3, |req| {
             req.headers.get("x-tenant")?.to_str().ok()
@@ -537,7 +606,7 @@ async fn request_labels_and_routes_are_bounded() {
 
 #[tokio::test]
 async fn colliding_label_values_stay_apart() {
-    let m = HttpMetrics::builder()
+    let m = none()
         .requests_total("req_total")
         .label_from_request("a", 10, |req| req.headers.get("a")?.to_str().ok())
         .label_from_request("b", 10, |req| req.headers.get("b")?.to_str().ok())
@@ -571,7 +640,7 @@ async fn colliding_label_values_stay_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_give_exact_totals() {
-    let m = HttpMetrics::preset()
+    let m = HttpMetrics::builder()
         .label_from_request("worker", 64, |req| {
             req.headers.get("x-worker")?.to_str().ok()
         })
@@ -617,7 +686,7 @@ async fn concurrent_requests_give_exact_totals() {
 
 #[tokio::test]
 async fn exemplars_come_from_the_request_and_bad_ones_are_dropped() {
-    let m = HttpMetrics::preset()
+    let m = HttpMetrics::builder()
         .exemplar(|req| {
             let id = req.headers.get("trace")?.to_str().ok()?;
             Some(vec![Label::new("trace_id", id.to_owned())])
@@ -722,12 +791,12 @@ async fn exemplars_come_from_the_request_and_bad_ones_are_dropped() {
 
 #[tokio::test]
 async fn layers_compose_and_are_served_together() {
-    let counts = HttpMetrics::builder()
+    let counts = none()
         .requests_total("app_requests_total")
         .const_label("layer", "outer")
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let flight = HttpMetrics::builder()
+    let flight = none()
         .requests_in_flight("app_in_flight")
         .response_size("app_response_size_bytes", [1.0, 10.0])
         .method_label(false)
@@ -811,9 +880,18 @@ async fn served_beside_a_prometheus_registry() {
 
 #[test]
 fn configurations_that_cannot_work_are_refused() {
-    let b = HttpMetrics::builder;
+    let b = none;
     let cases: Vec<(HttpMetricsBuilder, &str)> = vec![
         (b(), "no metric"),
+        (
+            HttpMetrics::builder()
+                .disable(HttpMetric::RequestsTotal)
+                .disable(HttpMetric::RequestDuration)
+                .disable(HttpMetric::RequestsInFlight)
+                .disable(HttpMetric::RequestSize)
+                .disable(HttpMetric::ResponseSize),
+            "no metric",
+        ),
         (b().requests_total("requests"), "_total"),
         (b().requests_total("bad-name_total"), "invalid metric name"),
         (b().request_duration("d", [1.0, 0.5]), "increasing"),
@@ -875,7 +953,7 @@ fn configurations_that_cannot_work_are_refused() {
             "twice",
         ),
         (
-            b().requests_total("r_total")
+            HttpMetrics::builder()
                 .label_from_request("t", 5, |_| None)
                 .const_label("label", "x"),
             "overflow counter",
@@ -905,7 +983,7 @@ fn configurations_that_cannot_work_are_refused() {
             Err(e) => assert!(e.to_string().contains(want), "case {i}: {e}"),
         }
     }
-    assert!(HttpMetrics::preset()
+    assert!(HttpMetrics::builder()
         .const_label("service", "api")
         .build()
         .is_ok());
@@ -949,7 +1027,7 @@ async fn measure_overhead() {
     let m = HttpMetrics::new();
     let bare = hello("hello");
     let layered = m.layer().layer(hello("hello"));
-    let counter_only = HttpMetrics::builder()
+    let counter_only = none()
         .requests_total("r_total")
         .build()
         .unwrap_or_else(|e| panic!("{e}"));

@@ -117,8 +117,10 @@ impl fmt::Debug for RecorderHandle {
     }
 }
 
-/// Configures a [`PrometheusRecorder`]: histogram buckets.
-#[derive(Clone, Debug, Default)]
+/// Configures a [`PrometheusRecorder`]: histogram buckets. Made by
+/// [`PrometheusRecorder::builder`], which starts from the defaults.
+#[must_use]
+#[derive(Clone, Debug)]
 pub struct PrometheusRecorderBuilder {
     default: Option<Vec<f64>>,
     exact: Vec<(String, Vec<f64>)>,
@@ -244,14 +246,20 @@ fn check_buckets(name: Option<&str>, mut b: Vec<f64>) -> Result<Arc<[f64]>, Inva
 }
 
 impl PrometheusRecorder {
-    /// A recorder with the default buckets.
+    /// A recorder with the default buckets ([`DEFAULT_BUCKETS`] for every
+    /// histogram): what `PrometheusRecorder::builder().build()` makes.
     pub fn new() -> Self {
         PrometheusRecorder::default()
     }
 
-    /// A builder, to configure histogram buckets.
+    /// A builder starting from the defaults ([`new`](Self::new)), to configure
+    /// histogram buckets.
     pub fn builder() -> PrometheusRecorderBuilder {
-        PrometheusRecorderBuilder::default()
+        PrometheusRecorderBuilder {
+            default: None,
+            exact: Vec::new(),
+            prefix: Vec::new(),
+        }
     }
 
     /// A handle to serve this recorder's metrics.

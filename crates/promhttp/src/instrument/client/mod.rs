@@ -126,7 +126,8 @@ pub(crate) struct Shared {
 }
 
 impl ClientMetrics {
-    /// The preset: the five metrics of the [module docs](self), no constant labels.
+    /// The preset, `ClientMetrics::builder().build()`: the metrics of the
+    /// [module docs](self), no constant labels.
     ///
     /// ```
     /// use promhttp::instrument::client::ClientMetrics;
@@ -136,16 +137,17 @@ impl ClientMetrics {
     /// # let _ = handler;
     /// ```
     pub fn new() -> Self {
-        match ClientMetricsBuilder::new().build() {
+        match ClientMetrics::builder().build() {
             Ok(m) => m,
             // The preset is a constant configuration, checked by the tests.
             Err(e) => unreachable!("the client preset configuration is valid: {e}"),
         }
     }
 
-    /// A builder, starting from the preset.
+    /// A builder starting from the preset ([`new`](Self::new)): every setter changes
+    /// one thing of it.
     pub fn builder() -> ClientMetricsBuilder {
-        ClientMetricsBuilder::new()
+        ClientMetricsBuilder::preset()
     }
 
     /// The layer that instruments a client service with these metrics.
@@ -195,15 +197,9 @@ pub struct ClientMetricsBuilder {
     connect_buckets: Vec<f64>,
 }
 
-impl Default for ClientMetricsBuilder {
-    fn default() -> Self {
-        ClientMetricsBuilder::new()
-    }
-}
-
 impl ClientMetricsBuilder {
-    /// The preset.
-    pub fn new() -> Self {
+    /// The preset; [`ClientMetrics::builder`] starts here.
+    fn preset() -> Self {
         ClientMetricsBuilder {
             prefix: "http_client".to_owned(),
             const_labels: Vec::new(),
