@@ -5,11 +5,17 @@ use std::sync::Arc;
 
 use http::request::Parts;
 
-use super::labels::{Interner, Methods, STANDARD_METHODS};
+use super::error::{
+    check_buckets, check_extra_methods, check_label_name, ConfigError, MetricNames,
+};
+use super::labels::{Interner, Methods};
+use super::names::{HttpLabel, HttpMetric, DEFAULT_HELP, DEFAULT_LABEL_NAMES, LABELS, METRICS};
 use super::pending::{ExemplarFn, LabelFn, Shared};
-use super::store::{HistKind, HistSpec, LabelSource, Store, HIST_KINDS, MAX_REQUEST_LABELS};
+use super::store::{
+    HistKind, HistSpec, LabelSource, OverflowCounter, Store, HIST_KINDS, MAX_REQUEST_LABELS,
+};
 use super::HttpMetrics;
-use crate::model::{is_valid_label_name, is_valid_metric_name, Label};
+use crate::model::Label;
 
 /// Go's `prometheus.DefBuckets`, in seconds.
 pub const DEFAULT_DURATION_BUCKETS: [f64; 11] = [
@@ -19,92 +25,26 @@ pub const DEFAULT_DURATION_BUCKETS: [f64; 11] = [
 /// Sizes from 100 B to 1 GB, ×10 each (`prometheus.ExponentialBuckets(100, 10, 8)`).
 pub const DEFAULT_SIZE_BUCKETS: [f64; 8] = [1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
-/// A configuration that cannot work, found by [`HttpMetricsBuilder::build`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        ConfigError {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid HTTP metrics configuration: {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Checks a histogram's bucket bounds: finite, increasing, at least one (a final
-/// `+Inf` is implied and dropped).
-pub(crate) fn check_buckets(name: &str, mut bounds: Vec<f64>) -> Result<Arc<[f64]>, ConfigError> {
-    if bounds.last() == Some(&f64::INFINITY) {
-        bounds.pop();
-    }
-    if bounds.is_empty() {
-        return Err(ConfigError::new(format!(
-            "histogram {name:?}: no bucket bounds"
-        )));
-    }
-    if bounds.iter().any(|b| !b.is_finite()) || bounds.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(ConfigError::new(format!(
-            "histogram {name:?}: bucket bounds must be finite and increasing, got {bounds:?}"
-        )));
-    }
-    Ok(bounds.into())
-}
+/// Each histogram, in [`HistKind`] order: the metric and the setter that names it.
+const HISTS: [(HttpMetric, &str); HIST_KINDS] = [
+    (HttpMetric::RequestDuration, "request_duration"),
+    (HttpMetric::RequestSize, "request_size"),
+    (HttpMetric::ResponseSize, "response_size"),
+    (HttpMetric::TimeToWriteHeader, "time_to_write_header"),
+];
 
 struct HistConf {
     name: String,
-    help: &'static str,
     buckets: Vec<f64>,
 }
 
 impl HistConf {
-    fn new(name: &str, kind: HistKind, buckets: &[f64]) -> Self {
+    fn new(name: &str, buckets: &[f64]) -> Self {
         HistConf {
             name: name.to_owned(),
-            help: HIST_HELP[kind as usize],
             buckets: buckets.to_vec(),
         }
     }
-}
-
-/// The default help of each histogram, in [`HistKind`] order.
-const HIST_HELP: [&str; HIST_KINDS] = [
-    "Duration of HTTP requests in seconds, until the response body ended.",
-    "Approximate size of HTTP requests in bytes: URI, method, protocol, headers and declared body length.",
-    "Size of HTTP response bodies in bytes, as sent.",
-    "Seconds until the HTTP response head was ready.",
-];
-
-/// A metric of [`HttpMetrics`], to [`disable`](HttpMetricsBuilder::disable).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HttpMetric {
-    /// The request counter ([`requests_total`](HttpMetricsBuilder::requests_total)).
-    RequestsTotal,
-    /// The duration histogram ([`request_duration`](HttpMetricsBuilder::request_duration)).
-    RequestDuration,
-    /// The in-flight gauge ([`requests_in_flight`](HttpMetricsBuilder::requests_in_flight)).
-    RequestsInFlight,
-    /// The request size histogram ([`request_size`](HttpMetricsBuilder::request_size)).
-    RequestSize,
-    /// The response size histogram ([`response_size`](HttpMetricsBuilder::response_size)).
-    ResponseSize,
-    /// The time-to-header histogram
-    /// ([`time_to_write_header`](HttpMetricsBuilder::time_to_write_header)); not in the
-    /// preset.
-    TimeToWriteHeader,
-    /// The counter of label values recorded as the overflow value
-    /// ([`overflow_counter`](HttpMetricsBuilder::overflow_counter)).
-    LabelOverflows,
 }
 
 struct RequestLabel {
@@ -113,12 +53,16 @@ struct RequestLabel {
     f: LabelFn,
 }
 
-/// Builds [`HttpMetrics`]; every knob states its default.
+/// Builds [`HttpMetrics`]; made by [`HttpMetrics::builder`], which starts from the
+/// preset. Every knob states its default (the preset's value).
 #[must_use]
 pub struct HttpMetricsBuilder {
     counter: Option<String>,
     hists: [Option<HistConf>; HIST_KINDS],
     in_flight: Option<String>,
+    overflow_counter: Option<String>,
+    help: [String; METRICS],
+    label_names: [String; LABELS],
     method: bool,
     code: bool,
     route: bool,
@@ -128,7 +72,6 @@ pub struct HttpMetricsBuilder {
     max_routes: usize,
     request_labels: Vec<RequestLabel>,
     overflow_value: String,
-    overflow_counter: Option<String>,
     error_code: u16,
     exemplar: Option<ExemplarFn>,
 }
@@ -138,6 +81,7 @@ impl fmt::Debug for HttpMetricsBuilder {
         f.debug_struct("HttpMetricsBuilder")
             .field("counter", &self.counter)
             .field("in_flight", &self.in_flight)
+            .field("label_names", &self.label_names)
             .field("const_labels", &self.const_labels)
             .finish_non_exhaustive()
     }
@@ -151,22 +95,22 @@ impl HttpMetricsBuilder {
             hists: [
                 Some(HistConf::new(
                     "http_request_duration_seconds",
-                    HistKind::Duration,
                     &DEFAULT_DURATION_BUCKETS,
                 )),
                 Some(HistConf::new(
                     "http_request_size_bytes",
-                    HistKind::RequestSize,
                     &DEFAULT_SIZE_BUCKETS,
                 )),
                 Some(HistConf::new(
                     "http_response_size_bytes",
-                    HistKind::ResponseSize,
                     &DEFAULT_SIZE_BUCKETS,
                 )),
                 None,
             ],
             in_flight: Some("http_requests_in_flight".to_owned()),
+            overflow_counter: Some("http_label_overflows_total".to_owned()),
+            help: DEFAULT_HELP.map(str::to_owned),
+            label_names: DEFAULT_LABEL_NAMES.map(str::to_owned),
             method: true,
             code: true,
             route: true,
@@ -176,7 +120,6 @@ impl HttpMetricsBuilder {
             max_routes: 1000,
             request_labels: Vec::new(),
             overflow_value: "overflow".to_owned(),
-            overflow_counter: Some("http_label_overflows_total".to_owned()),
             error_code: 500,
             exemplar: None,
         }
@@ -210,11 +153,7 @@ impl HttpMetricsBuilder {
     }
 
     fn hist(mut self, kind: HistKind, name: String, buckets: Vec<f64>) -> Self {
-        self.hists[kind as usize] = Some(HistConf {
-            name,
-            help: HIST_HELP[kind as usize],
-            buckets,
-        });
+        self.hists[kind as usize] = Some(HistConf { name, buckets });
         self
     }
 
@@ -283,19 +222,46 @@ impl HttpMetricsBuilder {
         self
     }
 
-    /// Whether the `method` label is used. Default: `true`.
+    /// The help text of a metric (its `# HELP` line). Default: the text given on
+    /// each [`HttpMetric`] variant. Setting it does not enable a disabled metric.
+    ///
+    /// ```
+    /// use promhttp::instrument::{HttpMetric, HttpMetrics};
+    ///
+    /// let http = HttpMetrics::builder()
+    ///     .help(HttpMetric::RequestsTotal, "Requests served by the API.")
+    ///     .build()?;
+    /// # let _ = http;
+    /// # Ok::<(), promhttp::instrument::ConfigError>(())
+    /// ```
+    pub fn help(mut self, metric: HttpMetric, text: impl Into<String>) -> Self {
+        self.help[metric.index()] = text.into();
+        self
+    }
+
+    /// The name of a label the middleware sets itself (Go's promhttp calls the route
+    /// label `handler`). Checked by [`build`](Self::build): a valid label name
+    /// (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`), given even when the label
+    /// is off, and not the name of another label of the same metric. Default: the
+    /// names given on each [`HttpLabel`] variant.
+    pub fn label_name(mut self, label: HttpLabel, name: impl Into<String>) -> Self {
+        self.label_names[label.index()] = name.into();
+        self
+    }
+
+    /// Whether the `method` label ([`HttpLabel::Method`]) is used. Default: `true`.
     pub fn method_label(mut self, enabled: bool) -> Self {
         self.method = enabled;
         self
     }
 
-    /// Whether the `code` label is used. Default: `true`.
+    /// Whether the `code` label ([`HttpLabel::Code`]) is used. Default: `true`.
     pub fn code_label(mut self, enabled: bool) -> Self {
         self.code = enabled;
         self
     }
 
-    /// Whether the `route` label is used. Default: `true`.
+    /// Whether the `route` label ([`HttpLabel::Route`]) is used. Default: `true`.
     pub fn route_label(mut self, enabled: bool) -> Self {
         self.route = enabled;
         self
@@ -369,9 +335,10 @@ impl HttpMetricsBuilder {
     }
 
     /// The name of the counter of values recorded as the overflow value, labelled
-    /// `label` (present when there are request labels or a route label; off with
-    /// [`disable(HttpMetric::LabelOverflows)`](Self::disable)). Default:
-    /// `http_label_overflows_total`.
+    /// with the name of the label that overflowed ([`HttpLabel::Overflowed`], default
+    /// `label`), and the constant labels. Present when there are request labels or
+    /// a route label; off with [`disable(HttpMetric::LabelOverflows)`](Self::disable).
+    /// Default: `http_label_overflows_total`.
     pub fn overflow_counter(mut self, name: impl Into<String>) -> Self {
         self.overflow_counter = Some(name.into());
         self
@@ -407,71 +374,51 @@ impl HttpMetricsBuilder {
         self
     }
 
-    /// Checks the configuration and makes the metrics.
+    /// Checks the configuration and makes the metrics; see [`ConfigError`] for what
+    /// is refused.
     pub fn build(self) -> Result<HttpMetrics, ConfigError> {
-        let mut names: Vec<String> = Vec::new();
-        let mut metric_name = |n: &str, what: &str| -> Result<Arc<str>, ConfigError> {
-            if !is_valid_metric_name(n) {
-                return Err(ConfigError::new(format!(
-                    "{what}: invalid metric name {n:?}"
-                )));
-            }
-            // Histogram samples are `_bucket`, `_sum`, `_count`: compare bases too.
-            if names.iter().any(|m| {
-                m == n
-                    || [("_bucket"), ("_sum"), ("_count"), ("_created"), ("_total")]
-                        .iter()
-                        .any(|s| format!("{m}{s}") == n || format!("{n}{s}") == *m)
-            }) {
-                return Err(ConfigError::new(format!(
-                    "{what}: metric name {n:?} clashes with another metric"
-                )));
-            }
-            names.push(n.to_owned());
-            Ok(Arc::from(n))
-        };
+        let help = |m: HttpMetric| -> Arc<str> { Arc::from(self.help[m.index()].as_str()) };
+        let mut names = MetricNames::default();
         let counter = match &self.counter {
-            Some(n) => {
-                if !n.ends_with("_total") {
-                    return Err(ConfigError::new(format!(
-                        "requests counter {n:?}: a counter's name must end in _total"
-                    )));
-                }
-                Some((
-                    metric_name(n, "requests counter")?,
-                    Arc::from("Total number of HTTP requests by status code and method."),
-                ))
-            }
+            Some(n) => Some((
+                names.add_counter("requests_total", n)?,
+                help(HttpMetric::RequestsTotal),
+            )),
             None => None,
         };
         let mut hists: [Option<HistSpec>; HIST_KINDS] = [None, None, None, None];
         for (i, h) in self.hists.iter().enumerate() {
             let Some(h) = h else { continue };
-            let name = metric_name(&h.name, "histogram")?;
+            let (metric, option) = HISTS[i];
+            let name = names.add(option, &h.name)?;
             let bounds = check_buckets(&name, h.buckets.clone())?;
             hists[i] = Some(HistSpec {
                 name,
-                help: Arc::from(h.help),
+                help: help(metric),
                 bounds,
             });
         }
         let in_flight = match &self.in_flight {
             Some(n) => Some((
-                metric_name(n, "in-flight gauge")?,
-                Arc::from("Number of HTTP requests being served."),
+                names.add("requests_in_flight", n)?,
+                help(HttpMetric::RequestsInFlight),
             )),
             None => None,
         };
         if counter.is_none() && in_flight.is_none() && hists.iter().all(Option::is_none) {
-            return Err(ConfigError::new(
-                "no metric: every request metric is disabled",
-            ));
+            return Err(ConfigError::NoMetric);
         }
 
         // Labels.
+        for n in &self.label_names {
+            check_label_name("label_name", n)?;
+        }
+        let label_name =
+            |l: HttpLabel| -> Arc<str> { Arc::from(self.label_names[l.index()].as_str()) };
         let mut labels: Vec<(Arc<str>, LabelSource)> = Vec::new();
         let mut const_labels: Vec<(Arc<str>, Arc<str>)> = Vec::new();
         for (n, v) in &self.const_labels {
+            check_label_name("const_label", n)?;
             const_labels.push((Arc::from(n.as_str()), Arc::from(v.as_str())));
             labels.push((
                 Arc::from(n.as_str()),
@@ -479,43 +426,38 @@ impl HttpMetricsBuilder {
             ));
         }
         if self.method {
-            labels.push((Arc::from("method"), LabelSource::Method));
+            labels.push((label_name(HttpLabel::Method), LabelSource::Method));
         }
         if self.code {
-            labels.push((Arc::from("code"), LabelSource::Code));
+            labels.push((label_name(HttpLabel::Code), LabelSource::Code));
         }
         if self.route {
-            labels.push((Arc::from("route"), LabelSource::Route));
+            labels.push((label_name(HttpLabel::Route), LabelSource::Route));
         }
         if self.request_labels.len() > MAX_REQUEST_LABELS {
-            return Err(ConfigError::new(format!(
-                "{} request labels: at most {MAX_REQUEST_LABELS}",
-                self.request_labels.len()
-            )));
+            return Err(ConfigError::TooManyRequestLabels {
+                count: self.request_labels.len(),
+            });
         }
         for (i, r) in self.request_labels.iter().enumerate() {
+            check_label_name("label_from_request", &r.name)?;
             if r.max_values == 0 {
-                return Err(ConfigError::new(format!(
-                    "request label {:?}: max_values must be at least 1",
-                    r.name
-                )));
+                return Err(ConfigError::ZeroLimit {
+                    label: r.name.clone(),
+                });
             }
             labels.push((Arc::from(r.name.as_str()), LabelSource::Request(i)));
         }
         for (i, (n, _)) in labels.iter().enumerate() {
-            if !is_valid_label_name(n) {
-                return Err(ConfigError::new(format!("invalid label name {:?}", &**n)));
-            }
             if &**n == "le" && hists.iter().any(Option::is_some) {
-                return Err(ConfigError::new(
-                    "label name \"le\" is reserved for histograms",
-                ));
+                return Err(ConfigError::ReservedLabelName {
+                    name: n.to_string(),
+                });
             }
             if labels[..i].iter().any(|(p, _)| p == n) {
-                return Err(ConfigError::new(format!(
-                    "label {:?} is defined twice",
-                    &**n
-                )));
+                return Err(ConfigError::DuplicateLabel {
+                    name: n.to_string(),
+                });
             }
         }
         labels.sort_by(|a, b| a.0.cmp(&b.0));
@@ -523,68 +465,45 @@ impl HttpMetricsBuilder {
 
         let guarded = self.route || !self.request_labels.is_empty();
         if self.route && self.max_routes == 0 {
-            return Err(ConfigError::new("max_routes must be at least 1"));
+            return Err(ConfigError::ZeroLimit {
+                label: label_name(HttpLabel::Route).to_string(),
+            });
         }
-        if guarded && self.unmatched == self.overflow_value && self.route {
-            return Err(ConfigError::new(format!(
-                "the unmatched route value and the overflow value are both {:?}",
-                self.unmatched
-            )));
+        if self.route && self.unmatched == self.overflow_value {
+            return Err(ConfigError::AmbiguousRouteValue {
+                value: self.unmatched.clone(),
+            });
+        }
+        if !self.request_labels.is_empty() && self.overflow_value.is_empty() {
+            return Err(ConfigError::EmptyOverflowValue);
         }
         let overflow_counter = match self.overflow_counter.as_deref().filter(|_| guarded) {
-            Some(overflow_name) => {
-                if const_labels.iter().any(|(n, _)| &**n == "label") {
-                    return Err(ConfigError::new(
-                        "constant label \"label\" clashes with the label of the overflow counter",
-                    ));
+            Some(name) => {
+                let label = label_name(HttpLabel::Overflowed);
+                if const_labels.iter().any(|(n, _)| *n == label) {
+                    return Err(ConfigError::DuplicateLabel {
+                        name: label.to_string(),
+                    });
                 }
-                if !overflow_name.ends_with("_total") {
-                    return Err(ConfigError::new(format!(
-                        "overflow counter {overflow_name:?}: a counter's name must end in _total"
-                    )));
-                }
-                Some((
-                metric_name(overflow_name, "overflow counter")?,
-                Arc::from("Label values recorded as the overflow value because their label had too many distinct values."),
-            ))
+                Some(OverflowCounter {
+                    name: names.add_counter("overflow_counter", name)?,
+                    help: help(HttpMetric::LabelOverflows),
+                    label,
+                })
             }
             None => None,
         };
-
-        // Methods.
-        let mut extra: Vec<Arc<str>> = Vec::new();
-        for m in &self.extra_methods {
-            let lower = m.to_ascii_lowercase();
-            if http::Method::from_bytes(m.as_bytes()).is_err() || m.is_empty() {
-                return Err(ConfigError::new(format!(
-                    "extra method {m:?} is not a method token"
-                )));
-            }
-            if lower == "unknown" {
-                return Err(ConfigError::new(
-                    "extra method \"unknown\" would be confused with unknown methods",
-                ));
-            }
-            if STANDARD_METHODS.contains(&lower.as_str()) || extra.iter().any(|e| **e == *lower) {
-                continue;
-            }
-            extra.push(Arc::from(lower));
-        }
-        if extra.len() > 1000 {
-            return Err(ConfigError::new("more than 1000 extra methods"));
-        }
-
+        let extra = check_extra_methods(&self.extra_methods)?;
         if !(100..=599).contains(&self.error_code) {
-            return Err(ConfigError::new(format!(
-                "error code {} is not within 100-599",
-                self.error_code
-            )));
+            return Err(ConfigError::ErrorCodeOutOfRange {
+                code: self.error_code,
+            });
         }
 
         let overflow: Arc<str> = Arc::from(self.overflow_value.as_str());
         let route = self.route.then(|| {
             Interner::new(
-                Arc::from("route"),
+                label_name(HttpLabel::Route),
                 self.max_routes,
                 Arc::from(self.unmatched.as_str()),
                 overflow.clone(),
@@ -600,11 +519,6 @@ impl HttpMetricsBuilder {
                 overflow.clone(),
             ));
             label_fns.push(r.f);
-        }
-        if interners.iter().any(|_| self.overflow_value.is_empty()) {
-            return Err(ConfigError::new(
-                "the overflow value must not be empty: it is the value of requests without one",
-            ));
         }
         let store = Store::new(
             counter,

@@ -40,14 +40,18 @@
 //!
 //! # Labels
 //!
-//! Every metric but the in-flight gauge has the same labels, sorted by name:
+//! Every metric but the in-flight gauge has the same labels, sorted by name (the
+//! names below are the preset's; [`label_name`](HttpMetricsBuilder::label_name)
+//! renames `method`, `code`, `route` and the overflow counter's `label`, say
+//! `route` to Go's `handler`; `method_label`, `code_label` and `route_label` turn
+//! them off):
 //! - constant labels ([`const_label`](HttpMetricsBuilder::const_label)), also on the gauge;
 //! - `method`: `get put head post delete connect options notify trace patch` when the
 //!   request's method is one of them in all-upper or all-lower case, the opt-in
 //!   [`extra_methods`](HttpMetricsBuilder::extra_methods) in any case, otherwise `unknown`
 //!   (CVE-2022-21698: a client must not be able to mint series);
 //! - `code`: the status, `100`–`599`; anything else is `unknown`;
-//! - `route` (optional): the route template, from axum's `MatchedPath` (feature `axum`)
+//! - `route`: the route template, from axum's `MatchedPath` (feature `axum`)
 //!   or a [`RouteTemplate`] extension, never the raw path. Requests without one
 //!   share the value [`unmatched_route`](HttpMetricsBuilder::unmatched_route)
 //!   (default `unmatched`), and at most [`max_routes`](HttpMetricsBuilder::max_routes)
@@ -55,7 +59,11 @@
 //! - labels from the request ([`label_from_request`](HttpMetricsBuilder::label_from_request),
 //!   Go's `WithLabelFromCtx`), each bounded: after `max_values` distinct values, new
 //!   values are recorded as [`overflow_value`](HttpMetricsBuilder::overflow_value)
-//!   (default `overflow`) and counted in `http_label_overflows_total{label="…"}`.
+//!   (default `overflow`) and counted in `http_label_overflows_total{label="…"}`
+//!   (the same for route templates over their limit; the counter is optional:
+//!   [`disable(HttpMetric::LabelOverflows)`](HttpMetricsBuilder::disable)).
+//!
+//! Every metric's help text can be replaced ([`help`](HttpMetricsBuilder::help)).
 //!
 //! Values are compared exactly, never by hash alone, so two values never share a
 //! series. A configuration that cannot work (invalid or clashing names, bad buckets,
@@ -126,9 +134,11 @@ mod body;
 mod builder;
 #[cfg(feature = "push")]
 pub mod client;
+mod error;
 mod future;
 mod labels;
 mod layer;
+mod names;
 mod pending;
 mod service;
 mod store;
@@ -141,11 +151,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub use body::InstrumentedBody;
-pub use builder::{
-    ConfigError, HttpMetric, HttpMetricsBuilder, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS,
-};
+pub use builder::{HttpMetricsBuilder, DEFAULT_DURATION_BUCKETS, DEFAULT_SIZE_BUCKETS};
+pub use error::ConfigError;
 pub use future::ResponseFuture;
 pub use layer::InstrumentLayer;
+pub use names::{HttpLabel, HttpMetric};
 pub use service::InstrumentService;
 pub use store::MAX_REQUEST_LABELS;
 

@@ -36,6 +36,15 @@ pub(crate) struct HistSpec {
     pub bounds: Arc<[f64]>,
 }
 
+/// The counter of label values recorded as the overflow value: one series per
+/// bounded label, its name as the value of `label`.
+#[derive(Clone, Debug)]
+pub(crate) struct OverflowCounter {
+    pub name: Arc<str>,
+    pub help: Arc<str>,
+    pub label: Arc<str>,
+}
+
 /// Where one label's value comes from.
 #[derive(Clone, Debug)]
 pub(crate) enum LabelSource {
@@ -187,8 +196,8 @@ pub(crate) struct Store {
     pub methods: Methods,
     pub route: Option<Interner>,
     pub request_labels: Vec<Interner>,
-    /// The overflow counter's name and help (present when there are guarded labels).
-    pub overflow_counter: Option<(Arc<str>, Arc<str>)>,
+    /// The overflow counter (present when there are bounded labels, unless disabled).
+    pub overflow_counter: Option<OverflowCounter>,
     pub error_code: u16,
     pub in_flight_value: AtomicI64,
     cells: RwLock<Cells>,
@@ -205,7 +214,7 @@ impl Store {
         methods: Methods,
         route: Option<Interner>,
         request_labels: Vec<Interner>,
-        overflow_counter: Option<(Arc<str>, Arc<str>)>,
+        overflow_counter: Option<OverflowCounter>,
         error_code: u16,
     ) -> Self {
         let use_method = labels.iter().any(|(_, s)| matches!(s, LabelSource::Method));
@@ -260,6 +269,9 @@ impl Store {
 
     /// Records one finished request under `key`.
     pub(crate) fn record(&self, key: &Key, o: &Observation<'_>) {
+        if !self.records() {
+            return;
+        }
         // The common case: the series exists; observe under the read lock, without
         // touching the cell's reference count.
         {
@@ -458,15 +470,18 @@ impl Gather for Store {
                 )),
             );
         }
-        if let Some((name, help)) = &self.overflow_counter {
+        if let Some(overflows) = &self.overflow_counter {
             let mut f = MetricFamily::new(
-                Str::Shared(name.clone()),
-                Str::Shared(help.clone()),
+                Str::Shared(overflows.name.clone()),
+                Str::Shared(overflows.help.clone()),
                 MetricType::Counter,
             );
             for interner in self.route.iter().chain(&self.request_labels) {
                 let mut labels = consts(&self.const_labels);
-                labels.push(Label::new("label", Str::Shared(interner.name.clone())));
+                labels.push(Label::new(
+                    Str::Shared(overflows.label.clone()),
+                    Str::Shared(interner.name.clone()),
+                ));
                 labels.sort_by(|a, b| a.name.cmp(&b.name));
                 f.metrics.push(Metric::new(
                     labels,

@@ -880,9 +880,12 @@ async fn served_beside_a_prometheus_registry() {
 
 #[test]
 fn configurations_that_cannot_work_are_refused() {
+    use ConfigError as E;
     let b = none;
-    let cases: Vec<(HttpMetricsBuilder, &str)> = vec![
-        (b(), "no metric"),
+    let r = || none().requests_total("r_total");
+    type Want = fn(&ConfigError) -> bool;
+    let cases: Vec<(HttpMetricsBuilder, Want)> = vec![
+        (b(), |e| matches!(e, E::NoMetric)),
         (
             HttpMetrics::builder()
                 .disable(HttpMetric::RequestsTotal)
@@ -890,97 +893,173 @@ fn configurations_that_cannot_work_are_refused() {
                 .disable(HttpMetric::RequestsInFlight)
                 .disable(HttpMetric::RequestSize)
                 .disable(HttpMetric::ResponseSize),
-            "no metric",
+            |e| matches!(e, E::NoMetric),
         ),
-        (b().requests_total("requests"), "_total"),
-        (b().requests_total("bad-name_total"), "invalid metric name"),
-        (b().request_duration("d", [1.0, 0.5]), "increasing"),
-        (b().request_duration("d", [f64::NAN]), "increasing"),
-        (b().request_duration("d", []), "no bucket"),
+        (
+            b().requests_total("requests"),
+            |e| matches!(e, E::CounterWithoutTotal { option: "requests_total", name } if name == "requests"),
+        ),
+        (
+            b().requests_total("bad-name_total"),
+            |e| matches!(e, E::InvalidMetricName { option: "requests_total", name } if name == "bad-name_total"),
+        ),
+        (
+            b().request_duration("d", [1.0, 0.5]),
+            |e| matches!(e, E::InvalidBuckets { metric, bounds } if metric == "d" && bounds == &[1.0, 0.5]),
+        ),
+        (b().request_duration("d", [f64::NAN]), |e| {
+            matches!(e, E::InvalidBuckets { .. })
+        }),
+        (
+            b().request_duration("d", []),
+            |e| matches!(e, E::InvalidBuckets { bounds, .. } if bounds.is_empty()),
+        ),
         (
             b().request_duration("d", [1.0]).response_size("d", [1.0]),
-            "clashes",
+            |e| matches!(e, E::MetricNameClash { name, other } if name == "d" && other == "d"),
         ),
         (
             b().request_duration("d", [1.0])
                 .requests_total("d_count_total")
                 .requests_in_flight("d_count"),
-            "clashes",
+            |e| matches!(e, E::MetricNameClash { name, .. } if name == "d_count"),
         ),
         (
-            b().requests_total("r_total").const_label("method", "x"),
-            "twice",
+            r().const_label("method", "x"),
+            |e| matches!(e, E::DuplicateLabel { name } if name == "method"),
         ),
         (
-            b().requests_total("r_total").const_label("__x", "x"),
-            "invalid label name",
+            r().const_label("__x", "x"),
+            |e| matches!(e, E::InvalidLabelName { option: "const_label", name } if name == "__x"),
         ),
         (
             b().request_duration("d", [1.0]).const_label("le", "x"),
-            "reserved",
+            |e| matches!(e, E::ReservedLabelName { name } if name == "le"),
         ),
-        (b().requests_total("r_total").error_code(600), "100-599"),
-        (b().requests_total("r_total").error_code(99), "100-599"),
+        (r().error_code(600), |e| {
+            matches!(e, E::ErrorCodeOutOfRange { .. })
+        }),
+        (r().error_code(99), |e| {
+            matches!(e, E::ErrorCodeOutOfRange { .. })
+        }),
         (
-            b().requests_total("r_total").extra_methods(["BAD METHOD"]),
-            "method token",
+            r().extra_methods(["BAD METHOD"]),
+            |e| matches!(e, E::InvalidMethod { method } if method == "BAD METHOD"),
+        ),
+        (r().extra_methods(["unknown"]), |e| {
+            matches!(e, E::ReservedMethod { .. })
+        }),
+        (
+            r().route_label(true).max_routes(0),
+            |e| matches!(e, E::ZeroLimit { label } if label == "route"),
         ),
         (
-            b().requests_total("r_total").extra_methods(["unknown"]),
-            "unknown",
-        ),
-        (
-            b().requests_total("r_total")
-                .route_label(true)
-                .max_routes(0),
-            "max_routes",
-        ),
-        (
-            b().requests_total("r_total")
-                .route_label(true)
+            r().route_label(true)
                 .unmatched_route("x")
                 .overflow_value("x"),
-            "both",
+            |e| matches!(e, E::AmbiguousRouteValue { value } if value == "x"),
         ),
         (
-            b().requests_total("r_total")
-                .label_from_request("t", 0, |_| None),
-            "at least 1",
+            r().label_from_request("t", 0, |_| None),
+            |e| matches!(e, E::ZeroLimit { label } if label == "t"),
         ),
         (
-            b().requests_total("r_total")
-                .label_from_request("code", 5, |_| None),
-            "twice",
+            r().label_from_request("code", 5, |_| None),
+            |e| matches!(e, E::DuplicateLabel { name } if name == "code"),
         ),
+        (r().label_from_request("a.b", 5, |_| None), |e| {
+            matches!(
+                e,
+                E::InvalidLabelName {
+                    option: "label_from_request",
+                    ..
+                }
+            )
+        }),
         (
             HttpMetrics::builder()
                 .label_from_request("t", 5, |_| None)
                 .const_label("label", "x"),
-            "overflow counter",
+            |e| matches!(e, E::DuplicateLabel { name } if name == "label"),
         ),
         (
-            b().requests_total("r_total")
-                .route_label(true)
-                .overflow_counter("overflows"),
-            "_total",
+            HttpMetrics::builder()
+                .label_name(HttpLabel::Overflowed, "which")
+                .const_label("which", "x"),
+            |e| matches!(e, E::DuplicateLabel { name } if name == "which"),
+        ),
+        (r().route_label(true).overflow_counter("overflows"), |e| {
+            matches!(
+                e,
+                E::CounterWithoutTotal {
+                    option: "overflow_counter",
+                    ..
+                }
+            )
+        }),
+        (
+            r().label_from_request("t", 5, |_| None).overflow_value(""),
+            |e| matches!(e, E::EmptyOverflowValue),
         ),
         (
-            b().requests_total("r_total")
-                .label_from_request("t", 5, |_| None)
-                .overflow_value(""),
-            "empty",
-        ),
-        (
-            (0..=MAX_REQUEST_LABELS).fold(b().requests_total("r_total"), |b, i| {
+            (0..=MAX_REQUEST_LABELS).fold(r(), |b, i| {
                 b.label_from_request(format!("l{i}"), 5, |_| None)
             }),
-            "at most",
+            |e| matches!(e, E::TooManyRequestLabels { count } if *count == MAX_REQUEST_LABELS + 1),
+        ),
+        // Label names given to label_name: valid, and distinct from the others.
+        (
+            HttpMetrics::builder().label_name(HttpLabel::Route, "handler-name"),
+            |e| matches!(e, E::InvalidLabelName { option: "label_name", name } if name == "handler-name"),
+        ),
+        (
+            HttpMetrics::builder().label_name(HttpLabel::Code, "__code"),
+            |e| {
+                matches!(
+                    e,
+                    E::InvalidLabelName {
+                        option: "label_name",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            HttpMetrics::builder().label_name(HttpLabel::Overflowed, ""),
+            |e| {
+                matches!(
+                    e,
+                    E::InvalidLabelName {
+                        option: "label_name",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            // Checked even when the label is off.
+            HttpMetrics::builder()
+                .route_label(false)
+                .label_name(HttpLabel::Route, "1route"),
+            |e| matches!(e, E::InvalidLabelName { .. }),
+        ),
+        (
+            HttpMetrics::builder().label_name(HttpLabel::Route, "method"),
+            |e| matches!(e, E::DuplicateLabel { name } if name == "method"),
+        ),
+        (
+            HttpMetrics::builder().label_name(HttpLabel::Code, "le"),
+            |e| matches!(e, E::ReservedLabelName { .. }),
         ),
     ];
     for (i, (builder, want)) in cases.into_iter().enumerate() {
         match builder.build() {
-            Ok(_) => panic!("case {i} ({want}) was accepted"),
-            Err(e) => assert!(e.to_string().contains(want), "case {i}: {e}"),
+            Ok(_) => panic!("case {i} was accepted"),
+            Err(e) => {
+                assert!(want(&e), "case {i}: {e:?}");
+                let text = e.to_string();
+                assert!(!text.is_empty() && !text.ends_with('.'), "case {i}: {text}");
+            }
         }
     }
     assert!(HttpMetrics::builder()
@@ -991,6 +1070,117 @@ fn configurations_that_cannot_work_are_refused() {
         .request_duration("d", [0.5, f64::INFINITY])
         .build()
         .is_ok());
+    // An unused overflow label name may be anything valid, the same as a constant
+    // label's when there is no overflow counter.
+    assert!(HttpMetrics::builder()
+        .disable(HttpMetric::LabelOverflows)
+        .const_label("label", "x")
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn errors_name_the_option_and_the_value() {
+    let err = |b: HttpMetricsBuilder| b.build().err().map(|e| e.to_string());
+    assert_eq!(
+        err(HttpMetrics::builder().requests_total("requests")).as_deref(),
+        Some("requests_total: counter name \"requests\" does not end in _total")
+    );
+    assert_eq!(
+        err(HttpMetrics::builder().label_name(HttpLabel::Route, "a-b")).as_deref(),
+        Some("label_name: \"a-b\" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
+    );
+    assert_eq!(
+        err(HttpMetrics::builder().error_code(99)).as_deref(),
+        Some("error_code: 99 is not within 100-599")
+    );
+}
+
+#[tokio::test]
+async fn label_names_and_help_texts_are_configurable() {
+    let m = HttpMetrics::builder()
+        .label_name(HttpLabel::Route, "handler")
+        .label_name(HttpLabel::Code, "status")
+        .label_name(HttpLabel::Method, "verb")
+        .label_name(HttpLabel::Overflowed, "overflowed_label")
+        .max_routes(1)
+        .help(HttpMetric::RequestsTotal, "Requests served by the API.")
+        .help(HttpMetric::RequestDuration, "Latency.\nSecond line.")
+        .help(HttpMetric::LabelOverflows, "Routes over the cap.")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    for route in ["/users/{id}", "/second"] {
+        let req = Request::builder()
+            .uri("/")
+            .extension(RouteTemplate::new(route))
+            .body(())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = m
+            .layer()
+            .layer(hello("x"))
+            .oneshot(req)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let _ = resp.into_body().collect().await;
+    }
+    let handler = crate::MetricsHandler::builder(m.clone()).build();
+    let resp = handler.respond(&get("/metrics")).await;
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| match e {})
+        .to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap_or_else(|e| panic!("{e}"));
+    for want in [
+        "# HELP http_requests_total Requests served by the API.\n",
+        "http_requests_total{handler=\"/users/{id}\",status=\"200\",verb=\"get\"} 1\n",
+        "http_requests_total{handler=\"overflow\",status=\"200\",verb=\"get\"} 1\n",
+        "# HELP http_request_duration_seconds Latency.\\nSecond line.\n",
+        "# HELP http_label_overflows_total Routes over the cap.\n",
+        "http_label_overflows_total{overflowed_label=\"handler\"} 1\n",
+        // Untouched help texts keep the preset's.
+        "# HELP http_requests_in_flight Number of HTTP requests being served.\n",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+    for gone in ["route=", "code=", "method="] {
+        assert!(!text.contains(gone), "{gone} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_overflow_counter_can_be_disabled() {
+    let m = HttpMetrics::builder()
+        .max_routes(1)
+        .disable(HttpMetric::LabelOverflows)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    for route in ["/a", "/b", "/c"] {
+        let req = Request::builder()
+            .uri("/")
+            .extension(RouteTemplate::new(route))
+            .body(())
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(m.layer().layer(hello("")).oneshot(req).await);
+    }
+    let g = page(&m);
+    assert!(
+        g.families
+            .iter()
+            .all(|f| f.name != "http_label_overflows_total"),
+        "{:?}",
+        g.families.iter().map(|f| &f.name).collect::<Vec<_>>()
+    );
+    // The bound still holds: later routes are recorded as the overflow value.
+    assert_eq!(
+        values(&g, "http_requests_total", "route"),
+        ["/a", "overflow"].map(String::from).into()
+    );
+    assert_eq!(
+        counter(&g, "http_requests_total", &[("route", "overflow")]),
+        2.0
+    );
 }
 
 /// Per-request cost of the preset layer (run with `--release -- --ignored --nocapture`).

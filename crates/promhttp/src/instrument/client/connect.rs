@@ -37,8 +37,9 @@ tokio::task_local! {
     static DNS_SLOT: Arc<DnsSlot>;
 }
 
-/// Records one duration in a `result`-labelled store.
-fn observe(store: &Store, ok: bool, seconds: f64) {
+/// Records one duration in a `result`-labelled store (`ok` or `error`); shared
+/// with the TLS connector.
+pub(super) fn record_result(store: &Store, ok: bool, seconds: f64) {
     let mut request = [0; MAX_REQUEST_LABELS];
     request[0] = if ok { ID_NONE } else { ID_OVERFLOW };
     store.record(
@@ -121,7 +122,7 @@ impl Future for ResolveFuture {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         let seconds = this.start.elapsed().as_secs_f64();
-        observe(&this.metrics.shared.dns, result.is_ok(), seconds);
+        record_result(&this.metrics.shared.dns, result.is_ok(), seconds);
         if let Err(e) = &result {
             tracing::debug!(error = %e, "HTTP client name resolution failed");
         }
@@ -225,7 +226,7 @@ impl Service<Uri> for InstrumentedConnector {
                     } else {
                         0.0
                     };
-                    observe(
+                    record_result(
                         &metrics.shared.connect,
                         result.is_ok(),
                         (total - dns).max(0.0),

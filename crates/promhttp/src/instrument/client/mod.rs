@@ -18,7 +18,10 @@
 //! | `http_client_tls_handshake_duration_seconds` | histogram | `result` | each TLS handshake made by `tls::InstrumentedTlsConnector` (feature `web-config`; the family is present only with it) |
 //!
 //! Constant labels ([`const_label`](ClientMetricsBuilder::const_label)) are on all of
-//! them.
+//! them. The builder can [`disable`](ClientMetricsBuilder::disable) any metric, and
+//! change the help texts ([`help`](ClientMetricsBuilder::help)), the name prefix
+//! ([`prefix`](ClientMetricsBuilder::prefix)) and the label names
+//! ([`label_name`](ClientMetricsBuilder::label_name)).
 //!
 //! - `method` is sanitized as on the server: the standard methods in all-upper or
 //!   all-lower case, opt-in [`extra_methods`](ClientMetricsBuilder::extra_methods),
@@ -67,6 +70,7 @@
 //! # }
 //! ```
 
+mod builder;
 mod connect;
 mod service;
 
@@ -79,16 +83,14 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+pub use builder::{ClientLabel, ClientMetric, ClientMetricsBuilder};
 pub use connect::{ConnectFuture, InstrumentedConnector, ResolveFuture, TimedResolver};
 pub use service::{ClientInstrumentLayer, ClientInstrumentService, ClientResponseFuture};
 #[cfg(feature = "web-config")]
 pub use tls::InstrumentedTlsConnector;
 
-use super::builder::{check_buckets, ConfigError, DEFAULT_DURATION_BUCKETS};
-use super::labels::{Interner, Methods, STANDARD_METHODS};
-use super::store::{HistKind, HistSpec, LabelSource, Store, HIST_KINDS};
+use super::store::Store;
 use crate::gather::{Gather, Gathered};
-use crate::model::{is_valid_label_name, is_valid_metric_name};
 
 /// Bucket bounds for DNS and connect durations, in seconds: 1 ms to 10 s.
 pub const DEFAULT_CONNECT_BUCKETS: [f64; 12] = [
@@ -186,215 +188,10 @@ impl Gather for ClientMetrics {
     }
 }
 
-/// Builds [`ClientMetrics`]; starts from the preset, every knob states its default.
-#[must_use]
-#[derive(Clone, Debug)]
-pub struct ClientMetricsBuilder {
-    prefix: String,
-    const_labels: Vec<(String, String)>,
-    extra_methods: Vec<String>,
-    duration_buckets: Vec<f64>,
-    connect_buckets: Vec<f64>,
-}
-
-impl ClientMetricsBuilder {
-    /// The preset; [`ClientMetrics::builder`] starts here.
-    fn preset() -> Self {
-        ClientMetricsBuilder {
-            prefix: "http_client".to_owned(),
-            const_labels: Vec::new(),
-            extra_methods: Vec::new(),
-            duration_buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
-            connect_buckets: DEFAULT_CONNECT_BUCKETS.to_vec(),
-        }
-    }
-
-    /// The start of every metric name (`{prefix}_requests_total`, …). Default:
-    /// `http_client`.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// A label with the same value on every metric (say, the upstream's name, so
-    /// that several clients can share one page). Default: none.
-    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.const_labels.push((name.into(), value.into()));
-        self
-    }
-
-    /// Methods, besides the standard ones, that keep their own `method` value.
-    /// Default: none.
-    pub fn extra_methods<S: Into<String>>(mut self, methods: impl IntoIterator<Item = S>) -> Self {
-        self.extra_methods
-            .extend(methods.into_iter().map(Into::into));
-        self
-    }
-
-    /// Bucket bounds of the round-trip duration. Default: [`DEFAULT_DURATION_BUCKETS`].
-    pub fn duration_buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
-        self.duration_buckets = buckets.into_iter().collect();
-        self
-    }
-
-    /// Bucket bounds of the DNS, connect and TLS handshake durations. Default:
-    /// [`DEFAULT_CONNECT_BUCKETS`].
-    pub fn connect_buckets(mut self, buckets: impl IntoIterator<Item = f64>) -> Self {
-        self.connect_buckets = buckets.into_iter().collect();
-        self
-    }
-
-    /// Checks the configuration and makes the metrics.
-    pub fn build(self) -> Result<ClientMetrics, ConfigError> {
-        let p = &self.prefix;
-        let name = |suffix: &str| -> Result<Arc<str>, ConfigError> {
-            let n = format!("{p}_{suffix}");
-            if !is_valid_metric_name(&n) {
-                return Err(ConfigError::new(format!(
-                    "prefix {p:?}: invalid metric name {n:?}"
-                )));
-            }
-            Ok(Arc::from(n))
-        };
-        let mut const_labels: Vec<(Arc<str>, Arc<str>)> = Vec::new();
-        for (n, v) in &self.const_labels {
-            if !is_valid_label_name(n) {
-                return Err(ConfigError::new(format!("invalid label name {n:?}")));
-            }
-            if ["le", "method", "code", "result"].contains(&n.as_str()) {
-                return Err(ConfigError::new(format!(
-                    "constant label {n:?} clashes with a label of the client metrics"
-                )));
-            }
-            if const_labels.iter().any(|(p, _)| **p == **n) {
-                return Err(ConfigError::new(format!("label {n:?} is defined twice")));
-            }
-            const_labels.push((Arc::from(n.as_str()), Arc::from(v.as_str())));
-        }
-        const_labels.sort_by(|a, b| a.0.cmp(&b.0));
-
-        let mut extra: Vec<Arc<str>> = Vec::new();
-        for m in &self.extra_methods {
-            let lower = m.to_ascii_lowercase();
-            if m.is_empty() || http::Method::from_bytes(m.as_bytes()).is_err() {
-                return Err(ConfigError::new(format!(
-                    "extra method {m:?} is not a method token"
-                )));
-            }
-            if lower == "unknown" {
-                return Err(ConfigError::new(
-                    "extra method \"unknown\" would be confused with unknown methods",
-                ));
-            }
-            if STANDARD_METHODS.contains(&lower.as_str()) || extra.iter().any(|e| **e == *lower) {
-                continue;
-            }
-            extra.push(Arc::from(lower));
-        }
-        if extra.len() > 1000 {
-            return Err(ConfigError::new("more than 1000 extra methods"));
-        }
-
-        let consts = || -> Vec<(Arc<str>, LabelSource)> {
-            const_labels
-                .iter()
-                .map(|(n, v)| (n.clone(), LabelSource::Const(v.clone())))
-                .collect()
-        };
-        let duration = name("request_duration_seconds")?;
-        let duration_bounds = check_buckets(&duration, self.duration_buckets)?;
-        let mut labels = consts();
-        labels.push((Arc::from("method"), LabelSource::Method));
-        labels.push((Arc::from("code"), LabelSource::Code));
-        labels.sort_by(|a, b| a.0.cmp(&b.0));
-        let requests = Store::new(
-            Some((
-                name("requests_total")?,
-                Arc::from("Total number of HTTP client round trips by method and status code (code=\"error\": no response)."),
-            )),
-            hist(
-                duration,
-                "Duration of HTTP client round trips in seconds, until the response head arrived.",
-                duration_bounds,
-            ),
-            Some((
-                name("requests_in_flight")?,
-                Arc::from("Number of HTTP client round trips waiting for their response head."),
-            )),
-            labels,
-            const_labels.clone(),
-            Methods::new(extra),
-            None,
-            Vec::new(),
-            None,
-            500,
-        );
-
-        let result_store = |n: Arc<str>, help: &str| -> Result<Store, ConfigError> {
-            let bounds = check_buckets(&n, self.connect_buckets.clone())?;
-            let mut labels = consts();
-            labels.push((Arc::from("result"), LabelSource::Request(0)));
-            labels.sort_by(|a, b| a.0.cmp(&b.0));
-            Ok(Store::new(
-                None,
-                hist(n, help, bounds),
-                None,
-                labels,
-                const_labels.clone(),
-                Methods::new(Vec::new()),
-                None,
-                // The `result` label takes two fixed values and no others: the
-                // interner's "none" id is `ok`, its overflow id `error`, and it never
-                // interns anything (the connector only uses these two ids).
-                vec![Interner::new(
-                    Arc::from("result"),
-                    0,
-                    Arc::from("ok"),
-                    Arc::from("error"),
-                )],
-                None,
-                500,
-            ))
-        };
-        let dns = result_store(
-            name("dns_duration_seconds")?,
-            "Duration of DNS resolutions of the HTTP client in seconds.",
-        )?;
-        let connect = result_store(
-            name("connect_duration_seconds")?,
-            "Duration of TCP connects of the HTTP client in seconds, after name resolution.",
-        )?;
-        #[cfg(feature = "web-config")]
-        let tls = result_store(
-            name("tls_handshake_duration_seconds")?,
-            "Duration of TLS handshakes of the HTTP client in seconds, after the TCP connect.",
-        )?;
-        Ok(ClientMetrics {
-            shared: Arc::new(Shared {
-                requests,
-                dns,
-                connect,
-                #[cfg(feature = "web-config")]
-                tls,
-            }),
-        })
-    }
-}
-
-/// Histogram specs with only the duration histogram.
-fn hist(name: Arc<str>, help: &str, bounds: Arc<[f64]>) -> [Option<HistSpec>; HIST_KINDS] {
-    let mut hists: [Option<HistSpec>; HIST_KINDS] = [None, None, None, None];
-    hists[HistKind::Duration as usize] = Some(HistSpec {
-        name,
-        help: Arc::from(help),
-        bounds,
-    });
-    hists
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::instrument::ConfigError;
 
     #[test]
     fn preset_builds() {
@@ -419,36 +216,124 @@ mod tests {
 
     #[test]
     fn bad_configurations_are_rejected() {
-        assert!(ClientMetrics::builder()
-            .const_label("code", "x")
-            .build()
-            .is_err());
-        assert!(ClientMetrics::builder()
-            .const_label("a-b", "x")
-            .build()
-            .is_err());
-        assert!(ClientMetrics::builder()
-            .const_label("a", "x")
-            .const_label("a", "y")
-            .build()
-            .is_err());
-        assert!(ClientMetrics::builder().prefix("1x").build().is_err());
-        assert!(ClientMetrics::builder()
-            .duration_buckets([])
-            .build()
-            .is_err());
-        assert!(ClientMetrics::builder()
-            .connect_buckets([1.0, 0.5])
-            .build()
-            .is_err());
-        assert!(ClientMetrics::builder()
-            .extra_methods(["unknown"])
-            .build()
-            .is_err());
-        assert!(ClientMetrics::builder()
+        let b = ClientMetrics::builder;
+        let err = |builder: ClientMetricsBuilder| match builder.build() {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        };
+        assert!(matches!(
+            err(b().const_label("code", "x")),
+            ConfigError::DuplicateLabel { name } if name == "code"
+        ));
+        assert!(matches!(
+            err(b().const_label("le", "x")),
+            ConfigError::ReservedLabelName { .. }
+        ));
+        assert!(matches!(
+            err(b().const_label("a-b", "x")),
+            ConfigError::InvalidLabelName { option: "const_label", name } if name == "a-b"
+        ));
+        assert!(matches!(
+            err(b().const_label("a", "x").const_label("a", "y")),
+            ConfigError::DuplicateLabel { .. }
+        ));
+        assert!(matches!(
+            err(b().prefix("1x")),
+            ConfigError::InvalidMetricName { option: "prefix", name } if name == "1x_requests_total"
+        ));
+        assert!(matches!(
+            err(b().duration_buckets([])),
+            ConfigError::InvalidBuckets { .. }
+        ));
+        assert!(matches!(
+            err(b().connect_buckets([1.0, 0.5])),
+            ConfigError::InvalidBuckets { .. }
+        ));
+        assert!(matches!(
+            err(b().extra_methods(["unknown"])),
+            ConfigError::ReservedMethod { .. }
+        ));
+        assert!(matches!(
+            err(b().label_name(ClientLabel::Code, "status code")),
+            ConfigError::InvalidLabelName { option: "label_name", name } if name == "status code"
+        ));
+        assert!(matches!(
+            err(b().label_name(ClientLabel::Result, "__result")),
+            ConfigError::InvalidLabelName { .. }
+        ));
+        assert!(matches!(
+            err(b().label_name(ClientLabel::Method, "code")),
+            ConfigError::DuplicateLabel { name } if name == "code"
+        ));
+        assert!(matches!(
+            err(b().label_name(ClientLabel::Result, "upstream").const_label("upstream", "x")),
+            ConfigError::DuplicateLabel { name } if name == "upstream"
+        ));
+        assert!(b()
             .const_label("upstream", "billing")
             .extra_methods(["PROPFIND"])
             .build()
             .is_ok());
+    }
+
+    fn text(m: &ClientMetrics) -> String {
+        let page = crate::gather::gather_all(m);
+        assert!(page.errors.is_empty(), "{:?}", page.errors);
+        let mut out = Vec::new();
+        crate::encode::encode(
+            crate::encode::Format::Text,
+            &page.families,
+            &crate::encode::EncodeOptions::default(),
+            &mut out,
+        );
+        String::from_utf8(out).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn label_names_and_help_are_configurable_and_metrics_can_be_disabled() {
+        use tower::{Layer, ServiceExt};
+        let m = ClientMetrics::builder()
+            .label_name(ClientLabel::Code, "status")
+            .label_name(ClientLabel::Method, "verb")
+            .label_name(ClientLabel::Result, "outcome")
+            .help(ClientMetric::RequestsTotal, "Calls to billing.")
+            .disable(ClientMetric::RequestDuration)
+            .disable(ClientMetric::ConnectDuration)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let svc = m
+            .layer()
+            .layer(tower::service_fn(|_req: http::Request<()>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(()))
+            }));
+        let req = http::Request::get("http://upstream/")
+            .body(())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = svc.oneshot(req).await;
+        connect::record_result(&m.shared.dns, false, 0.01);
+        connect::record_result(&m.shared.connect, true, 0.01);
+        let page = text(&m);
+        assert!(
+            page.contains("# HELP http_client_requests_total Calls to billing.\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("http_client_requests_total{status=\"200\",verb=\"get\"} 1\n"),
+            "{page}"
+        );
+        assert!(
+            page.contains("http_client_dns_duration_seconds_count{outcome=\"error\"} 1\n"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("http_client_request_duration_seconds"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("http_client_connect_duration_seconds"),
+            "{page}"
+        );
+        assert!(!page.contains("code="), "{page}");
+        assert_eq!(m.in_flight(), 0);
     }
 }

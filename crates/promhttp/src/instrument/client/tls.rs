@@ -20,32 +20,10 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
+use super::connect::record_result;
 use super::{ClientMetrics, InstrumentedConnector};
-use crate::instrument::labels::{ID_NONE, ID_OVERFLOW};
-use crate::instrument::store::{Key, Observation, Store, MAX_REQUEST_LABELS};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Records one duration in a `result`-labelled store.
-fn observe(store: &Store, ok: bool, seconds: f64) {
-    let mut request = [0; MAX_REQUEST_LABELS];
-    request[0] = if ok { ID_NONE } else { ID_OVERFLOW };
-    store.record(
-        &Key {
-            method: 0,
-            code: 0,
-            route: 0,
-            request,
-        },
-        &Observation {
-            duration: seconds,
-            request_size: 0,
-            response_size: 0,
-            time_to_write_header: None,
-            exemplar: None,
-        },
-    );
-}
 
 /// A connector for hyper-util's legacy client: the [`InstrumentedConnector`] (DNS
 /// and TCP connect timed as usual), then, for `https` destinations, a TLS handshake
@@ -194,7 +172,7 @@ impl Service<Uri> for InstrumentedTlsConnector {
                 let start = Instant::now();
                 let result = tls.connect(name, tcp).await;
                 let seconds = start.elapsed().as_secs_f64();
-                observe(&metrics.shared.tls, result.is_ok(), seconds);
+                record_result(&metrics.shared.tls, result.is_ok(), seconds);
                 match result {
                     Ok(stream) => Ok(MaybeTlsStream {
                         inner: Inner::Tls(Box::new(TokioIo::new(stream))),
