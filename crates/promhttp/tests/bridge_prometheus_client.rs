@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 use promhttp::encode::{encode, EncodeOptions, Format};
-use promhttp::gather::{gather_all, Gatherers};
+use promhttp::gather::{gather_all, GatherErrorKind, Gatherers};
 use promhttp::prometheus;
 
 type Labels = Vec<(String, String)>;
@@ -195,7 +195,15 @@ fn a_clash_with_the_prometheus_registry_is_reported() {
     client.register("jobs", "Other help", jobs);
     let g = gather_all(&Gatherers::new().with(prometheus_registry()).with(client));
     assert_eq!(g.errors.len(), 1, "{:?}", g.errors);
-    assert_eq!(g.errors[0].family.as_deref(), Some("jobs_total"));
+    assert_eq!(g.errors[0].family(), Some("jobs_total"));
+    assert!(
+        matches!(
+            g.errors[0].kind(),
+            GatherErrorKind::HelpMismatch { second, .. } if second == "Other help."
+        ),
+        "{:?}",
+        g.errors
+    );
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //!
 //! [`normalize`] turns what the sources produced into what encoders expect:
 //! families sorted by name, same-named families merged, metrics sorted by labels,
-//! and every problem reported as a [`GatherError`] naming the family:
+//! and every problem reported as a [`GatherError`] naming the family, with a
+//! [`GatherErrorKind`] to match on:
 //! invalid metric or label names, a value whose type is not the family's, the
 //! same name with a different type or help, the same series twice, a histogram or
 //! summary whose generated names clash with another family, a source that panicked.
@@ -36,11 +37,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::model::MetricFamily;
 
+mod error;
 mod normalize;
 mod prometheus;
 #[cfg(test)]
 mod tests;
 
+pub use self::error::{GatherError, GatherErrorKind};
 pub use self::normalize::normalize;
 pub use self::prometheus::{from_proto, DefaultRegistry};
 
@@ -63,35 +66,6 @@ pub struct Gathered {
     /// Problems; each names the family it concerns where there is one.
     pub errors: Vec<GatherError>,
 }
-
-/// A problem met while gathering, naming the family where there is one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GatherError {
-    /// The family concerned.
-    pub family: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl GatherError {
-    fn new(family: Option<&str>, message: impl Into<String>) -> Self {
-        GatherError {
-            family: family.map(str::to_owned),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for GatherError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.family {
-            Some(name) => write!(f, "metric family {name:?}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for GatherError {}
 
 impl<G: Gather + ?Sized> Gather for std::sync::Arc<G> {
     fn gather_into(&self, out: &mut Gathered) {
@@ -205,10 +179,11 @@ impl Gather for Gatherers {
 
 fn gather_caught(source: &dyn Gather, out: &mut Gathered, index: usize) {
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| source.gather_into(out))) {
-        out.errors.push(GatherError::new(
-            None,
-            format!("source #{index} panicked: {}", panic_message(&*panic)),
-        ));
+        out.errors
+            .push(GatherError::new(GatherErrorKind::SourcePanicked {
+                origin: format!("source #{index}"),
+                message: panic_message(&*panic),
+            }));
     }
 }
 

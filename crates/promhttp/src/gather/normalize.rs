@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use super::{GatherError, Gathered};
+use super::{GatherError, GatherErrorKind, Gathered};
 use crate::model::{
     is_valid_label_name, is_valid_metric_name, Label, Metric, MetricFamily, MetricType, Str, Value,
 };
@@ -17,7 +17,10 @@ pub fn normalize(g: &mut Gathered) {
     // 1. Names, types and labels of each family on its own.
     g.families.retain_mut(|f| {
         if !is_valid_metric_name(&f.name) {
-            errors.push(GatherError::new(Some(&f.name), "invalid metric name"));
+            errors.push(GatherError::in_family(
+                &f.name,
+                GatherErrorKind::InvalidMetricName,
+            ));
             return false;
         }
         let t = f.metric_type;
@@ -27,8 +30,8 @@ pub fn normalize(g: &mut Gathered) {
         f.metrics
             .retain_mut(|m| match check_metric(m, t, &mut checked) {
                 Ok(()) => true,
-                Err(msg) => {
-                    errors.push(GatherError::new(Some(name), msg));
+                Err(kind) => {
+                    errors.push(GatherError::in_family(name, kind));
                     false
                 }
             });
@@ -44,23 +47,21 @@ pub fn normalize(g: &mut Gathered) {
         match merged.last_mut() {
             Some(prev) if prev.name == f.name => {
                 if prev.metric_type != f.metric_type {
-                    errors.push(GatherError::new(
-                        Some(&f.name),
-                        format!(
-                            "collected as {} and as {}: its {} metrics are left out",
-                            prev.metric_type,
-                            f.metric_type,
-                            f.metrics.len()
-                        ),
+                    errors.push(GatherError::in_family(
+                        &f.name,
+                        GatherErrorKind::TypeMismatch {
+                            first: prev.metric_type,
+                            second: f.metric_type,
+                            dropped: f.metrics.len(),
+                        },
                     ));
                 } else if prev.help != f.help {
-                    errors.push(GatherError::new(
-                        Some(&f.name),
-                        format!(
-                            "collected with help {:?} and with help {:?}: the second one's metrics are left out",
-                            prev.help.as_str(),
-                            f.help.as_str()
-                        ),
+                    errors.push(GatherError::in_family(
+                        &f.name,
+                        GatherErrorKind::HelpMismatch {
+                            first: prev.help.to_string(),
+                            second: f.help.to_string(),
+                        },
                     ));
                 } else {
                     if prev.unit.is_empty() {
@@ -85,12 +86,11 @@ pub fn normalize(g: &mut Gathered) {
             let before = f.metrics.len();
             f.metrics.dedup_by(|b, a| a.labels == b.labels);
             if f.metrics.len() != before {
-                errors.push(GatherError::new(
-                    Some(&f.name),
-                    format!(
-                        "{} series were collected more than once with the same labels; the repeats are left out",
-                        before - f.metrics.len()
-                    ),
+                errors.push(GatherError::in_family(
+                    &f.name,
+                    GatherErrorKind::DuplicateSeries {
+                        repeats: before - f.metrics.len(),
+                    },
                 ));
             }
         }
@@ -104,12 +104,11 @@ pub fn normalize(g: &mut Gathered) {
         if f.metric_type == MetricType::Counter {
             if let Some(base) = f.name.strip_suffix("_total").filter(|b| !b.is_empty()) {
                 if let Ok(i) = merged.binary_search_by(|x| x.name.as_str().cmp(base)) {
-                    errors.push(GatherError::new(
-                        Some(base),
-                        format!(
-                            "clashes with counter {:?}, which OpenMetrics names {base:?}: it is left out",
-                            f.name.as_str()
-                        ),
+                    errors.push(GatherError::in_family(
+                        base,
+                        GatherErrorKind::OpenMetricsNameClash {
+                            counter: f.name.to_string(),
+                        },
                     ));
                     clashes.push(i);
                 }
@@ -128,13 +127,12 @@ pub fn normalize(g: &mut Gathered) {
             };
             let clash = format!("{base}{s}");
             if let Ok(i) = merged.binary_search_by(|x| x.name.as_str().cmp(&clash)) {
-                errors.push(GatherError::new(
-                    Some(&clash),
-                    format!(
-                        "clashes with the samples of {} {:?}: it is left out",
-                        f.metric_type,
-                        f.name.as_str()
-                    ),
+                errors.push(GatherError::in_family(
+                    &clash,
+                    GatherErrorKind::NameClash {
+                        other: f.name.to_string(),
+                        other_type: f.metric_type,
+                    },
                 ));
                 clashes.push(i);
             }
@@ -150,19 +148,25 @@ pub fn normalize(g: &mut Gathered) {
     g.families = merged;
 }
 
-fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result<(), String> {
+fn check_metric(
+    m: &mut Metric,
+    t: MetricType,
+    checked: &mut Vec<Str>,
+) -> Result<(), GatherErrorKind> {
     if m.value.metric_type() != t {
-        return Err(format!(
-            "a metric has a {} value in a {t} family",
-            m.value.metric_type()
-        ));
+        return Err(GatherErrorKind::ValueTypeMismatch {
+            family_type: t,
+            value_type: m.value.metric_type(),
+        });
     }
     for l in &m.labels {
         if checked.contains(&l.name) {
             continue;
         }
         if !is_valid_label_name(&l.name) {
-            return Err(format!("invalid label name {:?}", l.name.as_str()));
+            return Err(GatherErrorKind::InvalidLabelName {
+                label: l.name.to_string(),
+            });
         }
         let reserved = match t {
             MetricType::Histogram => l.name == "le",
@@ -170,7 +174,10 @@ fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result
             _ => false,
         };
         if reserved {
-            return Err(format!("label {:?} is reserved for {t}s", l.name.as_str()));
+            return Err(GatherErrorKind::ReservedLabelName {
+                label: l.name.to_string(),
+                family_type: t,
+            });
         }
         if checked.len() < 16 {
             checked.push(l.name.clone());
@@ -180,50 +187,52 @@ fn check_metric(m: &mut Metric, t: MetricType, checked: &mut Vec<Str>) -> Result
     if !m.labels.is_sorted_by(|a, b| a.name <= b.name) {
         m.labels.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    if m.labels.windows(2).any(|w| w[0].name == w[1].name) {
-        return Err("a metric has two or more labels with the same name".to_owned());
+    if let Some(w) = m.labels.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(GatherErrorKind::DuplicateLabelName {
+            label: w[0].name.to_string(),
+        });
     }
     Ok(())
 }
 
 /// The shape rules of each type (OpenMetrics, and Prometheus' own parser for
 /// histograms): what breaks them would be rejected by the scraper or poison rates.
-fn check_value(v: &Value) -> Result<(), String> {
+fn check_value(v: &Value) -> Result<(), GatherErrorKind> {
     match v {
-        Value::Counter(c) if c.value.is_nan() || c.value < 0.0 => Err(format!(
-            "a counter has the value {}: counters are never negative or NaN",
-            c.value
-        )),
+        Value::Counter(c) if c.value.is_nan() || c.value < 0.0 => {
+            Err(GatherErrorKind::InvalidCounterValue { value: c.value })
+        }
         Value::Histogram(h) => {
             let mut prev_bound = f64::NEG_INFINITY;
             let mut prev_count = 0;
             for (i, b) in h.buckets.iter().enumerate() {
                 if b.upper_bound.is_nan() || (i > 0 && b.upper_bound <= prev_bound) {
-                    return Err(format!(
-                        "histogram bucket bounds must increase: {} after {prev_bound}",
-                        b.upper_bound
-                    ));
+                    return Err(GatherErrorKind::BucketBoundsNotIncreasing {
+                        bound: b.upper_bound,
+                        previous: prev_bound,
+                    });
                 }
                 if b.cumulative_count < prev_count {
-                    return Err(format!(
-                        "histogram bucket counts must not decrease: {} (le={}) after {prev_count}",
-                        b.cumulative_count, b.upper_bound
-                    ));
+                    return Err(GatherErrorKind::BucketCountsDecreasing {
+                        bound: b.upper_bound,
+                        count: b.cumulative_count,
+                        previous: prev_count,
+                    });
                 }
                 prev_bound = b.upper_bound;
                 prev_count = b.cumulative_count;
             }
             if h.count < prev_count {
-                return Err(format!(
-                    "histogram count {} is below its largest bucket count {prev_count}",
-                    h.count
-                ));
+                return Err(GatherErrorKind::HistogramCountBelowBuckets {
+                    count: h.count,
+                    bucket_count: prev_count,
+                });
             }
             if prev_bound == f64::INFINITY && prev_count != h.count {
-                return Err(format!(
-                    "histogram +Inf bucket {prev_count} differs from its count {}",
-                    h.count
-                ));
+                return Err(GatherErrorKind::InfBucketMismatch {
+                    inf_bucket: prev_count,
+                    count: h.count,
+                });
             }
             Ok(())
         }
@@ -232,10 +241,9 @@ fn check_value(v: &Value) -> Result<(), String> {
             .iter()
             .find(|q| !(0.0..=1.0).contains(&q.quantile))
         {
-            Some(q) => Err(format!(
-                "summary quantile {} is not within [0, 1]",
-                q.quantile
-            )),
+            Some(q) => Err(GatherErrorKind::QuantileOutOfRange {
+                quantile: q.quantile,
+            }),
             None => Ok(()),
         },
         _ => Ok(()),

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use prometheus::proto;
 use prometheus::Registry;
 
-use super::{panic_message, Gather, GatherError, Gathered};
+use super::{panic_message, Gather, GatherError, GatherErrorKind, Gathered};
 use crate::model::{
     Bucket, CounterValue, HistogramValue, Label, Metric, MetricFamily, MetricType, Quantile, Str,
     SummaryValue, Value,
@@ -16,13 +16,11 @@ impl Gather for Registry {
         let families = match catch_unwind(AssertUnwindSafe(|| Registry::gather(self))) {
             Ok(f) => f,
             Err(panic) => {
-                out.errors.push(GatherError::new(
-                    None,
-                    format!(
-                        "a collector of a prometheus::Registry panicked: {}",
-                        panic_message(&*panic)
-                    ),
-                ));
+                out.errors
+                    .push(GatherError::new(GatherErrorKind::SourcePanicked {
+                        origin: "a collector of a prometheus::Registry".to_owned(),
+                        message: panic_message(&*panic),
+                    }));
                 return;
             }
         };
@@ -53,9 +51,9 @@ pub fn from_proto(families: Vec<proto::MetricFamily>, out: &mut Gathered) {
             Some(Ok(proto::MetricType::SUMMARY)) => MetricType::Summary,
             Some(Ok(proto::MetricType::UNTYPED)) => MetricType::Untyped,
             Some(Err(n)) => {
-                out.errors.push(GatherError::new(
-                    Some(&name),
-                    format!("unknown metric type {n}"),
+                out.errors.push(GatherError::in_family(
+                    &name,
+                    GatherErrorKind::UnknownMetricType { code: n },
                 ));
                 continue;
             }
@@ -70,9 +68,11 @@ pub fn from_proto(families: Vec<proto::MetricFamily>, out: &mut Gathered) {
         for m in std::mem::take(&mut mf.metric) {
             match metric_from_proto(m, metric_type) {
                 Some(metric) => family.metrics.push(metric),
-                None => out.errors.push(GatherError::new(
-                    Some(&family.name),
-                    format!("a metric has no {metric_type} value"),
+                None => out.errors.push(GatherError::in_family(
+                    &family.name,
+                    GatherErrorKind::MissingValue {
+                        family_type: metric_type,
+                    },
                 )),
             }
         }

@@ -75,6 +75,54 @@ fn registry_is_moved_into_the_model() {
     assert_eq!(out.families[2].metrics[0].value, Value::Gauge(-1.5));
 }
 
+/// What the `prometheus` adapter reports: a metric without a value of its
+/// family's type, a collector that panics.
+#[test]
+fn registry_problems_are_reported() {
+    use ::prometheus::core::{Collector, Desc};
+    use ::prometheus::proto;
+
+    let mut family = proto::MetricFamily::default();
+    family.set_name("c_total".into());
+    family.set_field_type(proto::MetricType::COUNTER);
+    family
+        .mut_metric()
+        .push(proto::Metric::from_gauge(proto::Gauge::default()));
+    let mut out = Gathered::default();
+    from_proto(vec![family], &mut out);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(out.errors[0].family(), Some("c_total"));
+    assert_eq!(
+        out.errors[0].kind(),
+        &GatherErrorKind::MissingValue {
+            family_type: MetricType::Counter
+        }
+    );
+    assert!(out.families[0].metrics.is_empty());
+
+    struct Exploding(Vec<Desc>);
+    impl Collector for Exploding {
+        fn desc(&self) -> Vec<&Desc> {
+            self.0.iter().collect()
+        }
+        fn collect(&self) -> Vec<proto::MetricFamily> {
+            panic!("collector exploded")
+        }
+    }
+    let r = Registry::new();
+    let desc = Desc::new("boom".into(), "Boom.".into(), vec![], Default::default()).unwrap();
+    r.register(Box::new(Exploding(vec![desc]))).unwrap();
+    let out = gather_all(&r);
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(
+        out.errors[0].kind(),
+        &GatherErrorKind::SourcePanicked {
+            origin: "a collector of a prometheus::Registry".into(),
+            message: "collector exploded".into()
+        }
+    );
+}
+
 #[test]
 fn merges_consistent_families_from_several_sources() {
     let a = Registry::new();
@@ -113,10 +161,15 @@ fn duplicate_series_are_reported_and_dropped() {
     assert_eq!(out.families[0].metrics.len(), 2);
     assert_eq!(out.families[0].metrics[0].value, Value::Gauge(1.0));
     assert_eq!(out.errors.len(), 1);
-    assert!(
-        out.errors[0].to_string().contains("\"g\""),
-        "{}",
-        out.errors[0]
+    assert_eq!(out.errors[0].family(), Some("g"));
+    assert_eq!(
+        out.errors[0].kind(),
+        &GatherErrorKind::DuplicateSeries { repeats: 1 }
+    );
+    assert_eq!(
+        out.errors[0].to_string(),
+        "metric family \"g\": 1 series were collected more than once with the same labels; \
+         the repeats are left out"
     );
 }
 
@@ -139,9 +192,23 @@ fn type_and_help_mismatches_are_reported() {
     ]);
     assert_eq!(out.families.len(), 1);
     assert_eq!(out.families[0].metrics.len(), 1);
-    assert_eq!(out.errors.len(), 2);
-    assert!(out.errors[0].message.contains("untyped"));
-    assert!(out.errors[1].message.contains("Other."));
+    let kinds: Vec<&GatherErrorKind> = out.errors.iter().map(GatherError::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            &GatherErrorKind::TypeMismatch {
+                first: MetricType::Gauge,
+                second: MetricType::Untyped,
+                dropped: 1
+            },
+            &GatherErrorKind::HelpMismatch {
+                first: "G.".into(),
+                second: "Other.".into()
+            },
+        ]
+    );
+    assert!(out.errors.iter().all(|e| e.family() == Some("g")));
+    assert!(out.errors[1].to_string().contains("Other."));
 }
 
 #[test]
@@ -172,13 +239,50 @@ fn invalid_names_and_labels_are_reported() {
     assert_eq!(out.families.len(), 1);
     // The unsorted label set was kept, sorted.
     assert_eq!(out.families[0].metrics[0].labels[0].name, "a");
+    let found: Vec<(Option<&str>, &GatherErrorKind)> =
+        out.errors.iter().map(|e| (e.family(), e.kind())).collect();
+    assert_eq!(
+        found,
+        [
+            (Some("bad-name"), &GatherErrorKind::InvalidMetricName),
+            (
+                Some("g"),
+                &GatherErrorKind::InvalidLabelName {
+                    label: "__x".into()
+                }
+            ),
+            (
+                Some("g"),
+                &GatherErrorKind::DuplicateLabelName { label: "a".into() }
+            ),
+            (
+                Some("g"),
+                &GatherErrorKind::ValueTypeMismatch {
+                    family_type: MetricType::Gauge,
+                    value_type: MetricType::Counter
+                }
+            ),
+            (
+                Some("h"),
+                &GatherErrorKind::ReservedLabelName {
+                    label: "le".into(),
+                    family_type: MetricType::Histogram
+                }
+            ),
+        ]
+    );
+    // The text the handler shows a scraper.
     let text: Vec<String> = out.errors.iter().map(|e| e.to_string()).collect();
-    assert_eq!(text.len(), 5, "{text:#?}");
-    assert!(text[0].contains("bad-name") && text[0].contains("invalid metric name"));
-    assert!(text[1].contains("__x"));
-    assert!(text[2].contains("same name"));
-    assert!(text[3].contains("counter value in a gauge family"));
-    assert!(text[4].contains("reserved"));
+    assert_eq!(
+        text,
+        [
+            "metric family \"bad-name\": invalid metric name",
+            "metric family \"g\": invalid label name \"__x\"",
+            "metric family \"g\": a metric has two or more labels named \"a\"",
+            "metric family \"g\": a metric has a counter value in a gauge family",
+            "metric family \"h\": label \"le\" is reserved for histograms",
+        ]
+    );
 }
 
 #[test]
@@ -200,37 +304,71 @@ fn broken_shapes_are_reported() {
             }),
         )
     };
-    let cases = vec![
+    use GatherErrorKind as K;
+    type Want = fn(&GatherErrorKind) -> bool;
+    let cases: Vec<(MetricType, Metric, Want, &str)> = vec![
         (
             MetricType::Counter,
             Metric::new(vec![], Value::counter(-1.0)),
-            "negative",
+            |k| matches!(k, K::InvalidCounterValue { value } if *value == -1.0),
+            "a counter has the value -1: counters are never negative or NaN",
         ),
         (
             MetricType::Counter,
             Metric::new(vec![], Value::counter(f64::NAN)),
-            "negative or NaN",
+            |k| matches!(k, K::InvalidCounterValue { value } if value.is_nan()),
+            "a counter has the value NaN: counters are never negative or NaN",
         ),
         (
             MetricType::Histogram,
             hist(&[(1.0, 5), (0.5, 5)], 5),
-            "must increase",
+            |k| {
+                *k == K::BucketBoundsNotIncreasing {
+                    bound: 0.5,
+                    previous: 1.0,
+                }
+            },
+            "histogram bucket bounds must increase: 0.5 after 1",
         ),
         (
             MetricType::Histogram,
             hist(&[(f64::NAN, 1)], 1),
-            "must increase",
+            |k| matches!(k, K::BucketBoundsNotIncreasing { bound, previous } if bound.is_nan() && *previous == f64::NEG_INFINITY),
+            "histogram bucket bounds must increase: NaN after -inf",
         ),
         (
             MetricType::Histogram,
             hist(&[(1.0, 5), (2.0, 3)], 5),
-            "must not decrease",
+            |k| {
+                *k == K::BucketCountsDecreasing {
+                    bound: 2.0,
+                    count: 3,
+                    previous: 5,
+                }
+            },
+            "histogram bucket counts must not decrease: 3 (le=2) after 5",
         ),
-        (MetricType::Histogram, hist(&[(1.0, 5)], 4), "below"),
+        (
+            MetricType::Histogram,
+            hist(&[(1.0, 5)], 4),
+            |k| {
+                *k == K::HistogramCountBelowBuckets {
+                    count: 4,
+                    bucket_count: 5,
+                }
+            },
+            "histogram count 4 is below its largest bucket count 5",
+        ),
         (
             MetricType::Histogram,
             hist(&[(1.0, 1), (f64::INFINITY, 3)], 4),
-            "+Inf",
+            |k| {
+                *k == K::InfBucketMismatch {
+                    inf_bucket: 3,
+                    count: 4,
+                }
+            },
+            "histogram +Inf bucket 3 differs from its count 4",
         ),
         (
             MetricType::Summary,
@@ -245,16 +383,19 @@ fn broken_shapes_are_reported() {
                     sum: 1.0,
                 }),
             ),
-            "[0, 1]",
+            |k| *k == K::QuantileOutOfRange { quantile: 1.5 },
+            "summary quantile 1.5 is not within [0, 1]",
         ),
     ];
-    for (t, m, want) in cases {
+    for (t, m, want, text) in cases {
         let out = run(vec![fam("x", "", t, vec![m])]);
         assert!(out.families.is_empty());
-        assert!(
-            out.errors[0].message.contains(want),
-            "{want}: {:?}",
-            out.errors
+        assert_eq!(out.errors.len(), 1, "{text}: {:?}", out.errors);
+        assert!(want(out.errors[0].kind()), "{text}: {:?}", out.errors);
+        assert_eq!(out.errors[0].family(), Some("x"));
+        assert_eq!(
+            out.errors[0].to_string(),
+            format!("metric family \"x\": {text}")
         );
     }
     // Good shapes pass, including a histogram without buckets.
@@ -277,7 +418,19 @@ fn suffix_clashes_are_reported() {
     ]);
     let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["x", "x_total"]);
-    assert!(out.errors[0].to_string().contains("x_count"));
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert_eq!(out.errors[0].family(), Some("x_count"));
+    assert_eq!(
+        out.errors[0].kind(),
+        &GatherErrorKind::NameClash {
+            other: "x".into(),
+            other_type: MetricType::Histogram
+        }
+    );
+    assert_eq!(
+        out.errors[0].to_string(),
+        "metric family \"x_count\": clashes with the samples of histogram \"x\": it is left out"
+    );
 }
 
 #[test]
@@ -294,7 +447,30 @@ fn openmetrics_name_clashes_are_reported() {
     ]);
     let names: Vec<&str> = out.families.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["x_total"]);
-    assert_eq!(out.errors.len(), 2, "{:?}", out.errors);
+    let found: Vec<(Option<&str>, &GatherErrorKind)> =
+        out.errors.iter().map(|e| (e.family(), e.kind())).collect();
+    assert_eq!(
+        found,
+        [
+            (
+                Some("x"),
+                &GatherErrorKind::OpenMetricsNameClash {
+                    counter: "x_total".into()
+                }
+            ),
+            (
+                Some("x_created"),
+                &GatherErrorKind::NameClash {
+                    other: "x_total".into(),
+                    other_type: MetricType::Counter
+                }
+            ),
+        ]
+    );
+    assert_eq!(
+        out.errors[0].to_string(),
+        "metric family \"x\": clashes with counter \"x_total\", which OpenMetrics names \"x\": it is left out"
+    );
 }
 
 #[test]
@@ -306,7 +482,19 @@ fn panicking_source_is_contained() {
     let bad = from_fn(|_| panic!("collector exploded"));
     let out = gather_all(&Gatherers::new().with(ok).with(bad));
     assert_eq!(out.families.len(), 1);
-    assert!(out.errors[0].message.contains("collector exploded"));
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(out.errors[0].family(), None);
+    assert_eq!(
+        out.errors[0].kind(),
+        &GatherErrorKind::SourcePanicked {
+            origin: "source #1".into(),
+            message: "collector exploded".into()
+        }
+    );
+    assert_eq!(
+        out.errors[0].to_string(),
+        "source #1 panicked: collector exploded"
+    );
 }
 
 #[test]

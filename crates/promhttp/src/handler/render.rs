@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::{ErrorHandling, Inner};
 use crate::encode::{encode, EncodeOptions};
-use crate::gather::{normalize, panic_message, GatherError, Gathered};
+use crate::gather::{normalize, panic_message, GatherError, GatherErrorKind, Gathered};
 use crate::negotiate::{ContentType, Encoding};
 
 /// What identifies the bytes of a page.
@@ -184,10 +184,11 @@ pub(crate) fn render(
         Ok(g) => g,
         Err(panic) => {
             let mut g = Gathered::default();
-            g.errors.push(GatherError {
-                family: None,
-                message: format!("gathering panicked: {}", panic_message(&*panic)),
-            });
+            g.errors
+                .push(GatherError::new(GatherErrorKind::SourcePanicked {
+                    origin: "gathering".to_owned(),
+                    message: panic_message(&*panic),
+                }));
             g
         }
     };

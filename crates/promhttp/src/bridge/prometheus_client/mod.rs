@@ -60,7 +60,7 @@ use std::sync::{Mutex, RwLock};
 
 use prometheus_client::registry::Registry;
 
-use crate::gather::{Gather, GatherError, Gathered};
+use crate::gather::{Gather, GatherError, GatherErrorKind, Gathered};
 
 mod parse;
 
@@ -95,10 +95,10 @@ impl Gather for RwLock<Registry> {
 pub fn gather_registry(registry: &Registry, out: &mut Gathered) {
     let mut text = String::with_capacity(LAST_LEN.load(Ordering::Relaxed));
     if prometheus_client::encoding::text::encode_registry(&mut text, registry).is_err() {
-        out.errors.push(GatherError {
-            family: None,
-            message: "prometheus-client failed to encode its registry".to_owned(),
-        });
+        out.errors
+            .push(GatherError::new(GatherErrorKind::SourceFailed {
+                message: "prometheus-client failed to encode its registry".to_owned(),
+            }));
         return;
     }
     LAST_LEN.store(text.len(), Ordering::Relaxed);
@@ -178,12 +178,21 @@ mod tests {
             assert_eq!(g.families.len(), 1, "{bad:?}");
             assert_eq!(g.families[0].name, "g");
             assert_eq!(g.errors.len(), 1, "{bad:?}");
-            assert_eq!(g.errors[0].family.as_deref(), Some("c_total"), "{bad:?}");
+            assert_eq!(g.errors[0].family(), Some("c_total"), "{bad:?}");
+            assert!(
+                matches!(g.errors[0].kind(), GatherErrorKind::Malformed { origin, .. } if origin == "prometheus-client"),
+                "{bad:?}: {:?}",
+                g.errors
+            );
         }
         let g = parse("# TYPE s stateset\ns{s=\"a\"} 1\n");
-        assert_eq!(g.errors[0].family.as_deref(), Some("s"));
+        assert_eq!(g.errors[0].family(), Some("s"));
         let g = parse("x 1\n");
-        assert_eq!(g.errors[0].family, None);
+        assert_eq!(g.errors[0].family(), None);
+        assert_eq!(
+            g.errors[0].to_string(),
+            "malformed prometheus-client text: sample outside a metric family: \"x 1\""
+        );
         let g = parse("# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\n");
         assert_eq!(g.errors.len(), 1);
     }
@@ -227,7 +236,7 @@ mod tests {
         let g = parse(&text);
         assert!(g.families.is_empty());
         assert!(
-            g.errors[0].message.contains("the same series twice"),
+            matches!(g.errors[0].kind(), GatherErrorKind::Malformed { detail, .. } if detail == "the same series twice"),
             "{:?}",
             g.errors
         );

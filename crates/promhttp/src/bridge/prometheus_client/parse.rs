@@ -1,6 +1,6 @@
 //! A parser of the OpenMetrics text prometheus-client writes.
 
-use crate::gather::{GatherError, Gathered};
+use crate::gather::{GatherError, GatherErrorKind, Gathered};
 use crate::model::{
     Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType, Str,
     Value,
@@ -20,9 +20,10 @@ pub fn parse_openmetrics(text: &str, out: &mut Gathered) {
         if eof {
             let name = current.as_ref().map(|p| p.model_name());
             finish(current.take(), out);
-            out.errors.push(GatherError {
-                family: name,
-                message: "text after # EOF".to_owned(),
+            let error = malformed("text after # EOF".to_owned());
+            out.errors.push(match name {
+                Some(name) => error.with_family(name),
+                None => error,
             });
             return;
         }
@@ -60,10 +61,9 @@ pub fn parse_openmetrics(text: &str, out: &mut Gathered) {
                 }
             }
             Some(_) => {}
-            None => out.errors.push(GatherError {
-                family: None,
-                message: format!("sample outside a metric family: {line:?}"),
-            }),
+            None => out.errors.push(malformed(format!(
+                "sample outside a metric family: {line:?}"
+            ))),
         }
     }
     finish(current, out);
@@ -306,6 +306,14 @@ fn to_count(v: f64) -> Result<u64, String> {
     }
 }
 
+/// The error of text this parser cannot read.
+fn malformed(detail: String) -> GatherError {
+    GatherError::new(GatherErrorKind::Malformed {
+        origin: "prometheus-client".to_owned(),
+        detail,
+    })
+}
+
 fn finish(pending: Option<Pending>, out: &mut Gathered) {
     let Some(p) = pending else { return };
     let name = p.model_name();
@@ -314,11 +322,8 @@ fn finish(pending: Option<Pending>, out: &mut Gathered) {
         (None, None) => Some("no # TYPE line".to_owned()),
         (None, Some(_)) => None,
     };
-    if let Some(message) = error {
-        out.errors.push(GatherError {
-            family: Some(name),
-            message: format!("prometheus-client: {message}"),
-        });
+    if let Some(detail) = error {
+        out.errors.push(malformed(detail).with_family(name));
         return;
     }
     let metric_type = match p.kind.expect("checked above") {
