@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use promhttp::encode::{encode, EncodeOptions, Format};
 use promhttp::gather::{normalize, Gathered};
@@ -586,6 +587,36 @@ fn parse(fmt: Fmt, body: &[u8]) -> Result<Vec<Fam>, String> {
 
 // --- what the model says a page holds ----------------------------------------------
 
+/// The time `ms` milliseconds after the epoch (before it when negative).
+fn at_ms(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    if ms < 0 {
+        UNIX_EPOCH - d
+    } else {
+        UNIX_EPOCH + d
+    }
+}
+
+/// Whole milliseconds since the epoch, rounded toward the past.
+fn millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap(),
+        Err(e) => {
+            let d = e.duration();
+            -i64::try_from(d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0)).unwrap()
+        }
+    }
+}
+
+/// Seconds since the epoch as OpenMetrics writes created times and exemplar
+/// timestamps: `Duration::as_secs_f64`, negative before 1970.
+fn seconds(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
 fn exemplar_fits(e: &Exemplar) -> bool {
     let runes: usize = e
         .labels
@@ -604,7 +635,7 @@ fn expected_exemplar(fmt: Fmt, e: Option<&Exemplar>) -> Option<Exem> {
             .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect(),
         value: float(e.value),
-        timestamp: e.timestamp.filter(|t| t.is_finite()).map(float),
+        timestamp: e.timestamp.map(|t| float(seconds(t))),
     })
 }
 
@@ -649,7 +680,7 @@ fn expected(fmt: Fmt, families: &[MetricFamily], opts: &EncodeOptions) -> Vec<Fa
                         name: format!("{name}{suffix}"),
                         labels,
                         value,
-                        timestamp_ms: m.timestamp_ms,
+                        timestamp_ms: m.timestamp.map(millis),
                         exemplar: ex,
                     });
                 };
@@ -689,9 +720,10 @@ fn expected(fmt: Fmt, families: &[MetricFamily], opts: &EncodeOptions) -> Vec<Fa
                         push("_count", None, count(s.count), None);
                         created = true;
                     }
+                    other => panic!("no rule for {other:?}"),
                 }
                 if let (Fmt::Om, true, true, Some(c)) = (fmt, opts.created, created, m.created) {
-                    push("_created", None, float(c), None);
+                    push("_created", None, float(seconds(c)), None);
                 }
             }
             Fam {
@@ -903,24 +935,48 @@ fn any_count() -> impl Strategy<Value = u64> {
     ]
 }
 
-fn timestamp_ms() -> impl Strategy<Value = Option<i64>> {
+fn timestamp() -> impl Strategy<Value = Option<SystemTime>> {
     prop_oneof![
         3 => Just(None),
         // Ten thousand years either side of 1970. Wider negative values hit
         // `bug_large_negative_timestamps_lose_milliseconds`.
-        2 => (-315_569_520_000_000i64..315_569_520_000_000).prop_map(Some),
-        1 => prop::sample::select(vec![0, 1, -1, 999, -999, 1000, -1000, 1_600_000_000_123]).prop_map(Some),
+        2 => (-315_569_520_000_000i64..315_569_520_000_000).prop_map(|ms| Some(at_ms(ms))),
+        1 => prop::sample::select(vec![0, 1, -1, 999, -999, 1000, -1000, 1_600_000_000_123])
+            .prop_map(|ms| Some(at_ms(ms))),
+    ]
+}
+
+/// Created times and exemplar timestamps: any nanosecond within 30,000 years of
+/// 1970, and times near the epoch.
+fn any_time() -> impl Strategy<Value = SystemTime> {
+    let from = |(seconds, nanos): (i64, u32)| {
+        let d = Duration::new(seconds.unsigned_abs(), nanos);
+        if seconds < 0 {
+            UNIX_EPOCH - d
+        } else {
+            UNIX_EPOCH + d
+        }
+    };
+    prop_oneof![
+        2 => (-1_000_000_000_000i64..1_000_000_000_000, 0..1_000_000_000u32).prop_map(from),
+        2 => (1_500_000_000i64..1_800_000_000, 0..1_000_000_000u32).prop_map(from),
+        1 => (-2i64..2, 0..1_000_000_000u32).prop_map(from),
+        1 => prop::sample::select(vec![(0, 0), (0, 1), (-1, 999_999_999), (1_600_000_000, 123_000_000)])
+            .prop_map(from),
     ]
 }
 
 fn exemplar() -> impl Strategy<Value = Option<Box<Exemplar>>> {
     let value = prop_oneof![text(12), text(140)];
     let labels = prop::collection::btree_map(label_name(""), value, 0..3);
-    let e = (labels, any_value(), prop::option::of(any_value())).prop_map(|(l, value, ts)| {
-        Box::new(Exemplar {
-            labels: l.into_iter().map(|(k, v)| Label::new(k, v)).collect(),
+    let e = (labels, any_value(), prop::option::of(any_time())).prop_map(|(l, value, ts)| {
+        let e = Exemplar::new(
+            l.into_iter().map(|(k, v)| Label::new(k, v)).collect(),
             value,
-            timestamp: ts,
+        );
+        Box::new(match ts {
+            Some(ts) => e.with_timestamp(ts),
+            None => e,
         })
     });
     prop::option::weighted(0.4, e)
@@ -953,11 +1009,9 @@ fn histogram() -> impl Strategy<Value = Value> {
                     .zip(ex.iter_mut())
                     .map(|((&upper_bound, inc), e)| {
                         cumulative = cumulative.saturating_add(*inc);
-                        Bucket {
-                            upper_bound,
-                            cumulative_count: cumulative,
-                            exemplar: e.take(),
-                        }
+                        let mut b = Bucket::new(upper_bound, cumulative);
+                        b.exemplar = e.take();
+                        b
                     })
                     .collect();
                 let count = cumulative.saturating_add(extra);
@@ -967,11 +1021,7 @@ fn histogram() -> impl Strategy<Value = Value> {
                 {
                     b.cumulative_count = count;
                 }
-                Value::Histogram(HistogramValue {
-                    buckets,
-                    count,
-                    sum,
-                })
+                Value::Histogram(HistogramValue::new(buckets, count, sum))
             },
         )
 }
@@ -989,14 +1039,11 @@ fn summary() -> impl Strategy<Value = Value> {
         .prop_map(|(mut qs, count, sum)| {
             qs.sort_by(|a, b| a.0.total_cmp(&b.0));
             qs.dedup_by(|a, b| a.0 == b.0);
-            Value::Summary(SummaryValue {
-                quantiles: qs
-                    .into_iter()
-                    .map(|(quantile, value)| Quantile { quantile, value })
-                    .collect(),
-                count,
-                sum,
-            })
+            let quantiles = qs
+                .into_iter()
+                .map(|(quantile, value)| Quantile::new(quantile, value))
+                .collect();
+            Value::Summary(SummaryValue::new(quantiles, count, sum))
         })
 }
 
@@ -1018,7 +1065,11 @@ fn value_of(kind: Kind) -> BoxedStrategy<Value> {
             any_value().prop_map(|v| if v.is_nan() { 0.0 } else { v.abs() }),
             exemplar(),
         )
-            .prop_map(|(value, exemplar)| Value::Counter(CounterValue { value, exemplar }))
+            .prop_map(|(value, exemplar)| {
+                let mut c = CounterValue::new(value);
+                c.exemplar = exemplar;
+                Value::Counter(c)
+            })
             .boxed(),
         Kind::Gauge => any_value().prop_map(Value::Gauge).boxed(),
         Kind::Untyped => any_value().prop_map(Value::Untyped).boxed(),
@@ -1036,14 +1087,14 @@ fn metric(kind: Kind) -> impl Strategy<Value = Metric> {
     (
         labels(reserved),
         value_of(kind),
-        timestamp_ms(),
-        prop::option::of(any_value()),
+        timestamp(),
+        prop::option::of(any_time()),
     )
-        .prop_map(|(labels, value, timestamp_ms, created)| Metric {
-            labels,
-            value,
-            timestamp_ms,
-            created,
+        .prop_map(|(labels, value, timestamp, created)| {
+            let mut m = Metric::new(labels, value);
+            m.timestamp = timestamp;
+            m.created = created;
+            m
         })
 }
 
@@ -1116,7 +1167,7 @@ fn families() -> impl Strategy<Value = Vec<MetricFamily>> {
                     Kind::Summary => MetricType::Summary,
                 };
                 let mut seen = BTreeSet::new();
-                let metrics = s
+                let metrics: Vec<Metric> = s
                     .metrics
                     .into_iter()
                     .filter(|m| {
@@ -1125,13 +1176,9 @@ fn families() -> impl Strategy<Value = Vec<MetricFamily>> {
                         seen.insert(key)
                     })
                     .collect();
-                MetricFamily {
-                    name: name.into(),
-                    help: s.help.into(),
-                    unit: s.unit.unwrap_or("").into(),
-                    metric_type,
-                    metrics,
-                }
+                MetricFamily::new(name, s.help, metric_type)
+                    .with_unit(s.unit.unwrap_or(""))
+                    .with_metrics(metrics)
             })
             .collect()
     })
@@ -1149,7 +1196,7 @@ proptest! {
         let families = normalized(families);
         prop_assert_eq!(families.len(), n_families);
         prop_assert_eq!(families.iter().map(|f| f.metrics.len()).sum::<usize>(), n_metrics);
-        let opts = EncodeOptions { created };
+        let opts = EncodeOptions::default().with_created(created);
         for fmt in [Fmt::Text, Fmt::Om] {
             if let Err(e) = round_trip(fmt, &families, &opts) {
                 prop_assert!(false, "{}", e);
@@ -1162,8 +1209,12 @@ proptest! {
 
 fn page(fmt: Fmt, families: Vec<MetricFamily>, created: bool) -> String {
     let families = normalized(families);
-    let out =
-        round_trip(fmt, &families, &EncodeOptions { created }).unwrap_or_else(|e| panic!("{e}"));
+    let out = round_trip(
+        fmt,
+        &families,
+        &EncodeOptions::default().with_created(created),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(out).unwrap()
 }
 
@@ -1241,44 +1292,29 @@ fn help_that_looks_like_metadata() {
 fn non_finite_values_everywhere() {
     let h = MetricFamily::new("h", "", MetricType::Histogram).with_metric(Metric::new(
         vec![],
-        Value::Histogram(HistogramValue {
-            buckets: vec![
-                Bucket {
-                    upper_bound: f64::NEG_INFINITY,
-                    cumulative_count: 0,
-                    exemplar: None,
-                },
-                Bucket {
-                    upper_bound: 5e-324,
-                    cumulative_count: u64::MAX - 1,
-                    exemplar: None,
-                },
+        Value::Histogram(HistogramValue::new(
+            vec![
+                Bucket::new(f64::NEG_INFINITY, 0),
+                Bucket::new(5e-324, u64::MAX - 1),
             ],
-            count: u64::MAX,
-            sum: f64::NAN,
-        }),
+            u64::MAX,
+            f64::NAN,
+        )),
     ));
     let s = MetricFamily::new("s", "", MetricType::Summary).with_metric(Metric::new(
         vec![],
-        Value::Summary(SummaryValue {
-            quantiles: vec![Quantile {
-                quantile: 0.5,
-                value: f64::NAN,
-            }],
-            count: 0,
-            sum: f64::NEG_INFINITY,
-        }),
+        Value::Summary(SummaryValue::new(
+            vec![Quantile::new(0.5, f64::NAN)],
+            0,
+            f64::NEG_INFINITY,
+        )),
     ));
     let c = MetricFamily::new("c_total", "", MetricType::Counter).with_metric(Metric::new(
         vec![],
-        Value::Counter(CounterValue {
-            value: f64::INFINITY,
-            exemplar: Some(Box::new(Exemplar {
-                labels: vec![],
-                value: f64::NEG_INFINITY,
-                timestamp: Some(f64::NAN),
-            })),
-        }),
+        Value::Counter(
+            CounterValue::new(f64::INFINITY)
+                .with_exemplar(Exemplar::new(vec![], f64::NEG_INFINITY)),
+        ),
     ));
     let g = gauge("g", "", &[], -0.0);
     let text = page(
@@ -1308,26 +1344,17 @@ fn non_finite_values_everywhere() {
 #[test]
 fn exemplars_only_in_openmetrics_and_only_when_they_fit() {
     let exemplar = |value: &str| {
-        Some(Box::new(Exemplar {
-            labels: vec![Label::new("trace_id", value.to_owned())],
-            value: 0.5,
-            timestamp: Some(1_600_000_000.123),
-        }))
+        Exemplar::new(vec![Label::new("trace_id", value.to_owned())], 0.5)
+            .with_timestamp(at_ms(1_600_000_000_123))
     };
     let fam = MetricFamily::new("req_total", "", MetricType::Counter)
         .with_metric(Metric::new(
             vec![Label::new("a", "fits")],
-            Value::Counter(CounterValue {
-                value: 1.0,
-                exemplar: exemplar("\"} 1 # {\\\n"),
-            }),
+            Value::Counter(CounterValue::new(1.0).with_exemplar(exemplar("\"} 1 # {\\\n"))),
         ))
         .with_metric(Metric::new(
             vec![Label::new("a", "too long")],
-            Value::Counter(CounterValue {
-                value: 2.0,
-                exemplar: exemplar(&"佖".repeat(121)),
-            }),
+            Value::Counter(CounterValue::new(2.0).with_exemplar(exemplar(&"佖".repeat(121)))),
         ));
     let text = page(Fmt::Text, vec![fam.clone()], false);
     assert!(!text.contains(" # {"), "{text}");
@@ -1355,7 +1382,7 @@ fn timestamps_to_the_millisecond() {
     .enumerate()
     {
         let mut m = Metric::new(vec![Label::new("i", i.to_string())], Value::Untyped(1.5));
-        m.timestamp_ms = Some(ts);
+        m.timestamp = Some(at_ms(ts));
         fam.metrics.push(m);
     }
     let om = page(Fmt::Om, vec![fam.clone()], false);
@@ -1461,7 +1488,7 @@ fn parser_rejects_malformed_pages() {
 fn regression_large_negative_timestamps_lose_milliseconds() {
     let mut m = Metric::new(vec![], Value::Untyped(1.0));
     // OpenMetrics writes `-9.982049312483764e+12`, which is ...764 ms, not ...765.
-    m.timestamp_ms = Some(-9_982_049_312_483_765);
+    m.timestamp = Some(at_ms(-9_982_049_312_483_765));
     page(
         Fmt::Om,
         vec![MetricFamily::new("t", "", MetricType::Untyped).with_metric(m)],
@@ -1488,7 +1515,7 @@ fn encode_om(families: Vec<MetricFamily>) -> String {
     promhttp::encode::encode(
         promhttp::encode::Format::OpenMetrics,
         &families,
-        &EncodeOptions { created: false },
+        &EncodeOptions::default(),
         &mut out,
     );
     String::from_utf8(out).unwrap()
@@ -1509,7 +1536,7 @@ fn regression_counter_and_gauge_share_an_openmetrics_family_name() {
     // The clash is reported and the gauge left out; the rest encodes cleanly.
     assert_eq!(g.errors.len(), 1, "{:?}", g.errors);
     assert!(g.errors[0].to_string().contains("x_total"));
-    let out = round_trip(Fmt::Om, &g.families, &EncodeOptions { created: false })
+    let out = round_trip(Fmt::Om, &g.families, &EncodeOptions::default())
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8(out)
         .unwrap()
@@ -1522,14 +1549,10 @@ fn regression_counter_and_gauge_share_an_openmetrics_family_name() {
 fn regression_exemplar_label_names_are_not_validated() {
     let fam = MetricFamily::new("c_total", "", MetricType::Counter).with_metric(Metric::new(
         vec![],
-        Value::Counter(CounterValue {
-            value: 1.0,
-            exemplar: Some(Box::new(Exemplar {
-                labels: vec![Label::new("a\"} 2 # {b", "v")],
-                value: 1.0,
-                timestamp: None,
-            })),
-        }),
+        Value::Counter(
+            CounterValue::new(1.0)
+                .with_exemplar(Exemplar::new(vec![Label::new("a\"} 2 # {b", "v")], 1.0)),
+        ),
     ));
     // The exemplar is dropped, the sample kept.
     assert_eq!(

@@ -236,15 +236,7 @@ async fn sends_protocol_headers_and_a_decodable_write_request() {
             MetricFamily::new("rw_latency_seconds", "Latency.", MetricType::Histogram).with_metric(
                 Metric::new(
                     vec![],
-                    Value::Histogram(HistogramValue {
-                        buckets: vec![Bucket {
-                            upper_bound: 0.25,
-                            cumulative_count: 1,
-                            exemplar: None,
-                        }],
-                        count: 2,
-                        sum: 1.5,
-                    }),
+                    Value::Histogram(HistogramValue::new(vec![Bucket::new(0.25, 1)], 2, 1.5)),
                 ),
             ),
         );

@@ -30,7 +30,10 @@ pub mod text;
 use crate::model::MetricFamily;
 
 /// A wire format (the body; the exact `Content-Type` comes from negotiation).
+///
+/// New formats may be added: match with a `_` arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// Prometheus text exposition format 0.0.4.
     Text,
@@ -41,11 +44,30 @@ pub enum Format {
 }
 
 /// What an encoder may include beyond the samples themselves.
+///
+/// Starts from [`EncodeOptions::default()`] (nothing extra); options may be added,
+/// each off by default.
+///
+/// ```
+/// use promhttp::encode::EncodeOptions;
+///
+/// let opts = EncodeOptions::default().with_created(true);
+/// assert!(opts.created);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct EncodeOptions {
     /// Write `_created` samples (OpenMetrics) / created timestamps (protobuf) where the
     /// model has them. Off by default: they add one series per counter, histogram and summary.
     pub created: bool,
+}
+
+impl EncodeOptions {
+    /// Sets [`created`](Self::created).
+    pub fn with_created(mut self, created: bool) -> Self {
+        self.created = created;
+        self
+    }
 }
 
 /// Encodes `families` in `format`, appending to `out`.
@@ -64,16 +86,22 @@ pub fn encode(format: Format, families: &[MetricFamily], opts: &EncodeOptions, o
 pub(crate) mod testdata {
     //! A family set that exercises every rule the encoders have, and golden files.
     use crate::model::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    /// `ms` milliseconds after the epoch.
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(ms)
+    }
 
     fn l(name: &'static str, value: &str) -> Label {
         Label::new(name, value.to_string())
     }
 
-    fn exemplar(trace: &'static str, value: f64, ts: Option<f64>) -> Option<Box<Exemplar>> {
-        Some(Box::new(Exemplar {
-            labels: vec![Label::new("trace_id", trace)],
-            value,
-            timestamp: ts,
+    fn exemplar(trace: &'static str, value: f64, ts: Option<SystemTime>) -> Option<Box<Exemplar>> {
+        let e = Exemplar::new(vec![Label::new("trace_id", trace)], value);
+        Some(Box::new(match ts {
+            Some(ts) => e.with_timestamp(ts),
+            None => e,
         }))
     }
 
@@ -88,16 +116,16 @@ pub(crate) mod testdata {
             vec![l("code", "200"), l("path", "/a\"b\\c\nd")],
             Value::Counter(CounterValue {
                 value: 1027.0,
-                exemplar: exemplar("4bf92f3577b34da6", 0.67, Some(1_600_000_000.123)),
+                exemplar: exemplar("4bf92f3577b34da6", 0.67, Some(at(1_600_000_000_123))),
             }),
         );
-        m.created = Some(1_600_000_000.5);
+        m.created = Some(at(1_600_000_000_500));
         requests.metrics.push(m);
         let mut m = Metric::new(
             vec![l("code", "500"), l("path", "Björn 佖佥 {}#,\t")],
             Value::counter(3.0),
         );
-        m.created = Some(1_600_000_001.0);
+        m.created = Some(at(1_600_000_001_000));
         requests.metrics.push(m);
 
         let odd = MetricFamily::new(
@@ -142,7 +170,7 @@ pub(crate) mod testdata {
                 sum: 12.755,
             }),
         );
-        m.created = Some(1_600_000_002.25);
+        m.created = Some(at(1_600_000_002_250));
         latency.metrics.push(m);
         // An explicit +Inf bucket is not duplicated.
         latency.metrics.push(Metric::new(
@@ -194,7 +222,7 @@ pub(crate) mod testdata {
 
         let mut legacy = MetricFamily::new("legacy_value", "Untyped.", MetricType::Untyped);
         let mut m = Metric::new(vec![], Value::Untyped(0.0001));
-        m.timestamp_ms = Some(1_600_000_000_123);
+        m.timestamp = Some(at(1_600_000_000_123));
         legacy.metrics.push(m);
 
         vec![requests, legacy, odd, latency, rpc, temperature]

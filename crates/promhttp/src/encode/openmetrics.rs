@@ -20,6 +20,7 @@ use super::escape::{write_help_openmetrics, write_label_value};
 use super::float::{write_om_float, write_u64, FloatCache};
 use super::text::{write_label_pairs, write_series, Extra};
 use super::EncodeOptions;
+use crate::model::time::{to_millis, to_seconds};
 use crate::model::{is_valid_label_name, Exemplar, Metric, MetricFamily, MetricType, Value};
 
 /// The most code points an exemplar's label names and values may have together.
@@ -84,13 +85,13 @@ fn encode_family(
     for metric in &family.metrics {
         labels.clear();
         write_label_pairs(labels, &metric.labels);
-        let ts = metric.timestamp_ms;
+        let ts = metric.timestamp.map(to_millis);
         match &metric.value {
             Value::Counter(c) if counter => {
                 write_series(out, name, b"_total", labels, None, bounds);
                 write_om_float(out, c.value);
                 end(out, ts, c.exemplar.as_deref());
-                created(out, bounds, name, labels, metric, opts);
+                created(out, bounds, name, labels, metric, ts, opts);
             }
             Value::Counter(c) => float_line(out, bounds, name, labels, c.value, ts),
             Value::Gauge(v) | Value::Untyped(v) => float_line(out, bounds, name, labels, *v, ts),
@@ -119,7 +120,7 @@ fn encode_family(
                     write_u64(out, h.count);
                     end(out, ts, None);
                 }
-                created(out, bounds, name, labels, metric, opts);
+                created(out, bounds, name, labels, metric, ts, opts);
             }
             Value::Summary(s) => {
                 for q in &s.quantiles {
@@ -134,7 +135,7 @@ fn encode_family(
                 write_series(out, name, b"_count", labels, None, bounds);
                 write_u64(out, s.count);
                 end(out, ts, None);
-                created(out, bounds, name, labels, metric, opts);
+                created(out, bounds, name, labels, metric, ts, opts);
             }
         }
     }
@@ -159,12 +160,13 @@ fn created(
     name: &[u8],
     labels: &[u8],
     m: &Metric,
+    ts: Option<i64>,
     opts: &EncodeOptions,
 ) {
     if let (true, Some(c)) = (opts.created, m.created) {
         write_series(out, name, b"_created", labels, None, bounds);
-        write_om_float(out, c);
-        end(out, m.timestamp_ms, None);
+        write_om_float(out, to_seconds(c));
+        end(out, ts, None);
     }
 }
 
@@ -188,9 +190,9 @@ fn end(out: &mut Vec<u8>, ts: Option<i64>, exemplar: Option<&Exemplar>) {
             }
             out.extend_from_slice(b"} ");
             write_om_float(out, e.value);
-            if let Some(t) = e.timestamp.filter(|t| t.is_finite()) {
+            if let Some(t) = e.timestamp {
                 out.push(b' ');
-                write_om_float(out, t);
+                write_om_float(out, to_seconds(t));
             }
         } else {
             tracing::debug!(
@@ -281,11 +283,7 @@ mod tests {
     fn with_exemplar(labels: Vec<Label>) -> Vec<u8> {
         let mut c = Value::counter(1.0);
         if let Value::Counter(c) = &mut c {
-            c.exemplar = Some(Box::new(Exemplar {
-                labels,
-                value: 1.0,
-                timestamp: None,
-            }));
+            c.exemplar = Some(Box::new(Exemplar::new(labels, 1.0)));
         }
         let fam = MetricFamily::new("a_total", "", MetricType::Counter)
             .with_metric(Metric::new(vec![], c));

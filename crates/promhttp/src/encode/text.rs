@@ -13,6 +13,7 @@
 
 use super::escape::{write_help_text, write_label_value};
 use super::float::{write_float, write_i64, FloatCache};
+use crate::model::time::to_millis;
 use crate::model::{Label, MetricFamily, Value};
 
 /// Encodes `families` in text format 0.0.4, appending to `out`.
@@ -47,7 +48,7 @@ fn encode_family(
     for metric in &family.metrics {
         labels.clear();
         write_label_pairs(labels, &metric.labels);
-        let ts = metric.timestamp_ms;
+        let ts = metric.timestamp.map(to_millis);
         match &metric.value {
             Value::Counter(c) => line(out, bounds, name, b"", labels, None, c.value, ts),
             Value::Gauge(v) | Value::Untyped(v) => {

@@ -128,7 +128,7 @@ fn metric_from_proto(mut m: proto::Metric, t: MetricType) -> Option<Metric> {
     Some(Metric {
         labels,
         value,
-        timestamp_ms: m.timestamp_ms,
+        timestamp: m.timestamp_ms.and_then(crate::model::time::from_millis),
         created: None,
     })
 }

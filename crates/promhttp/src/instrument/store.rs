@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::gather::{Gather, Gathered};
 use crate::model::{
@@ -142,7 +142,7 @@ impl Hist {
 struct Ex {
     labels: Arc<[Label]>,
     value: f64,
-    time: f64,
+    time: SystemTime,
 }
 
 impl Ex {
@@ -168,7 +168,7 @@ pub(crate) struct Cell {
     requests: AtomicU64,
     hists: [Option<Hist>; HIST_KINDS],
     exemplars: Mutex<Option<Box<CellExemplars>>>,
-    created: f64,
+    created: SystemTime,
 }
 
 /// One finished request, ready to record.
@@ -261,7 +261,7 @@ impl Store {
                         self.hists[i].as_ref().map(|s| Hist::new(s.bounds.len()))
                     }),
                     exemplars: Mutex::new(None),
-                    created: now(),
+                    created: SystemTime::now(),
                 })
             })
             .clone()
@@ -302,7 +302,7 @@ impl Store {
             }
         }
         if let Some(labels) = o.exemplar {
-            let time = now();
+            let time = SystemTime::now();
             let mut slot = cell.exemplars.lock().unwrap_or_else(|e| e.into_inner());
             let ex = slot.get_or_insert_with(Default::default);
             if self.counter.is_some() {
@@ -354,13 +354,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 fn consts(labels: &[(Arc<str>, Arc<str>)]) -> Vec<Label> {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use metrics::{CounterFn, GaugeFn, HistogramFn, Key, KeyName, SharedString, Unit};
 
@@ -127,7 +127,7 @@ pub(super) type SeriesKey = (String, Kind, Vec<(String, String)>);
 
 pub(super) struct Series {
     pub(super) cell: Cell,
-    pub(super) created: f64,
+    pub(super) created: SystemTime,
 }
 
 #[derive(Default)]
@@ -155,13 +155,6 @@ pub(super) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 
 pub(super) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(super) fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// `name` with characters outside `[a-zA-Z0-9_:]` replaced by `_`, and `_` before a
@@ -247,7 +240,7 @@ impl Inner {
                     skey,
                     Series {
                         cell: cell.clone(),
-                        created: now(),
+                        created: SystemTime::now(),
                     },
                 );
                 cell

@@ -127,13 +127,14 @@ mod tests {
         assert_eq!(f.name, "c_total");
         assert_eq!(f.help, "Help \\ raw.");
         assert_eq!(f.metrics[0].labels, vec![Label::new("a", "x\"y\\z\n")]);
-        assert_eq!(f.metrics[0].created, Some(100.0));
+        let at = |ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+        assert_eq!(f.metrics[0].created, Some(at(100_000)));
         let Value::Counter(c) = &f.metrics[0].value else {
             panic!()
         };
         assert_eq!(c.value, 3.0);
         let e = c.exemplar.as_ref().unwrap();
-        assert_eq!((e.value, e.timestamp), (1.5, Some(12.25)));
+        assert_eq!((e.value, e.timestamp), (1.5, Some(at(12_250))));
     }
 
     #[test]
@@ -173,6 +174,8 @@ mod tests {
             "# TYPE c counter\nc_total{é=\"1\"} 1\n",
             "# TYPE c counter\nc_total 1 # {a=\"b\"}\n",
             "# TYPE c counter\nc_created 1\n",
+            "# TYPE c counter\nc_total 1\nc_created NaN\n",
+            "# TYPE c counter\nc_total 1 # {a=\"b\"} 1 +Inf\n",
         ] {
             let g = parse(&format!("{bad}# TYPE g gauge\ng 1\n# EOF\n"));
             assert_eq!(g.families.len(), 1, "{bad:?}");

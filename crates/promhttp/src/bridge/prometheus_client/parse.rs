@@ -1,6 +1,7 @@
 //! A parser of the OpenMetrics text prometheus-client writes.
 
 use crate::gather::{GatherError, GatherErrorKind, Gathered};
+use crate::model::time::from_seconds;
 use crate::model::{
     Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType, Str,
     Value,
@@ -169,7 +170,8 @@ impl Pending {
                 let metric = self
                     .find(&labels)
                     .ok_or_else(|| "_created before its series".to_owned())?;
-                metric.created = Some(s.value);
+                metric.created =
+                    Some(from_seconds(s.value).ok_or_else(|| "invalid _created time".to_owned())?);
                 Ok(())
             }
             (Kind::Histogram, "_sum" | "_count" | "_bucket") => {
@@ -376,6 +378,7 @@ fn parse_sample(line: &str) -> Result<Sample<'_>, &'static str> {
                 cur.expect(b' ')?;
                 Some(
                     parse_float(cur.take_while(|c| c != b' '))
+                        .and_then(from_seconds)
                         .ok_or("invalid exemplar timestamp")?,
                 )
             };

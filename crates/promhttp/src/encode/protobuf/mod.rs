@@ -35,11 +35,12 @@
 //! * **Created timestamps** (`created_timestamp` of counters, summaries and
 //!   histograms) are written only when [`EncodeOptions::created`] is set and the metric
 //!   has one. Gauges and untyped metrics have none in the schema.
-//! * **Timestamps.** The model keeps seconds as `f64`; they are split into whole
-//!   `seconds` and `nanos` rounded to the nearest nanosecond. A time that is NaN,
-//!   infinite, negative (before 1970) or after the year 9999 is not written. As
-//!   `google.protobuf.Timestamp` is proto3, zero `seconds` and `nanos` are omitted.
-//!   A metric's `timestamp_ms` is written when it is set.
+//! * **Timestamps.** A created time or an exemplar timestamp is a
+//!   `google.protobuf.Timestamp`, exact to the nanosecond; a time before 1970 or
+//!   after the year 9999 is not written. As `google.protobuf.Timestamp` is proto3,
+//!   zero `seconds` and `nanos` are omitted. A metric's
+//!   [`timestamp`](crate::model::Metric::timestamp) is written, when it is set, as
+//!   `timestamp_ms`: whole milliseconds, rounded toward the past.
 //!
 //! # Speed
 //!
@@ -65,7 +66,10 @@
 //! );
 //! ```
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use crate::encode::EncodeOptions;
+use crate::model::time::to_millis;
 use crate::model::{
     Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType,
     SummaryValue, Value,
@@ -76,8 +80,6 @@ const EXEMPLAR_MAX_CODE_POINTS: usize = 128;
 
 /// `9999-12-31T23:59:59Z`, the last second a `google.protobuf.Timestamp` may hold.
 const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
-
-const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 // Wire types.
 const VARINT: u8 = 0;
@@ -187,7 +189,7 @@ fn write_metric(metric: &Metric, opts: &EncodeOptions, out: &mut Vec<u8>) {
         put_label(out, METRIC_LABEL, label);
     }
     let created = if opts.created {
-        metric.created.and_then(Timestamp::from_seconds)
+        metric.created.and_then(Timestamp::from_time)
     } else {
         None
     };
@@ -198,10 +200,10 @@ fn write_metric(metric: &Metric, opts: &EncodeOptions, out: &mut Vec<u8>) {
         Value::Untyped(value) => put_scalar_message(out, METRIC_UNTYPED, *value),
         Value::Histogram(histogram) => write_histogram(histogram, created, out),
     }
-    if let Some(ms) = metric.timestamp_ms {
+    if let Some(timestamp) = metric.timestamp {
         out.push(METRIC_TIMESTAMP_MS);
         // int64: negative numbers are their two's complement, ten bytes long.
-        put_varint(out, ms as u64);
+        put_varint(out, to_millis(timestamp) as u64);
     }
 }
 
@@ -310,7 +312,7 @@ fn put_exemplar(out: &mut Vec<u8>, key: u8, exemplar: &Exemplar) {
         put_label(out, EXEMPLAR_LABEL, label);
     }
     put_double(out, EXEMPLAR_VALUE, exemplar.value);
-    if let Some(timestamp) = exemplar.timestamp.and_then(Timestamp::from_seconds) {
+    if let Some(timestamp) = exemplar.timestamp.and_then(Timestamp::from_time) {
         timestamp.put(out, EXEMPLAR_TIMESTAMP);
     }
     end_len(out, slot);
@@ -325,26 +327,17 @@ struct Timestamp {
 }
 
 impl Timestamp {
-    /// Splits seconds since the epoch, rounding to the nearest nanosecond; `None` for
-    /// NaN, infinities, negative times and times after the year 9999.
-    fn from_seconds(t: f64) -> Option<Timestamp> {
-        // Written so that NaN fails the test.
-        if !(t >= 0.0 && t <= MAX_TIMESTAMP_SECONDS as f64) {
-            return None;
-        }
-        let whole = t.floor();
-        // Exact: `t - floor(t)` has no rounding error for these magnitudes.
-        let mut nanos = ((t - whole) * NANOS_PER_SECOND as f64).round() as i64;
-        let mut seconds = whole as i64;
-        if nanos >= NANOS_PER_SECOND {
-            // Rounded up to the next second; it is still in range, because
-            // `t <= MAX_TIMESTAMP_SECONDS` leaves no fraction in the last second.
-            seconds += 1;
-            nanos -= NANOS_PER_SECOND;
-        }
+    /// The time as seconds and nanoseconds since the epoch; `None` before 1970 and
+    /// after the year 9999.
+    fn from_time(t: SystemTime) -> Option<Timestamp> {
+        let since = t.duration_since(UNIX_EPOCH).ok()?;
+        let seconds = i64::try_from(since.as_secs())
+            .ok()
+            .filter(|s| *s <= MAX_TIMESTAMP_SECONDS)?;
         Some(Timestamp {
             seconds,
-            nanos: nanos as i32,
+            // Below 1e9: fits.
+            nanos: since.subsec_nanos() as i32,
         })
     }
 
@@ -443,7 +436,7 @@ fn metric_size_guess(metric: &Metric) -> usize {
                     .sum::<usize>()
         }
     };
-    let timestamp = if metric.timestamp_ms.is_some() { 7 } else { 0 };
+    let timestamp = if metric.timestamp.is_some() { 7 } else { 0 };
     labels + value + timestamp
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 use crate::model::{Quantile, Str};
 use proptest::prelude::*;
+use std::time::Duration;
 
 mod decoder;
 use decoder::{
@@ -41,10 +42,13 @@ fn expected_labels(labels: &[Label]) -> Vec<PLabel> {
         .collect()
 }
 
-fn expected_timestamp(t: Option<f64>) -> Option<PTimestamp> {
-    t.and_then(Timestamp::from_seconds).map(|t| PTimestamp {
-        seconds: t.seconds,
-        nanos: t.nanos,
+/// Seconds and nanoseconds since the epoch, for times from 1970 to the end of 9999.
+fn expected_timestamp(t: Option<SystemTime>) -> Option<PTimestamp> {
+    let since = t?.duration_since(UNIX_EPOCH).ok()?;
+    let seconds = i64::try_from(since.as_secs()).ok()?;
+    (seconds <= MAX_TIMESTAMP_SECONDS).then(|| PTimestamp {
+        seconds,
+        nanos: since.subsec_nanos() as i32,
     })
 }
 
@@ -105,7 +109,7 @@ fn expected_metric(m: &Metric, opts: &EncodeOptions) -> PMetric {
     PMetric {
         labels: expected_labels(&m.labels),
         value,
-        timestamp_ms: m.timestamp_ms,
+        timestamp_ms: m.timestamp.map(crate::model::time::to_millis),
     }
 }
 
@@ -161,18 +165,34 @@ fn arb_count() -> impl Strategy<Value = u64> {
     prop_oneof![any::<u64>(), 0..300u64, Just(u64::MAX)]
 }
 
-fn arb_seconds() -> impl Strategy<Value = f64> {
+/// Times around the epoch (before it too), recent ones, far ones, and the edges of
+/// `google.protobuf.Timestamp`, to the nanosecond.
+fn arb_time() -> impl Strategy<Value = SystemTime> {
+    let from = |(seconds, nanos): (i64, u32)| {
+        let d = Duration::new(seconds.unsigned_abs(), nanos);
+        if seconds < 0 {
+            UNIX_EPOCH - d
+        } else {
+            UNIX_EPOCH + d
+        }
+    };
     prop_oneof![
-        0.0..2e9f64,
-        arb_f64(),
+        (0..2_000_000_000i64, 0..1_000_000_000u32).prop_map(from),
+        (
+            -1_000_000_000_000..1_000_000_000_000i64,
+            0..1_000_000_000u32
+        )
+            .prop_map(from),
         prop::sample::select(vec![
-            0.0,
-            -0.0,
-            -1.0,
-            1.5,
-            253_402_300_799.0,
-            253_402_300_800.0
-        ]),
+            (0, 0),
+            (0, 1),
+            (-1, 999_999_999),
+            (-1, 0),
+            (1, 500_000_000),
+            (MAX_TIMESTAMP_SECONDS, 999_999_999),
+            (MAX_TIMESTAMP_SECONDS + 1, 0),
+        ])
+        .prop_map(from),
     ]
 }
 
@@ -185,16 +205,13 @@ fn arb_labels(max: usize, value_len: usize) -> impl Strategy<Value = Vec<Label>>
 
 fn arb_exemplar() -> impl Strategy<Value = Option<Exemplar>> {
     prop::option::of(
-        (
-            arb_labels(3, 80),
-            arb_f64(),
-            prop::option::of(arb_seconds()),
-        )
-            .prop_map(|(labels, value, timestamp)| Exemplar {
+        (arb_labels(3, 80), arb_f64(), prop::option::of(arb_time())).prop_map(
+            |(labels, value, timestamp)| Exemplar {
                 labels,
                 value,
                 timestamp,
-            }),
+            },
+        ),
     )
 }
 
@@ -260,12 +277,12 @@ fn arb_metric(metric_type: MetricType) -> impl Strategy<Value = Metric> {
         arb_labels(4, 40),
         arb_value(metric_type),
         prop::option::of(any::<i64>()),
-        prop::option::of(arb_seconds()),
+        prop::option::of(arb_time()),
     )
         .prop_map(|(labels, value, timestamp_ms, created)| Metric {
             labels,
             value,
-            timestamp_ms,
+            timestamp: timestamp_ms.and_then(crate::model::time::from_millis),
             created,
         })
 }
@@ -330,19 +347,18 @@ proptest! {
         prop_assert_eq!(out, one_by_one);
     }
 
-    /// Seconds split into whole seconds and the nearest nanosecond, or nothing.
+    /// A time from 1970 to the end of 9999 splits into exactly its seconds and
+    /// nanoseconds; any other time gives nothing.
     #[test]
-    fn timestamp_conversion(t in arb_seconds()) {
-        match Timestamp::from_seconds(t) {
-            None => prop_assert!(
-                t.is_nan() || t < 0.0 || t > MAX_TIMESTAMP_SECONDS as f64
-            ),
+    fn timestamp_conversion(t in arb_time()) {
+        let last = UNIX_EPOCH + Duration::new(MAX_TIMESTAMP_SECONDS as u64, 999_999_999);
+        match Timestamp::from_time(t) {
+            None => prop_assert!(t < UNIX_EPOCH || t > last),
             Some(ts) => {
                 prop_assert!((0..1_000_000_000).contains(&ts.nanos));
                 prop_assert!((0..=MAX_TIMESTAMP_SECONDS).contains(&ts.seconds));
-                // Distance in nanoseconds from t, computed without cancellation.
-                let error = (t - ts.seconds as f64) * 1e9 - f64::from(ts.nanos);
-                prop_assert!(error.abs() <= 0.5 + 1e-3, "{} -> {:?}", t, ts);
+                let back = UNIX_EPOCH + Duration::new(ts.seconds as u64, ts.nanos as u32);
+                prop_assert_eq!(back, t);
             }
         }
     }
@@ -458,8 +474,8 @@ fn to_rust_protobuf(families: &[MetricFamily]) -> Vec<prometheus::proto::MetricF
                         pm.set_histogram(ph);
                     }
                 }
-                if let Some(ms) = m.timestamp_ms {
-                    pm.set_timestamp_ms(ms);
+                if let Some(t) = m.timestamp {
+                    pm.set_timestamp_ms(crate::model::time::to_millis(t));
                 }
                 pf.metric.push(pm);
             }
@@ -468,11 +484,13 @@ fn to_rust_protobuf(families: &[MetricFamily]) -> Vec<prometheus::proto::MetricF
         .collect()
 }
 
+/// `ms` milliseconds after the epoch.
+fn at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
 fn golden_families() -> Vec<MetricFamily> {
-    let created = |mut m: Metric| {
-        m.created = Some(1.5);
-        m
-    };
+    let created = |m: Metric| m.with_created(at(1500));
     vec![
         MetricFamily::new("req_total", "Requests.", MetricType::Counter).with_metric(created(
             Metric::new(
@@ -482,10 +500,7 @@ fn golden_families() -> Vec<MetricFamily> {
         )),
         MetricFamily::new("temp_celsius", "", MetricType::Gauge)
             .with_unit("celsius")
-            .with_metric(Metric {
-                timestamp_ms: Some(1000),
-                ..Metric::new(vec![], Value::Gauge(-0.5))
-            }),
+            .with_metric(Metric::new(vec![], Value::Gauge(-0.5)).with_timestamp(at(1000))),
         MetricFamily::new("lat_seconds", "L.", MetricType::Histogram).with_metric(created(
             Metric::new(
                 vec![],
@@ -502,7 +517,7 @@ fn golden_families() -> Vec<MetricFamily> {
                             exemplar: Some(Box::new(Exemplar {
                                 labels: vec![label("trace_id", "ab")],
                                 value: 0.5,
-                                timestamp: Some(2.25),
+                                timestamp: Some(at(2250)),
                             })),
                         },
                         Bucket {
@@ -664,12 +679,10 @@ fn created_only_with_option() {
 #[test]
 fn created_out_of_range_is_skipped() {
     for t in [
-        -1.0,
-        -1e-9,
-        f64::NAN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        253_402_300_800.0,
+        UNIX_EPOCH - Duration::from_secs(1),
+        UNIX_EPOCH - Duration::from_nanos(1),
+        UNIX_EPOCH + Duration::from_secs(253_402_300_800),
+        UNIX_EPOCH + Duration::from_secs(1_000_000_000_000),
     ] {
         let mut metric = Metric::new(vec![], Value::counter(0.0));
         metric.created = Some(t);
@@ -683,7 +696,7 @@ fn created_out_of_range_is_skipped() {
                 exemplar: None,
                 created: None
             },
-            "{t}"
+            "{t:?}"
         );
     }
 }
@@ -691,28 +704,27 @@ fn created_out_of_range_is_skipped() {
 #[test]
 fn timestamp_edges() {
     let ts = |seconds, nanos| Some(Timestamp { seconds, nanos });
-    assert_eq!(Timestamp::from_seconds(0.0), ts(0, 0));
-    assert_eq!(Timestamp::from_seconds(-0.0), ts(0, 0));
-    assert_eq!(Timestamp::from_seconds(1.5), ts(1, 500_000_000));
-    assert_eq!(Timestamp::from_seconds(1e-10), ts(0, 0));
-    assert_eq!(Timestamp::from_seconds(0.999_999_999_9), ts(1, 0));
+    let after = |seconds, nanos| Timestamp::from_time(UNIX_EPOCH + Duration::new(seconds, nanos));
+    assert_eq!(after(0, 0), ts(0, 0));
+    assert_eq!(after(1, 500_000_000), ts(1, 500_000_000));
+    assert_eq!(after(0, 1), ts(0, 1));
     assert_eq!(
-        Timestamp::from_seconds(1_700_000_000.25),
+        after(1_700_000_000, 250_000_000),
         ts(1_700_000_000, 250_000_000)
     );
+    let max = MAX_TIMESTAMP_SECONDS as u64;
     assert_eq!(
-        Timestamp::from_seconds(MAX_TIMESTAMP_SECONDS as f64),
-        ts(MAX_TIMESTAMP_SECONDS, 0)
+        after(max, 999_999_999),
+        ts(MAX_TIMESTAMP_SECONDS, 999_999_999)
     );
+    assert_eq!(after(max + 1, 0), None);
     assert_eq!(
-        Timestamp::from_seconds(MAX_TIMESTAMP_SECONDS as f64 + 1.0),
+        Timestamp::from_time(UNIX_EPOCH - Duration::from_nanos(1)),
         None
     );
-    assert_eq!(Timestamp::from_seconds(-1e-300), None);
-    assert_eq!(Timestamp::from_seconds(f64::NAN), None);
     // A zero timestamp is an empty, but present, message.
     let mut out = Vec::new();
-    Timestamp::from_seconds(0.0)
+    Timestamp::from_time(UNIX_EPOCH)
         .unwrap()
         .put(&mut out, COUNTER_CREATED);
     assert_eq!(out, [0x1a, 0]);
@@ -813,7 +825,7 @@ fn exemplar_limit_counts_code_points() {
         let exemplar = Exemplar {
             labels: vec![Label::new("id", value)],
             value: 1.0,
-            timestamp: Some(-5.0),
+            timestamp: Some(UNIX_EPOCH - Duration::from_secs(5)),
         };
         vec![
             MetricFamily::new("c_total", "", MetricType::Counter).with_metric(Metric::new(
@@ -904,12 +916,10 @@ fn varint_lengths() {
 
 #[test]
 fn negative_timestamp_ms_is_ten_bytes() {
-    let families = vec![
-        MetricFamily::new("g", "", MetricType::Gauge).with_metric(Metric {
-            timestamp_ms: Some(-1),
-            ..Metric::new(vec![], Value::Gauge(0.0))
-        }),
-    ];
+    let families = vec![MetricFamily::new("g", "", MetricType::Gauge).with_metric(
+        Metric::new(vec![], Value::Gauge(0.0))
+            .with_timestamp(UNIX_EPOCH - Duration::from_millis(1)),
+    )];
     let bytes = encoded(&families, &EncodeOptions::default());
     assert!(hex(&bytes).ends_with("30ffffffffffffffffff01"));
     assert_eq!(

@@ -207,7 +207,7 @@ impl Pusher {
         let mut dropped = 0usize;
         for family in &mut gathered.families {
             for metric in &mut family.metrics {
-                if metric.timestamp_ms.take().is_some() {
+                if metric.timestamp.take().is_some() {
                     dropped += 1;
                 }
                 for label in &metric.labels {
@@ -393,7 +393,7 @@ mod tests {
         // Timestamps are dropped.
         let stamped = from_fn(|out| {
             let mut m = Metric::new(vec![], Value::Gauge(2.0));
-            m.timestamp_ms = Some(1_000);
+            m.timestamp = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1));
             out.families
                 .push(MetricFamily::new("t", "T.", MetricType::Gauge).with_metric(m));
         });

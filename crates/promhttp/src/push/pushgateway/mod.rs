@@ -32,7 +32,7 @@
 //!   carries a `job` label or one of the grouping labels is refused
 //!   ([`PushError::LabelClash`]), as are gathering errors ([`PushError::Gather`]).
 //! * **Timestamps are dropped**: the Pushgateway refuses metrics with explicit
-//!   timestamps, so `timestamp_ms` is cleared from every pushed metric (logged at
+//!   timestamps, so [`timestamp`](crate::model::Metric::timestamp) is cleared from every pushed metric (logged at
 //!   `debug` level with the number dropped). Created timestamps are not sent.
 //! * **Format**: protobuf (varint-delimited `MetricFamily`) by default; text 0.0.4
 //!   with [`PusherBuilder::format`]. OpenMetrics is refused: the gateway cannot

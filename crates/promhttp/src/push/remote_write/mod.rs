@@ -54,8 +54,8 @@
 //! `__` names are refused by [`RemoteWriterBuilder::build`]).
 //!
 //! **Timestamps** are the time of the snapshot (when gathering started), in
-//! milliseconds; a metric that carries its own [`timestamp_ms`](crate::model::Metric::timestamp_ms)
-//! keeps it. Two snapshots never share a timestamp.
+//! milliseconds; a metric that carries its own [`timestamp`](crate::model::Metric::timestamp)
+//! keeps it (as whole milliseconds, rounded toward the past). Two snapshots never share a timestamp.
 //!
 //! # Queue, retries, drops
 //!

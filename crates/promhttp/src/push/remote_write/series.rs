@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::encode::float::write_float;
+use crate::model::time::to_millis;
 use crate::model::{Label, MetricFamily, Str, Value};
 
 /// One sample of a remote write time series.
@@ -41,7 +42,7 @@ pub fn to_time_series(
     for family in families {
         let names = SuffixNames::new(family);
         for metric in &family.metrics {
-            let ts = metric.timestamp_ms.unwrap_or(timestamp_ms);
+            let ts = metric.timestamp.map_or(timestamp_ms, to_millis);
             let mut base: Vec<Label> = metric
                 .labels
                 .iter()
@@ -178,7 +179,7 @@ mod tests {
                 Value::counter(3.0),
             )),
             MetricFamily::new("lat_seconds", "h", MetricType::Histogram).with_metric(Metric {
-                timestamp_ms: Some(42),
+                timestamp: Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(42)),
                 ..Metric::new(
                     vec![],
                     Value::Histogram(HistogramValue {
