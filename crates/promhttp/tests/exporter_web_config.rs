@@ -35,7 +35,7 @@ async fn exporter(yaml: &str) -> ExporterHandle {
     registry.register(Box::new(c)).unwrap();
     let config = WebConfig::from_yaml(yaml, &testdata("")).expect("valid web config");
     Exporter::builder(registry)
-        .listen_address("127.0.0.1:0".parse().unwrap())
+        .listen_address("127.0.0.1:0")
         .web_config(config)
         .start()
         .await

@@ -15,7 +15,7 @@ async fn prometheus_scrapes_the_exporter_over_http() {
     let fresh = IntGauge::new("hook_fresh_value", "Set by the scrape hook.").unwrap();
     registry.register(Box::new(fresh.clone())).unwrap();
     let handle = Exporter::builder(registry)
-        .listen_address("127.0.0.1:0".parse().unwrap())
+        .listen_address("127.0.0.1:0")
         .on_scrape(move || {
             let fresh = fresh.clone();
             async move {

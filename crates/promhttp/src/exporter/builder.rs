@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
+use super::address::ListenAddress;
 use super::handle::{BlockingExporter, ExporterHandle};
 use super::hooks::{wrap_hook, Hook};
 use super::limits::Limits;
@@ -62,7 +62,7 @@ pub(super) enum Handler {
 #[must_use]
 pub struct ExporterBuilder {
     pub(super) handler: Handler,
-    pub(super) addr: SocketAddr,
+    pub(super) addr: ListenAddress,
     pub(super) metrics_path: String,
     pub(super) landing: Option<LandingPage>,
     pub(super) limits: Limits,
@@ -95,7 +95,7 @@ impl ExporterBuilder {
     fn new(handler: Handler) -> Self {
         ExporterBuilder {
             handler,
-            addr: SocketAddr::from(([127, 0, 0, 1], 9898)),
+            addr: SocketAddr::from(([127, 0, 0, 1], 9898)).into(),
             metrics_path: "/metrics".to_owned(),
             landing: Some(LandingPage::default()),
             limits: Limits {
@@ -168,10 +168,22 @@ impl ExporterBuilder {
         self
     }
 
-    /// Where to listen. Port 0 picks a free port; [`ExporterHandle::local_addr`]
-    /// tells which. Default: `127.0.0.1:9898`.
-    pub fn listen_address(mut self, addr: SocketAddr) -> Self {
-        self.addr = addr;
+    /// Where to listen: a [`SocketAddr`], `"127.0.0.1:9100"`, `"[::1]:9100"`,
+    /// `"localhost:9100"`, Go's `":9100"` (every IPv4 interface) — what
+    /// [`ListenAddress`] says. Names are resolved by [`start`](Self::start), not
+    /// here; a name that does not resolve is [`ExporterError::Resolve`]. Port 0
+    /// picks a free port; [`ExporterHandle::local_addr`] tells which. Default:
+    /// `127.0.0.1:9898`.
+    ///
+    /// ```
+    /// # use promhttp::exporter::Exporter;
+    /// # use promhttp::prometheus::Registry;
+    /// let local = Exporter::builder(Registry::new()).listen_address("localhost:9100");
+    /// let everywhere = Exporter::builder(Registry::new()).listen_address(":9100");
+    /// # let _ = (local, everywhere);
+    /// ```
+    pub fn listen_address(mut self, addr: impl Into<ListenAddress>) -> Self {
+        self.addr = addr.into();
         self
     }
 
@@ -449,7 +461,7 @@ impl ExporterBuilder {
 
     /// Checks the configuration, builds everything it needs (TLS, basic auth), and
     /// only then binds: a configuration that cannot serve never holds the port.
-    fn prepare(mut self) -> Result<(Server, SocketAddr), ExporterError> {
+    fn prepare(mut self) -> Result<(Server, ListenAddress), ExporterError> {
         self.check()?;
         let handler = match std::mem::replace(&mut self.handler, Handler::Misused) {
             Handler::Builder(b) => b.build(),
@@ -482,10 +494,7 @@ impl ExporterBuilder {
     /// (and 1024), within what the system allows (`net.core.somaxconn` on Linux).
     pub async fn start(self) -> Result<ExporterHandle, ExporterError> {
         let (server, addr) = self.prepare()?;
-        let listener = bind(addr, server.backlog())?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ExporterError::Bind { addr, source })?;
+        let (listener, local_addr) = addr.bind(server.backlog()).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         tracing::info!(address = %local_addr, path = %server.metrics_path(), "exporter listening");
         let task = tokio::spawn(server.serve(listener, stop_rx));
@@ -519,20 +528,4 @@ fn misused() -> ExporterError {
          from with_handler(handler) serves that finished handler as it is"
             .to_owned(),
     )
-}
-
-/// Binds `addr` with a listen backlog of `backlog` (the system caps it).
-fn bind(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ExporterError> {
-    let bind_err = |source| ExporterError::Bind { addr, source };
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(bind_err)?;
-    // As std and tokio do on Unix: a restarted exporter can bind at once.
-    #[cfg(unix)]
-    socket.set_reuseaddr(true).map_err(bind_err)?;
-    socket.bind(addr).map_err(bind_err)?;
-    socket.listen(backlog).map_err(bind_err)
 }

@@ -10,10 +10,20 @@ use super::web_config;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ExporterError {
-    /// The listen address could not be bound (in use, not permitted, ...).
+    /// The listen address could not be bound (in use, not permitted, ...). When
+    /// it resolved to several addresses, each was tried: this is the last one.
     Bind {
-        /// The address asked for.
+        /// The address tried.
         addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The listen address could not be resolved: a name that does not resolve or
+    /// resolves to no address, a port that is not a number from 0 to 65535.
+    /// Found by `start()`, before anything is bound.
+    Resolve {
+        /// The address as it was given.
+        addr: String,
         /// Why.
         source: std::io::Error,
     },
@@ -33,6 +43,9 @@ impl fmt::Display for ExporterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExporterError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ExporterError::Resolve { addr, source } => {
+                write!(f, "cannot resolve listen address {addr:?}: {source}")
+            }
             ExporterError::Config(m) => write!(f, "invalid exporter configuration: {m}"),
             ExporterError::Runtime(e) => write!(f, "cannot start the exporter runtime: {e}"),
             ExporterError::Task(m) => write!(f, "exporter task failed: {m}"),
@@ -45,7 +58,9 @@ impl fmt::Display for ExporterError {
 impl std::error::Error for ExporterError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ExporterError::Bind { source, .. } => Some(source),
+            ExporterError::Bind { source, .. } | ExporterError::Resolve { source, .. } => {
+                Some(source)
+            }
             ExporterError::Runtime(e) => Some(e),
             #[cfg(feature = "web-config")]
             ExporterError::WebConfig(e) => Some(e),

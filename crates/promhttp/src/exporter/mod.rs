@@ -42,7 +42,7 @@
 //!
 //! let registry = Registry::new();
 //! let handle = Exporter::builder(registry)
-//!     .listen_address("127.0.0.1:9898".parse().unwrap())
+//!     .listen_address("127.0.0.1:9898")
 //!     .start()
 //!     .await?;
 //! println!("serving on {}", handle.local_addr());
@@ -64,6 +64,7 @@
 //! the server on its own thread and runtime.
 
 mod activity;
+mod address;
 mod body;
 mod builder;
 mod conn;
@@ -82,6 +83,7 @@ pub mod web_config;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+pub use address::ListenAddress;
 pub use builder::{Exporter, ExporterBuilder};
 pub use error::ExporterError;
 pub use handle::{BlockingExporter, ExporterHandle};

@@ -135,6 +135,82 @@ async fn bad_configuration_and_busy_address_are_typed_errors() {
     h.join().await.unwrap();
 }
 
+/// Starts an exporter on `given`, checks it serves, stops it; the bound address.
+async fn serves_on(given: impl Into<ListenAddress>) -> SocketAddr {
+    let h = Exporter::builder(Registry::new())
+        .listen_address(given)
+        .start()
+        .await
+        .unwrap();
+    let bound = h.local_addr();
+    let target = if bound.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], bound.port()))
+    } else {
+        bound
+    };
+    assert_eq!(raw(target, "GET", "/-/healthy").await.0, 200, "{bound}");
+    h.shutdown();
+    h.join().await.unwrap();
+    bound
+}
+
+#[tokio::test]
+async fn listen_address_takes_what_to_socket_addrs_takes_and_gos_port_only_form() {
+    let loopback_v4 = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert_eq!(serves_on(local()).await.ip(), loopback_v4);
+    assert_eq!(serves_on("127.0.0.1:0").await.ip(), loopback_v4);
+    assert_eq!(
+        serves_on(String::from("127.0.0.1:0")).await.ip(),
+        loopback_v4
+    );
+    assert!(serves_on("localhost:0").await.ip().is_loopback());
+    assert!(serves_on(("localhost", 0)).await.ip().is_loopback());
+    // Go's ":port": every IPv4 interface.
+    assert_eq!(
+        serves_on(":0").await.ip(),
+        std::net::IpAddr::from([0, 0, 0, 0])
+    );
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        assert_eq!(
+            serves_on("[::1]:0").await.ip(),
+            std::net::Ipv6Addr::LOCALHOST
+        );
+    } else {
+        eprintln!("SKIPPED: \"[::1]:0\": this machine has no IPv6 loopback");
+    }
+}
+
+#[tokio::test]
+async fn a_listen_address_that_does_not_resolve_is_a_resolve_error_at_start() {
+    for given in [
+        "no-such-host.invalid:9898",
+        "localhost:70000",
+        "127.0.0.1:70000",
+        ":70000",
+    ] {
+        // The setter takes anything; start() finds out.
+        let builder = Exporter::builder(Registry::new()).listen_address(given);
+        match builder.start().await {
+            Err(ExporterError::Resolve { addr, source }) => {
+                assert_eq!(addr, given);
+                assert!(!source.to_string().is_empty());
+            }
+            Err(e) => panic!("{given}: {e}"),
+            Ok(h) => panic!("{given}: bound to {}", h.local_addr()),
+        }
+    }
+    // The blocking variant resolves on its thread, and says the same.
+    let err = Exporter::builder(Registry::new())
+        .listen_address("no-such-host.invalid:9898")
+        .start_blocking()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot resolve listen address \"no-such-host.invalid:9898\": "),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hook_runs_before_every_scrape_and_failures_do_not_break_it() {
     let (r, c) = registry_with_counter();
