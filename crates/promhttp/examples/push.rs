@@ -17,9 +17,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use promhttp::encode::Format;
 use promhttp::prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
-use promhttp::push::Pusher;
+use promhttp::push::{PushFormat, Pusher};
 
 const USAGE: &str = "usage: push --gateway URL --job NAME [--grouping KEY=VALUE]... [--text] [--timeout SECONDS] [--delete]";
 
@@ -128,7 +127,7 @@ async fn main() -> ExitCode {
         builder = builder.grouping(k, v);
     }
     if args.text {
-        builder = builder.format(Format::Text);
+        builder = builder.format(PushFormat::Text);
     }
     if let Some(t) = args.timeout {
         builder = builder.timeout(t);

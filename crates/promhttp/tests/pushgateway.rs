@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use promhttp::encode::Format;
 use promhttp::prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, Opts, Registry};
-use promhttp::push::{Method, PeriodicPusher, PushError, Pusher};
+use promhttp::push::{Method, PeriodicMethod, PeriodicPusher, PushError, PushFormat, Pusher};
 use serde_json::Value;
 use support::{file_tail, free_port, require_tool, try_http_get, unique_temp_dir};
 
@@ -338,7 +337,7 @@ async fn text_format_lands_too() {
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "text_job")
         .grouping("zone", ZONE)
-        .format(Format::Text)
+        .format(PushFormat::Text)
         .gatherer(d.registry)
         .build()
         .unwrap();
@@ -663,7 +662,7 @@ async fn periodic_pusher_adds_and_deletes_on_shutdown_when_asked() {
         .await
         .unwrap();
     let handle = PeriodicPusher::new(pusher, Duration::from_millis(100))
-        .method(Method::Add)
+        .method(PeriodicMethod::Add)
         .delete_on_shutdown(true)
         .spawn()
         .unwrap();
@@ -705,13 +704,7 @@ async fn periodic_pusher_survives_failures_and_reports_the_final_one() {
 
     // Bad settings are refused at spawn.
     let p = Pusher::new("127.0.0.1:1", "j").unwrap();
-    assert!(PeriodicPusher::new(p.clone(), Duration::ZERO)
-        .spawn()
-        .is_err());
-    assert!(PeriodicPusher::new(p, Duration::from_secs(1))
-        .method(Method::Delete)
-        .spawn()
-        .is_err());
+    assert!(PeriodicPusher::new(p, Duration::ZERO).spawn().is_err());
 }
 
 #[test]

@@ -31,8 +31,8 @@ pub mod pushgateway;
 pub mod remote_write;
 
 pub use pushgateway::{
-    Method, PeriodicHandle, PeriodicPusher, PeriodicStats, PushError, Pusher, PusherBuilder,
-    DEFAULT_PUSH_TIMEOUT,
+    Method, PeriodicHandle, PeriodicMethod, PeriodicPusher, PeriodicStats, PushError, PushFormat,
+    Pusher, PusherBuilder, DEFAULT_PUSH_TIMEOUT,
 };
 
 /// Server-sent text made safe to show in one line of a log or a terminal: control

@@ -10,8 +10,7 @@ use http::{HeaderMap, Uri};
 
 use super::client::Inner;
 use super::url::{group_path, normalize_base_url};
-use super::{PushError, Pusher};
-use crate::encode::Format;
+use super::{PushError, PushFormat, Pusher};
 use crate::gather::{DefaultRegistry, Gather};
 use crate::model::is_valid_label_name;
 
@@ -28,7 +27,7 @@ pub struct PusherBuilder {
     headers: Vec<(String, String)>,
     timeout: Duration,
     retries: u32,
-    format: Format,
+    format: PushFormat,
     gatherer: Option<Arc<dyn Gather>>,
 }
 
@@ -91,10 +90,9 @@ impl PusherBuilder {
         self
     }
 
-    /// The body format: [`Format::Protobuf`] (the default) or [`Format::Text`].
-    /// [`Format::OpenMetrics`] is refused by [`build`](Self::build): the
-    /// Pushgateway does not accept it.
-    pub fn format(mut self, format: Format) -> Self {
+    /// The body format: [`PushFormat::Protobuf`] (the default) or
+    /// [`PushFormat::Text`]; the Pushgateway reads no other.
+    pub fn format(mut self, format: PushFormat) -> Self {
         self.format = format;
         self
     }
@@ -132,13 +130,6 @@ impl PusherBuilder {
                     "grouping label {name:?} is given twice"
                 )));
             }
-        }
-        match self.format {
-            Format::Protobuf | Format::Text => {}
-            Format::OpenMetrics => return Err(PushError::InvalidConfig(
-                "the Pushgateway does not accept OpenMetrics: use Format::Protobuf or Format::Text"
-                    .into(),
-            )),
         }
         if self.timeout.is_zero() {
             return Err(PushError::InvalidConfig(
@@ -206,7 +197,7 @@ impl Pusher {
             headers: Vec::new(),
             timeout: DEFAULT_PUSH_TIMEOUT,
             retries: 0,
-            format: Format::Protobuf,
+            format: PushFormat::Protobuf,
             gatherer: None,
         }
     }
@@ -302,11 +293,6 @@ mod tests {
         assert!(err(url("gw", "j", &[("foo\u{80}bar", "x")])).contains("not a valid label name"));
         assert!(err(url("gw", "j", &[("__x", "x")])).contains("not a valid label name"));
         assert!(err(url("gw", "j", &[("a", "1"), ("a", "2")])).contains("twice"));
-        let e = Pusher::builder("gw", "j")
-            .format(Format::OpenMetrics)
-            .build()
-            .unwrap_err();
-        assert!(e.to_string().contains("OpenMetrics"));
         let e = Pusher::builder("gw", "j")
             .header("Host", "x")
             .build()

@@ -1,4 +1,4 @@
-//! [`Pusher`]: one group on one gateway, and the requests it sends ([`Method`]).
+//! [`Pusher`]: one group on one gateway, and the requests it sends.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,68 +6,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, Request, StatusCode, Uri};
+use http::{HeaderMap, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::blocking::run_blocking;
-use super::PushError;
-use crate::encode::{encode, EncodeOptions, Format};
+use super::{Method, PushError, PushFormat};
+use crate::encode::{encode, EncodeOptions};
 use crate::gather::{gather_all, Gather};
 
 /// How much of the gateway's answer an error keeps.
 const MAX_ERROR_BODY: usize = 4096;
-
-const PROTOBUF_CONTENT_TYPE: &str =
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
-const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// What a request does to the group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// `PUT`: replace all metrics of the group.
-    Push,
-    /// `POST`: replace the metrics with the names pushed, keep the others.
-    Add,
-    /// `DELETE`: remove the group.
-    Delete,
-}
-
-impl Method {
-    /// The HTTP method.
-    pub fn http_method(self) -> http::Method {
-        match self {
-            Method::Push => http::Method::PUT,
-            Method::Add => http::Method::POST,
-            Method::Delete => http::Method::DELETE,
-        }
-    }
-
-    /// How error messages describe it: `pushing to`, `adding to`, `deleting`.
-    pub(super) fn doing(self) -> &'static str {
-        match self {
-            Method::Push => "pushing to",
-            Method::Add => "adding to",
-            Method::Delete => "deleting",
-        }
-    }
-
-    fn accepts(self, status: StatusCode) -> bool {
-        // The Pushgateway answers 200 (older) or 202 to PUT/POST, 202 to DELETE.
-        status == StatusCode::OK || status == StatusCode::ACCEPTED
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Push => "push (PUT)",
-            Method::Add => "add (POST)",
-            Method::Delete => "delete (DELETE)",
-        })
-    }
-}
 
 /// A client for one group (job and grouping labels) on one Pushgateway.
 ///
@@ -101,7 +51,7 @@ pub(super) struct Inner {
     pub(super) headers: HeaderMap,
     pub(super) timeout: Duration,
     pub(super) retries: u32,
-    pub(super) format: Format,
+    pub(super) format: PushFormat,
     pub(super) gatherer: Arc<dyn Gather>,
 }
 
@@ -138,7 +88,7 @@ impl Pusher {
     }
 
     /// The body format.
-    pub fn format(&self) -> Format {
+    pub fn format(&self) -> PushFormat {
         self.inner.format
     }
 
@@ -235,7 +185,7 @@ impl Pusher {
         }
         let mut body = Vec::new();
         encode(
-            self.inner.format,
+            self.inner.format.into(),
             &gathered.families,
             &EncodeOptions::default(),
             &mut body,
@@ -279,11 +229,7 @@ impl Pusher {
         }
         let len = body.as_ref().map_or(0, Bytes::len);
         if body.is_some() {
-            let content_type = match inner.format {
-                Format::Text => TEXT_CONTENT_TYPE,
-                _ => PROTOBUF_CONTENT_TYPE,
-            };
-            builder = builder.header(CONTENT_TYPE, content_type);
+            builder = builder.header(CONTENT_TYPE, inner.format.content_type());
         }
         let request = builder
             .body(Full::new(body.unwrap_or_default()))
@@ -370,7 +316,7 @@ mod tests {
         use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
         let pusher = Pusher::builder("gw", "j")
             .grouping("instance", "i")
-            .format(Format::Text)
+            .format(PushFormat::Text)
             .build()
             .unwrap();
         let with_label = |name: &'static str| {

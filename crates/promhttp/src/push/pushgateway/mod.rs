@@ -35,8 +35,8 @@
 //!   timestamps, so [`timestamp`](crate::model::Metric::timestamp) is cleared from every pushed metric (logged at
 //!   `debug` level with the number dropped). Created timestamps are not sent.
 //! * **Format**: protobuf (varint-delimited `MetricFamily`) by default; text 0.0.4
-//!   with [`PusherBuilder::format`]. OpenMetrics is refused: the gateway cannot
-//!   parse it.
+//!   with [`PusherBuilder::format`] and [`PushFormat::Text`]. OpenMetrics, which the
+//!   gateway cannot parse, is not a [`PushFormat`].
 //! * **Answers**: `push` and `add` accept `200` or `202`, `delete` `202` or `200`.
 //!   Anything else is [`PushError::Status`], whose text names the status, the URL
 //!   and the gateway's message (its first 4 KiB, on one line: control characters,
@@ -84,10 +84,14 @@ mod blocking;
 mod builder;
 mod client;
 mod error;
+mod format;
+mod method;
 mod periodic;
 mod url;
 
 pub use builder::{PusherBuilder, DEFAULT_PUSH_TIMEOUT};
-pub use client::{Method, Pusher};
+pub use client::Pusher;
 pub use error::PushError;
+pub use format::PushFormat;
+pub use method::{Method, PeriodicMethod};
 pub use periodic::{PeriodicHandle, PeriodicPusher, PeriodicStats};

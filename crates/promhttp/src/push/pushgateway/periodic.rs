@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Method, PushError, Pusher};
+use super::{PeriodicMethod, PushError, Pusher};
 
 /// Pushes on an interval in a Tokio task, and once more on shutdown.
 ///
@@ -29,7 +29,7 @@ use super::{Method, PushError, Pusher};
 pub struct PeriodicPusher {
     pusher: Pusher,
     interval: Duration,
-    method: Method,
+    method: PeriodicMethod,
     delete_on_shutdown: bool,
 }
 
@@ -39,14 +39,13 @@ impl PeriodicPusher {
         PeriodicPusher {
             pusher,
             interval,
-            method: Method::Push,
+            method: PeriodicMethod::Push,
             delete_on_shutdown: false,
         }
     }
 
-    /// [`Method::Push`] (the default) or [`Method::Add`]; [`Method::Delete`] is
-    /// refused by [`spawn`](Self::spawn).
-    pub fn method(mut self, method: Method) -> Self {
+    /// [`PeriodicMethod::Push`] (the default) or [`PeriodicMethod::Add`].
+    pub fn method(mut self, method: PeriodicMethod) -> Self {
         self.method = method;
         self
     }
@@ -60,16 +59,11 @@ impl PeriodicPusher {
 
     /// Starts the task on the current Tokio runtime.
     ///
-    /// Errors: a zero interval, [`Method::Delete`], or no runtime.
+    /// Errors: a zero interval, or no runtime.
     pub fn spawn(self) -> Result<PeriodicHandle, PushError> {
         if self.interval.is_zero() {
             return Err(PushError::InvalidConfig(
                 "the push interval must not be zero".into(),
-            ));
-        }
-        if self.method == Method::Delete {
-            return Err(PushError::InvalidConfig(
-                "a periodic pusher pushes or adds; it cannot delete periodically".into(),
             ));
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -99,8 +93,8 @@ async fn run_periodic(
     } = config;
     let once = |pusher: Pusher| async move {
         match method {
-            Method::Add => pusher.add().await,
-            _ => pusher.push().await,
+            PeriodicMethod::Push => pusher.push().await,
+            PeriodicMethod::Add => pusher.add().await,
         }
     };
     let record = |result: &Result<(), PushError>| {

@@ -25,15 +25,8 @@ use crate::model::{is_valid_label_name, Label};
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
 /// Default [`queue_capacity`](RemoteWriterBuilder::queue_capacity): 10 000 samples.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
-/// The largest [`queue_capacity`](RemoteWriterBuilder::queue_capacity): `i64::MAX`
-/// samples (as much as the `promhttp_remote_write_queue_capacity` gauge holds);
-/// larger values are this.
-const MAX_QUEUE_CAPACITY: usize = if (i64::MAX as u64) < usize::MAX as u64 {
-    i64::MAX as usize
-} else {
-    usize::MAX
-};
-/// Default [`max_batch`](RemoteWriterBuilder::max_batch): 2 000 samples per request.
+/// Default [`max_batch`](RemoteWriterBuilder::max_batch): 2 000 samples per
+/// request, or the queue capacity when that is smaller.
 pub const DEFAULT_MAX_BATCH: usize = 2_000;
 /// Default [`timeout`](RemoteWriterBuilder::timeout) of one request: 30 s.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +47,7 @@ pub struct RemoteWriterBuilder {
     interval: Duration,
     external_labels: Vec<(String, String)>,
     queue_capacity: usize,
-    max_batch: usize,
+    max_batch: Option<usize>,
     timeout: Duration,
     min_backoff: Duration,
     max_backoff: Duration,
@@ -97,17 +90,21 @@ impl RemoteWriterBuilder {
 
     /// The most samples the queue holds (default [`DEFAULT_QUEUE_CAPACITY`]);
     /// when a new batch does not fit, the oldest batches are dropped. Must not be
-    /// zero; values over `i64::MAX` (`usize::MAX` for "no limit") are `i64::MAX`.
+    /// zero ([`build`](Self::build) says so). `usize::MAX` is "as many as memory
+    /// holds"; the `promhttp_remote_write_queue_capacity` gauge shows at most
+    /// `i64::MAX`.
     pub fn queue_capacity(mut self, samples: usize) -> Self {
         self.queue_capacity = samples;
         self
     }
 
-    /// The most samples in one request (default [`DEFAULT_MAX_BATCH`]); capped at
-    /// the queue capacity, and requests are also cut below 4 GiB uncompressed (the
-    /// most snappy compresses). Must not be zero.
+    /// The most samples in one request (default [`DEFAULT_MAX_BATCH`], or the
+    /// queue capacity when that is smaller); requests are also cut below 4 GiB
+    /// uncompressed (the most snappy compresses). Must not be zero nor above the
+    /// [queue capacity](Self::queue_capacity) (a batch that large could never be
+    /// queued): [`build`](Self::build) refuses both.
     pub fn max_batch(mut self, samples: usize) -> Self {
-        self.max_batch = samples;
+        self.max_batch = Some(samples);
         self
     }
 
@@ -130,7 +127,8 @@ impl RemoteWriterBuilder {
     }
 
     /// The longest `Retry-After` honoured (default [`DEFAULT_MAX_RETRY_AFTER`]);
-    /// longer ones wait this long.
+    /// longer ones wait this long, shorter ones at least
+    /// [`min_backoff`](Self::min_backoff). Must not be below `min_backoff`.
     pub fn max_retry_after(mut self, limit: Duration) -> Self {
         self.max_retry_after = limit;
         self
@@ -195,11 +193,21 @@ impl RemoteWriterBuilder {
                 "queue_capacity must be at least 1 sample".into(),
             ));
         }
-        if self.max_batch == 0 {
-            return Err(RemoteWriteError::InvalidOption(
-                "max_batch must be at least 1 sample".into(),
-            ));
-        }
+        let max_batch = match self.max_batch {
+            None => DEFAULT_MAX_BATCH.min(self.queue_capacity),
+            Some(0) => {
+                return Err(RemoteWriteError::InvalidOption(
+                    "max_batch must be at least 1 sample".into(),
+                ))
+            }
+            Some(n) if n > self.queue_capacity => {
+                return Err(RemoteWriteError::InvalidOption(format!(
+                    "max_batch ({n} samples) must not be above queue_capacity ({} samples)",
+                    self.queue_capacity
+                )))
+            }
+            Some(n) => n,
+        };
         if self.timeout.is_zero() {
             return Err(RemoteWriteError::InvalidOption(
                 "timeout must not be zero".into(),
@@ -209,6 +217,12 @@ impl RemoteWriterBuilder {
             return Err(RemoteWriteError::InvalidOption(format!(
                 "min_backoff ({:?}) must be positive and at most max_backoff ({:?})",
                 self.min_backoff, self.max_backoff
+            )));
+        }
+        if self.max_retry_after < self.min_backoff {
+            return Err(RemoteWriteError::InvalidOption(format!(
+                "max_retry_after ({:?}) must not be below min_backoff ({:?})",
+                self.max_retry_after, self.min_backoff
             )));
         }
         let mut headers = Vec::new();
@@ -243,8 +257,6 @@ impl RemoteWriterBuilder {
             headers.retain(|(n, _)| *n != AUTHORIZATION);
             headers.push((AUTHORIZATION, v));
         }
-        // Beyond i64::MAX (the gauge's range), "unbounded" either way.
-        let queue_capacity = self.queue_capacity.min(MAX_QUEUE_CAPACITY);
         Ok(RemoteWriter {
             config: Arc::new(Config {
                 uri,
@@ -252,8 +264,8 @@ impl RemoteWriterBuilder {
                 gatherer: self.gatherer,
                 interval: self.interval,
                 external_labels,
-                queue_capacity,
-                max_batch: self.max_batch.min(queue_capacity),
+                queue_capacity: self.queue_capacity,
+                max_batch,
                 timeout: self.timeout,
                 min_backoff: self.min_backoff,
                 max_backoff: self.max_backoff,
@@ -334,7 +346,7 @@ impl RemoteWriter {
             interval: DEFAULT_INTERVAL,
             external_labels: Vec::new(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            max_batch: DEFAULT_MAX_BATCH,
+            max_batch: None,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             min_backoff: DEFAULT_MIN_BACKOFF,
             max_backoff: DEFAULT_MAX_BACKOFF,
@@ -466,15 +478,33 @@ mod tests {
                 .max_backoff(Duration::from_secs(1))),
             RemoteWriteError::InvalidOption(_)
         ));
+        let too_big = err(ok().queue_capacity(5).max_batch(6)).to_string();
+        assert!(
+            too_big.contains("max_batch (6 samples)") && too_big.contains("queue_capacity (5"),
+            "{too_big}"
+        );
+        assert!(matches!(
+            err(ok().max_batch(0)),
+            RemoteWriteError::InvalidOption(_)
+        ));
+        let retry_after = err(ok()
+            .min_backoff(Duration::from_secs(2))
+            .max_retry_after(Duration::from_secs(1)))
+        .to_string();
+        assert!(retry_after.contains("max_retry_after"), "{retry_after}");
+        // Without max_batch, the default batch fits the queue.
         let w = ok()
             .queue_capacity(5)
-            .max_batch(100)
             .external_label("env", "a")
             .external_label("env", "b")
             .build()
             .unwrap();
         assert_eq!(w.config.max_batch, 5);
         assert_eq!(w.config.external_labels, vec![Label::new("env", "b")]);
+        let w = ok().build().unwrap();
+        assert_eq!(w.config.max_batch, DEFAULT_MAX_BATCH);
+        let w = ok().queue_capacity(5).max_batch(5).build().unwrap();
+        assert_eq!(w.config.max_batch, 5);
         assert!(matches!(ok().start(), Err(RemoteWriteError::NoRuntime)));
     }
 }

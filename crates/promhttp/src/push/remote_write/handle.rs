@@ -221,6 +221,9 @@ mod tests {
             .max_batch(usize::MAX)
             .start()
             .unwrap();
+        // Kept as given; only the gauge saturates.
+        assert_eq!(writer.config.queue_capacity, usize::MAX);
+        assert_eq!(writer.config.max_batch, usize::MAX);
         let metrics = writer.metrics().clone();
         assert_eq!(metrics.queue_capacity.get(), i64::MAX);
         assert!(writer.shutdown().await.flushed);

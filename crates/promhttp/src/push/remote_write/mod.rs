@@ -110,7 +110,7 @@
 //! | `promhttp_remote_write_samples_dropped_total{reason}` | samples dropped unsent: `queue_full` (oldest dropped for newer) or `shutdown` (flush timed out) |
 //! | `promhttp_remote_write_retries_total` | requests retried (`5xx`, `429`, connection errors, timeouts) |
 //! | `promhttp_remote_write_queue_length` | samples waiting in the queue (not counting the batch being sent) |
-//! | `promhttp_remote_write_queue_capacity` | the queue capacity, in samples |
+//! | `promhttp_remote_write_queue_capacity` | the queue capacity, in samples (at most `i64::MAX`) |
 //!
 //! # Limits
 //!

@@ -40,7 +40,7 @@ impl Shared {
     pub(super) fn push(&self, batch: Batch) {
         let mut q = self.lock();
         let mut dropped = 0usize;
-        while q.samples + batch.samples > self.capacity {
+        while q.samples.saturating_add(batch.samples) > self.capacity {
             let Some(old) = q.batches.pop_front() else {
                 break;
             };

@@ -1,0 +1,54 @@
+//! [`PushFormat`]: the body formats the Pushgateway reads.
+
+use crate::encode::Format;
+
+/// The body format of a push or add: one of the two the Pushgateway reads.
+///
+/// The Pushgateway (1.x) parses varint-delimited protobuf and text 0.0.4; it
+/// refuses OpenMetrics, so there is no such value here.
+///
+/// ```
+/// use promhttp::push::{PushFormat, Pusher};
+///
+/// let pusher = Pusher::builder("127.0.0.1:9091", "batch")
+///     .format(PushFormat::Text)
+///     .build()?;
+/// assert_eq!(pusher.format(), PushFormat::Text);
+/// # Ok::<(), promhttp::push::PushError>(())
+/// ```
+///
+/// ```compile_fail
+/// // OpenMetrics, which the Pushgateway refuses, cannot be asked for.
+/// let _ = promhttp::push::PushFormat::OpenMetrics;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PushFormat {
+    /// Varint-delimited `io.prometheus.client.MetricFamily` messages (the default):
+    /// `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`.
+    #[default]
+    Protobuf,
+    /// Prometheus text format 0.0.4: `text/plain; version=0.0.4; charset=utf-8`.
+    Text,
+}
+
+impl PushFormat {
+    /// The `Content-Type` the body is sent with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PushFormat::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
+            PushFormat::Text => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+impl From<PushFormat> for Format {
+    fn from(format: PushFormat) -> Format {
+        match format {
+            PushFormat::Protobuf => Format::Protobuf,
+            PushFormat::Text => Format::Text,
+        }
+    }
+}
