@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::request::Parts;
+use http::StatusCode;
 
 use super::error::{
     check_buckets, check_extra_methods, check_label_name, ConfigError, MetricNames,
@@ -72,7 +73,7 @@ pub struct HttpMetricsBuilder {
     max_routes: usize,
     request_labels: Vec<RequestLabel>,
     overflow_value: String,
-    error_code: u16,
+    error_code: StatusCode,
     exemplar: Option<ExemplarFn>,
 }
 
@@ -120,7 +121,7 @@ impl HttpMetricsBuilder {
             max_routes: 1000,
             request_labels: Vec::new(),
             overflow_value: "overflow".to_owned(),
-            error_code: 500,
+            error_code: StatusCode::INTERNAL_SERVER_ERROR,
             exemplar: None,
         }
     }
@@ -344,8 +345,21 @@ impl HttpMetricsBuilder {
         self
     }
 
-    /// The `code` recorded when the inner service returns an error. Default: `500`.
-    pub fn error_code(mut self, code: u16) -> Self {
+    /// The `code` recorded when the inner service returns an error. It must be within
+    /// 100–599, the range the `code` label keeps (else
+    /// [`ConfigError::ErrorCodeOutOfRange`]). Default: `500 Internal Server Error`.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use promhttp::instrument::HttpMetrics;
+    ///
+    /// let http = HttpMetrics::builder()
+    ///     .error_code(StatusCode::SERVICE_UNAVAILABLE)
+    ///     .build()?;
+    /// # let _ = http;
+    /// # Ok::<(), promhttp::instrument::ConfigError>(())
+    /// ```
+    pub fn error_code(mut self, code: StatusCode) -> Self {
         self.error_code = code;
         self
     }
@@ -494,7 +508,7 @@ impl HttpMetricsBuilder {
             None => None,
         };
         let extra = check_extra_methods(&self.extra_methods)?;
-        if !(100..=599).contains(&self.error_code) {
+        if !(100..=599).contains(&self.error_code.as_u16()) {
             return Err(ConfigError::ErrorCodeOutOfRange {
                 code: self.error_code,
             });
@@ -530,7 +544,7 @@ impl HttpMetricsBuilder {
             route,
             interners,
             overflow_counter,
-            self.error_code,
+            self.error_code.as_u16(),
         );
         Ok(HttpMetrics {
             shared: Arc::new(Shared {

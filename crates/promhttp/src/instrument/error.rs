@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::StatusCode;
+
 use super::labels::STANDARD_METHODS;
 use super::store::MAX_REQUEST_LABELS;
 use crate::model::{is_valid_label_name, is_valid_metric_name};
@@ -118,7 +120,7 @@ pub enum ConfigError {
     /// The error code is outside 100–599, the range the `code` label keeps.
     ErrorCodeOutOfRange {
         /// The code.
-        code: u16,
+        code: StatusCode,
     },
 }
 
@@ -178,7 +180,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "extra_methods: {count} methods, at most 1000")
             }
             ConfigError::ErrorCodeOutOfRange { code } => {
-                write!(f, "error_code: {code} is not within 100-599")
+                write!(f, "error_code: {} is not within 100-599", code.as_u16())
             }
         }
     }

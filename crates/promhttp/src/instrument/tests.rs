@@ -123,6 +123,10 @@ fn none() -> HttpMetricsBuilder {
         .route_label(false)
 }
 
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn get(uri: &str) -> Request<()> {
     Request::builder()
         .uri(uri)
@@ -366,7 +370,7 @@ async fn inner_error_is_counted_as_the_error_code() {
         (HttpMetrics::new(), "500"),
         (
             HttpMetrics::builder()
-                .error_code(503)
+                .error_code(StatusCode::SERVICE_UNAVAILABLE)
                 .time_to_write_header("ttwh_seconds", [0.1, 1.0])
                 .build()
                 .unwrap_or_else(|e| panic!("{e}")),
@@ -936,10 +940,10 @@ fn configurations_that_cannot_work_are_refused() {
             b().request_duration("d", [1.0]).const_label("le", "x"),
             |e| matches!(e, E::ReservedLabelName { name } if name == "le"),
         ),
-        (r().error_code(600), |e| {
+        (r().error_code(status(600)), |e| {
             matches!(e, E::ErrorCodeOutOfRange { .. })
         }),
-        (r().error_code(99), |e| {
+        (r().error_code(status(999)), |e| {
             matches!(e, E::ErrorCodeOutOfRange { .. })
         }),
         (
@@ -1091,8 +1095,8 @@ fn errors_name_the_option_and_the_value() {
         Some("label_name: \"a-b\" is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
     );
     assert_eq!(
-        err(HttpMetrics::builder().error_code(99)).as_deref(),
-        Some("error_code: 99 is not within 100-599")
+        err(HttpMetrics::builder().error_code(status(600))).as_deref(),
+        Some("error_code: 600 is not within 100-599")
     );
 }
 
