@@ -21,6 +21,9 @@ pub mod push;
 mod signal;
 #[cfg(any(feature = "exporter", feature = "remote-write"))]
 mod time;
+#[cfg(feature = "warp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
+pub mod warp;
 
 pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
 pub use handler::{
