@@ -617,13 +617,17 @@ fn seconds(t: SystemTime) -> f64 {
     }
 }
 
+/// The model's rule for the exemplars [`exemplar`] makes (valid, distinct names):
+/// at most 128 code points of labels, a number, a timestamp from 1970 to 9999.
 fn exemplar_fits(e: &Exemplar) -> bool {
     let runes: usize = e
         .labels
         .iter()
         .map(|l| l.name.chars().count() + l.value.chars().count())
         .sum();
-    runes <= 128 && !e.value.is_nan()
+    let last = UNIX_EPOCH + Duration::new(253_402_300_799, 999_999_999);
+    let in_range = |t: &SystemTime| UNIX_EPOCH <= *t && *t <= last;
+    runes <= 128 && !e.value.is_nan() && e.timestamp.as_ref().is_none_or(in_range)
 }
 
 fn expected_exemplar(fmt: Fmt, e: Option<&Exemplar>) -> Option<Exem> {

@@ -246,3 +246,73 @@ pub(crate) mod testdata {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricType};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// A counter and a histogram bucket, both carrying `exemplar` (or none).
+    fn page(exemplar: Option<&Exemplar>) -> Vec<MetricFamily> {
+        let mut counter = CounterValue::new(3.0);
+        let mut bucket = Bucket::new(0.5, 1);
+        if let Some(e) = exemplar {
+            counter = counter.with_exemplar(e.clone());
+            bucket = bucket.with_exemplar(e.clone());
+        }
+        let histogram = HistogramValue::new(vec![bucket], 2, 1.0);
+        vec![
+            MetricFamily::new("c_total", "", MetricType::Counter)
+                .with_metric(Metric::new(vec![], counter.into())),
+            MetricFamily::new("h", "", MetricType::Histogram)
+                .with_metric(Metric::new(vec![], histogram.into())),
+        ]
+    }
+
+    fn bytes(format: Format, families: &[MetricFamily]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(format, families, &EncodeOptions::default(), &mut out);
+        out
+    }
+
+    /// One rule decides, so the formats agree: an exemplar that
+    /// `Exemplar::validate` refuses leaves every format's bytes as if there were
+    /// none, and a valid one shows wherever the format has a place for it.
+    #[test]
+    fn every_format_drops_the_same_exemplars() {
+        let valid = Exemplar::new(vec![Label::new("trace_id", "abc")], 0.25)
+            .with_timestamp(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let invalid = [
+            Exemplar::new(vec![Label::new("trace-id", "abc")], 0.25),
+            Exemplar::new(vec![Label::new("a", "1"), Label::new("a", "2")], 0.25),
+            Exemplar::new(vec![Label::new("trace_id", "x".repeat(121))], 0.25),
+            Exemplar::new(vec![Label::new("trace_id", "abc")], f64::NAN),
+            valid
+                .clone()
+                .with_timestamp(UNIX_EPOCH - Duration::from_secs(1)),
+            valid
+                .clone()
+                .with_timestamp(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+        ];
+        for format in [Format::Text, Format::OpenMetrics, Format::Protobuf] {
+            let without = bytes(format, &page(None));
+            let with_valid = bytes(format, &page(Some(&valid)));
+            assert_eq!(with_valid == without, format == Format::Text, "{format:?}");
+            for e in &invalid {
+                assert!(e.validate().is_err(), "{e:?}");
+                assert_eq!(
+                    bytes(format, &page(Some(e))),
+                    without,
+                    "{format:?} wrote {e:?}"
+                );
+            }
+        }
+        let om = String::from_utf8(bytes(Format::OpenMetrics, &page(Some(&valid)))).unwrap();
+        assert_eq!(
+            om.matches(" # {trace_id=\"abc\"} 0.25 1.7e+09\n").count(),
+            2,
+            "{om}"
+        );
+    }
+}

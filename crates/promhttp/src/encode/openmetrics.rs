@@ -10,8 +10,9 @@
 //!   with `_<unit>`; otherwise the line is left out;
 //! - every float has a `.` or an exponent (`le="1.0"`, `42.0`); counts are integers;
 //! - exemplars (` # {trace_id="…"} 0.5 1.6e+09`) only on counter `_total` and
-//!   histogram `_bucket` samples, and only when their labels are at most 128 code
-//!   points in all; a longer exemplar is dropped, the sample is kept;
+//!   histogram `_bucket` samples, and only when [`Exemplar::validate`] accepts them
+//!   (at most 128 code points of labels, among other rules); an invalid exemplar is
+//!   dropped, the sample is kept;
 //! - `_created` samples when [`EncodeOptions::created`] is set and the model has them;
 //! - a histogram with a negative bucket bound has no `_sum` and no `_count`;
 //! - timestamps are seconds; the body ends with exactly one `# EOF`.
@@ -20,11 +21,9 @@ use super::escape::{write_help_openmetrics, write_label_value};
 use super::float::{write_om_float, write_u64, FloatCache};
 use super::text::{write_label_pairs, write_series, Extra};
 use super::EncodeOptions;
+use crate::model::exemplar::writable;
 use crate::model::time::{to_millis, to_seconds};
-use crate::model::{is_valid_label_name, Exemplar, Metric, MetricFamily, MetricType, Value};
-
-/// The most code points an exemplar's label names and values may have together.
-pub const EXEMPLAR_MAX_RUNES: usize = 128;
+use crate::model::{Exemplar, Metric, MetricFamily, MetricType, Value};
 
 /// Encodes `families` as OpenMetrics 1.0.0 text, ending with `# EOF`.
 pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
@@ -176,48 +175,25 @@ fn end(out: &mut Vec<u8>, ts: Option<i64>, exemplar: Option<&Exemplar>) {
         out.push(b' ');
         write_timestamp(out, ts);
     }
-    if let Some(e) = exemplar {
-        if exemplar_fits(e) {
-            out.extend_from_slice(b" # {");
-            for (i, l) in e.labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(l.name.as_bytes());
-                out.extend_from_slice(b"=\"");
-                write_label_value(out, &l.value);
-                out.push(b'"');
+    if let Some(e) = exemplar.filter(|e| writable(e)) {
+        out.extend_from_slice(b" # {");
+        for (i, l) in e.labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            out.extend_from_slice(b"} ");
-            write_om_float(out, e.value);
-            if let Some(t) = e.timestamp {
-                out.push(b' ');
-                write_om_float(out, to_seconds(t));
-            }
-        } else {
-            tracing::debug!(
-                "exemplar dropped: invalid or repeated label names, labels over {EXEMPLAR_MAX_RUNES} code points, or a NaN value"
-            );
+            out.extend_from_slice(l.name.as_bytes());
+            out.extend_from_slice(b"=\"");
+            write_label_value(out, &l.value);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"} ");
+        write_om_float(out, e.value);
+        if let Some(t) = e.timestamp {
+            out.push(b' ');
+            write_om_float(out, to_seconds(t));
         }
     }
     out.push(b'\n');
-}
-
-/// Whether an exemplar may be written: valid, distinct label names, labels within
-/// 128 code points, value a number.
-pub fn exemplar_fits(e: &Exemplar) -> bool {
-    let names_ok = e.labels.iter().enumerate().all(|(i, l)| {
-        is_valid_label_name(&l.name) && e.labels[..i].iter().all(|p| p.name != l.name)
-    });
-    if !names_ok {
-        return false;
-    }
-    let runes: usize = e
-        .labels
-        .iter()
-        .map(|l| l.name.chars().count() + l.value.chars().count())
-        .sum();
-    runes <= EXEMPLAR_MAX_RUNES && !e.value.is_nan()
 }
 
 /// Milliseconds to OpenMetrics seconds (`1.5` for 1500 ms), exact to the millisecond.

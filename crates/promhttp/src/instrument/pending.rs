@@ -13,8 +13,7 @@ use http::Request;
 use super::labels::code_id;
 use super::store::{HistKind, Key, Observation, Store, MAX_REQUEST_LABELS};
 use super::RouteTemplate;
-use crate::encode::openmetrics::exemplar_fits;
-use crate::model::{Exemplar, Label};
+use crate::model::Label;
 
 pub(crate) type LabelFn = Arc<dyn for<'a> Fn(&'a Parts) -> Option<&'a str> + Send + Sync>;
 pub(crate) type ExemplarFn = Arc<dyn Fn(&Parts) -> Option<Vec<Label>> + Send + Sync>;
@@ -154,14 +153,9 @@ fn route_of<B>(request: &Request<B>) -> Option<&str> {
     request.extensions().get::<RouteTemplate>().map(|r| &*r.0)
 }
 
-/// An exemplar the encoders will write: non-empty, valid names, within 128 code points.
+/// Exemplar labels the encoders will write (the model's rule) and not empty.
 fn valid_exemplar(labels: &[Label]) -> bool {
-    !labels.is_empty()
-        && exemplar_fits(&Exemplar {
-            labels: labels.to_vec(),
-            value: 0.0,
-            timestamp: None,
-        })
+    !labels.is_empty() && crate::model::exemplar::check_labels(labels).is_ok()
 }
 
 /// Go's `computeApproximateRequestSize`: the URI, the method, the protocol, header

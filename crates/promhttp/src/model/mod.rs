@@ -55,16 +55,17 @@
 //! | [`Metric::created`] | not written | `_created` sample, seconds as an `f64` ([`Duration::as_secs_f64`](std::time::Duration::as_secs_f64), negative before 1970) | `created_timestamp`, to the nanosecond |
 //! | [`Exemplar::timestamp`] | not written | seconds as an `f64`, as for `_created` | `timestamp`, to the nanosecond |
 //!
-//! A `google.protobuf.Timestamp` holds 1970 to the end of 9999: protobuf leaves out
-//! a created time or an exemplar timestamp outside that range (the sample and the
-//! exemplar are kept).
+//! Protobuf writes times from 1970 to the end of 9999 (a `google.protobuf.Timestamp`
+//! could go back to year 1, Prometheus never needs it): it leaves out a created time
+//! outside that range, the sample is kept. An exemplar whose timestamp is outside it
+//! is not valid ([`Exemplar::validate`]), and no format writes it.
 
-mod exemplar;
+pub(crate) mod exemplar;
 mod string;
 pub(crate) mod time;
 mod value;
 
-pub use exemplar::Exemplar;
+pub use exemplar::{Exemplar, ExemplarError};
 pub use string::Str;
 pub use value::{Bucket, CounterValue, HistogramValue, Quantile, SummaryValue, Value};
 

@@ -3,6 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// `9999-12-31T23:59:59Z` in seconds since the epoch: the last second the model
+/// writes in protobuf, for created times and exemplar timestamps.
+pub(crate) const MAX_SECONDS: u64 = 253_402_300_799;
+
 /// Whole milliseconds since the Unix epoch, rounded toward the past, saturating at
 /// the ends of `i64`.
 pub(crate) fn to_millis(t: SystemTime) -> i64 {

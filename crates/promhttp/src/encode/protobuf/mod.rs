@@ -26,18 +26,17 @@
 //!   exemplar (that is kept, see below), it is written, with its own cumulative count,
 //!   so that the exemplar is not lost. Every other bucket is written as given. The
 //!   native-histogram fields, `*_count_float` and `GAUGE_HISTOGRAM` are never used.
-//! * **Exemplars** are written on counters and histogram buckets. Protobuf has no size
-//!   limit for them, but to expose the same exemplars as the OpenMetrics encoder, an
-//!   exemplar whose label names and values together exceed 128 Unicode code points
-//!   is dropped (the sample is kept). Its timestamp is written when it has one that a
-//!   `google.protobuf.Timestamp` can hold (see below); otherwise the exemplar goes
-//!   without a timestamp.
+//! * **Exemplars** are written on counters and histogram buckets, when
+//!   [`Exemplar::validate`] accepts them, as in OpenMetrics: protobuf itself has no
+//!   size limit and no rule for label names, but both formats expose the same
+//!   exemplars. An invalid one is dropped (the sample is kept).
 //! * **Created timestamps** (`created_timestamp` of counters, summaries and
 //!   histograms) are written only when [`EncodeOptions::created`] is set and the metric
 //!   has one. Gauges and untyped metrics have none in the schema.
 //! * **Timestamps.** A created time or an exemplar timestamp is a
-//!   `google.protobuf.Timestamp`, exact to the nanosecond; a time before 1970 or
-//!   after the year 9999 is not written. As `google.protobuf.Timestamp` is proto3,
+//!   `google.protobuf.Timestamp`, exact to the nanosecond; a created time before 1970
+//!   or after the year 9999 is not written (an exemplar with such a timestamp is not
+//!   valid). As `google.protobuf.Timestamp` is proto3,
 //!   zero `seconds` and `nanos` are omitted. A metric's
 //!   [`timestamp`](crate::model::Metric::timestamp) is written, when it is set, as
 //!   `timestamp_ms`: whole milliseconds, rounded toward the past.
@@ -69,17 +68,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::encode::EncodeOptions;
-use crate::model::time::to_millis;
+use crate::model::exemplar::writable;
+use crate::model::time::{to_millis, MAX_SECONDS};
 use crate::model::{
     Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType,
     SummaryValue, Value,
 };
-
-/// Most code points the label names and values of one exemplar may have (OpenMetrics).
-const EXEMPLAR_MAX_CODE_POINTS: usize = 128;
-
-/// `9999-12-31T23:59:59Z`, the last second a `google.protobuf.Timestamp` may hold.
-const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
 
 // Wire types.
 const VARINT: u8 = 0;
@@ -279,30 +273,9 @@ fn write_bucket(bucket: &Bucket, exemplar: Option<&Exemplar>, out: &mut Vec<u8>)
     end_len(out, slot);
 }
 
-/// The exemplar, if there is one within the OpenMetrics size limit.
+/// The exemplar, if there is one and it is valid ([`Exemplar::validate`]).
 fn kept_exemplar(exemplar: &Option<Box<Exemplar>>) -> Option<&Exemplar> {
-    exemplar
-        .as_deref()
-        .filter(|exemplar| exemplar_within_limit(exemplar))
-}
-
-/// Whether the exemplar's label names and values have at most 128 code points.
-fn exemplar_within_limit(exemplar: &Exemplar) -> bool {
-    let bytes: usize = exemplar
-        .labels
-        .iter()
-        .map(|label| label.name.len() + label.value.len())
-        .sum();
-    // A code point takes at least one byte: only long texts need counting.
-    if bytes <= EXEMPLAR_MAX_CODE_POINTS {
-        return true;
-    }
-    let code_points: usize = exemplar
-        .labels
-        .iter()
-        .map(|label| label.name.chars().count() + label.value.chars().count())
-        .sum();
-    code_points <= EXEMPLAR_MAX_CODE_POINTS
+    exemplar.as_deref().filter(|exemplar| writable(exemplar))
 }
 
 fn put_exemplar(out: &mut Vec<u8>, key: u8, exemplar: &Exemplar) {
@@ -318,7 +291,7 @@ fn put_exemplar(out: &mut Vec<u8>, key: u8, exemplar: &Exemplar) {
     end_len(out, slot);
 }
 
-/// A `google.protobuf.Timestamp`: `seconds` in `[0, MAX_TIMESTAMP_SECONDS]`,
+/// A `google.protobuf.Timestamp`: `seconds` in `[0, MAX_SECONDS]`,
 /// `nanos` in `[0, 1e9)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Timestamp {
@@ -331,12 +304,12 @@ impl Timestamp {
     /// after the year 9999.
     fn from_time(t: SystemTime) -> Option<Timestamp> {
         let since = t.duration_since(UNIX_EPOCH).ok()?;
-        let seconds = i64::try_from(since.as_secs())
-            .ok()
-            .filter(|s| *s <= MAX_TIMESTAMP_SECONDS)?;
+        if since.as_secs() > MAX_SECONDS {
+            return None;
+        }
         Some(Timestamp {
-            seconds,
-            // Below 1e9: fits.
+            // At most MAX_SECONDS and below 1e9: both fit.
+            seconds: since.as_secs() as i64,
             nanos: since.subsec_nanos() as i32,
         })
     }

@@ -6,7 +6,7 @@
 //! repeated singular fields, fields out of declaration order, non-canonical
 //! varints, missing always-written fields, non-zero-omitting proto3 timestamps.
 
-use crate::encode::protobuf::MAX_TIMESTAMP_SECONDS;
+use super::MAX_TIMESTAMP_SECONDS;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct PFamily {
