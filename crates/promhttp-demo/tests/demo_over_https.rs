@@ -2,8 +2,7 @@
 //! auth and once with client certificates, configured the way operators of Go
 //! exporters do it: `--web.config.file`.
 
-#[path = "../../promhttp/tests/support/mod.rs"]
-mod support;
+use promhttp_test_support as support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};

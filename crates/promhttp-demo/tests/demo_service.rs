@@ -1,8 +1,7 @@
 //! The README's "run it" command works: the demo serves its app and its metrics,
 //! counts requests and open websockets, and stops cleanly on SIGINT.
 
-#[path = "../../promhttp/tests/support/mod.rs"]
-mod support;
+use promhttp_test_support as support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};

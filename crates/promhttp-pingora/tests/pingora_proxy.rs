@@ -2,8 +2,7 @@
 //! upstream: requests go through the proxy, and a real Prometheus scrapes the
 //! proxy's metrics listener.
 
-#[path = "../../promhttp/tests/support/mod.rs"]
-mod support;
+use promhttp_test_support as support;
 
 use std::io::Read as _;
 use std::net::SocketAddr;

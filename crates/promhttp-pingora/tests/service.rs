@@ -2,8 +2,7 @@
 //! Pingora's shutdown-signal hook): paths, negotiation, a panicking and a slow
 //! collector, keep-alive.
 
-#[path = "../../promhttp/tests/support/mod.rs"]
-mod support;
+use promhttp_test_support as support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

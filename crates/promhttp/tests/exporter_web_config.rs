@@ -4,7 +4,7 @@
 //! or foreign client certificate, plain HTTP on the TLS port).
 #![cfg(feature = "web-config")]
 
-mod support;
+use promhttp_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -13,7 +13,7 @@
 //! limits, request smuggling, HTTP/2 rapid reset, CONTINUATION and empty-DATA
 //! floods).
 
-mod support;
+use promhttp_test_support as support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

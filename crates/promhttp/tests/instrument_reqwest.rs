@@ -6,7 +6,7 @@
 //! is bounded.
 #![cfg(feature = "reqwest")]
 
-mod support;
+use promhttp_test_support as support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -70,8 +70,17 @@ async fn send(client: &ClientWithMiddleware, method: &str, url: &str) -> Result<
     Ok(status)
 }
 
+/// The text 0.0.4 page a default `MetricsHandler` serves for `metrics`.
 async fn page(metrics: &ClientMetrics) -> String {
-    support::page_of(metrics.clone()).await
+    let handler = promhttp::MetricsHandler::builder(metrics.clone()).build();
+    let req = http::Request::get("/metrics").body(()).expect("request");
+    let resp = handler.respond(&req).await;
+    assert_eq!(resp.status(), 200);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("page body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("UTF-8 page")
 }
 
 use support::sample;

@@ -3,7 +3,7 @@
 //! its exemplar query API with the trace id the request carried.
 #![cfg(feature = "axum")]
 
-mod support;
+use promhttp_test_support as support;
 
 use std::time::{Duration, Instant};
 

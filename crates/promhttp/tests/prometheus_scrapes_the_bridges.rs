@@ -3,7 +3,7 @@
 //! back.
 #![cfg(all(feature = "metrics-rs", feature = "prometheus-client"))]
 
-mod support;
+use promhttp_test_support as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! A real Prometheus 2.42 scrapes the standalone [`Exporter`]: target `up`, and the
 //! value written by the scrape hook is what Prometheus stores.
 
-mod support;
+use promhttp_test_support as support;
 
 use std::time::Duration;
 

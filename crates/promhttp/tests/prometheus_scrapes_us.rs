@@ -6,7 +6,7 @@
 //! Needs `prometheus` and `promtool` (scripts/install-test-deps.sh); without them
 //! the tests are skipped with a loud notice, except under `CI=true`, where they fail.
 
-mod support;
+use promhttp_test_support as support;
 
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@
 //! where it fails them. Every wait is bounded.
 #![cfg(feature = "push")]
 
-mod support;
+use promhttp_test_support as support;
 
 use std::fs;
 use std::path::PathBuf;

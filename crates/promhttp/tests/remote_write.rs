@@ -6,7 +6,7 @@
 //! is bounded.
 #![cfg(feature = "remote-write")]
 
-mod support;
+use promhttp_test_support as support;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;

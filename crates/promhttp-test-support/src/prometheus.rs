@@ -1,354 +1,17 @@
-//! Helpers shared by the integration tests (`mod support;` in each test file).
-//!
-//! - finding external programs ([`find_tool`], [`require_tool`]): a missing program
-//!   skips the test with a loud message, except under `CI=true`, where it fails;
-//! - a real Prometheus server scraping one target ([`Prometheus`]), with its own
-//!   port and temporary directory, killed and removed on drop;
-//! - an HTTP/1 client ([`http_get`]) and a test server that records every exchange
-//!   ([`serve`]);
-//! - `promtool check metrics` ([`promtool_check_metrics`]).
-//!
-//! Everything listens on and talks to 127.0.0.1 only, and every wait is bounded.
-#![allow(dead_code)]
+//! A real Prometheus server scraping one target.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{Read, Seek, SeekFrom, Write as _};
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http::StatusCode;
 use serde_json::Value;
 
-// ---------------------------------------------------------------------------
-// External programs
-// ---------------------------------------------------------------------------
-
-/// True when running under CI (`CI=true` or `CI=1`): missing programs are failures.
-pub fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v.eq_ignore_ascii_case("true") || v == "1")
-        .unwrap_or(false)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
-/// Finds an executable `name` in `PATH`, then in `/usr/bin`.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
-    let path_dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    path_dirs
-        .into_iter()
-        .chain(std::iter::once(PathBuf::from("/usr/bin")))
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-/// Finds `name` like [`find_tool`]. When it is missing: under CI, panics; otherwise
-/// prints a loud skip notice to stderr and returns `None` (the test should return).
-pub fn require_tool(name: &str) -> Option<PathBuf> {
-    if let Some(path) = find_tool(name) {
-        return Some(path);
-    }
-    let hint = format!("{name} not installed: run scripts/install-test-deps.sh");
-    if in_ci() {
-        panic!("{hint} (CI=true, so this is a failure, not a skip)");
-    }
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("<unknown test>");
-    eprintln!();
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: {hint}");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!();
-    None
-}
-
-/// A TCP port that was free a moment ago on 127.0.0.1 (bind to port 0, read, drop).
-/// Racy by nature; [`Prometheus`] retries on "address already in use".
-pub fn free_port() -> u16 {
-    StdTcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-/// A fresh, unique directory under `std::env::temp_dir()`.
-pub fn unique_temp_dir(prefix: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-    dir
-}
-
-/// The last `lines` lines of a text file (lossy UTF-8), at most the last 64 KiB.
-pub fn file_tail(path: &Path, lines: usize) -> String {
-    let Ok(mut file) = fs::File::open(path) else {
-        return format!("<no log at {}>", path.display());
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = file.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
-    let mut buf = Vec::new();
-    let _ = file.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-// ---------------------------------------------------------------------------
-// promtool
-// ---------------------------------------------------------------------------
-
-/// Runs `promtool check metrics` with `body` (text format 0.0.4) on stdin.
-///
-/// `Ok(())` when promtool exits 0 (no parse errors, no lint problems); otherwise
-/// `Err` with its exit status and full stdout/stderr. Note promtool exits non-zero
-/// for lint problems too (e.g. a counter not ending in `_total`); the text tells
-/// which (`error while linting: ...` is a parse error). Panics if promtool is
-/// missing: call [`require_tool`]`("promtool")` first to skip instead.
-pub fn promtool_check_metrics(body: &[u8]) -> Result<(), String> {
-    let promtool = find_tool("promtool").expect(
-        "promtool not installed: run scripts/install-test-deps.sh (check require_tool first)",
-    );
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", promtool.display()));
-    // Feed stdin from a thread so a large body can't deadlock against full pipes.
-    let mut stdin = child.stdin.take().expect("promtool stdin");
-    let input = body.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("promtool check metrics: still running after 30 s, killed".into());
-            }
-            Err(e) => return Err(format!("promtool check metrics: wait: {e}")),
-        }
-    }
-    let _ = writer.join();
-    let output = child.wait_with_output().expect("promtool output");
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "promtool check metrics exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    ))
-}
-
-// ---------------------------------------------------------------------------
-// HTTP client
-// ---------------------------------------------------------------------------
-
-/// Time limit of one [`http_get`] (connect + response + whole body).
-pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `GET url` over HTTP/1.1 with extra request headers; the body is returned as
-/// received (no decompression). Errors as text, including the time limit.
-pub async fn try_http_get(
-    url: &str,
-    headers: &[(&str, &str)],
-) -> Result<(StatusCode, HeaderMap, Bytes), String> {
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-
-    let mut req = Request::get(url);
-    for (name, value) in headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
-        let value = HeaderValue::from_str(value).map_err(|e| format!("{value:?}: {e}"))?;
-        req = req.header(name, value);
-    }
-    let req = req
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let client = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build_http::<Empty<Bytes>>();
-    let exchange = async {
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|e| format!("GET {url}: {e:?}"))?;
-        let (parts, body) = resp.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| format!("GET {url}: reading body: {e}"))?
-            .to_bytes();
-        Ok((parts.status, parts.headers, body))
-    };
-    tokio::time::timeout(HTTP_TIMEOUT, exchange)
-        .await
-        .map_err(|_| format!("GET {url}: no complete response within {HTTP_TIMEOUT:?}"))?
-}
-
-/// [`try_http_get`] that panics on transport errors (any status is returned).
-pub async fn http_get(url: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Bytes) {
-    try_http_get(url, headers)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A header as text ("" when absent or not visible ASCII).
-pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (for query strings).
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------
-// Test server
-// ---------------------------------------------------------------------------
-
-/// One request/response seen by a [`TestServer`].
-#[derive(Clone, Debug, Default)]
-pub struct Exchange {
-    pub method: String,
-    /// Path and query.
-    pub uri: String,
-    pub user_agent: String,
-    pub accept: String,
-    pub accept_encoding: String,
-    pub status: u16,
-    pub content_type: String,
-    pub content_encoding: String,
-}
-
-impl Exchange {
-    /// Whether Prometheus (not one of our direct requests) sent it.
-    pub fn is_prometheus_scrape(&self) -> bool {
-        self.user_agent.starts_with("Prometheus/")
-    }
-}
-
-/// An axum server on 127.0.0.1 (random port) that records every exchange.
-/// Stopped (task aborted) on drop.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    exchanges: Arc<Mutex<Vec<Exchange>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Serves `router` on 127.0.0.1:0 in a spawned task, recording each exchange.
-pub async fn serve(router: axum::Router) -> TestServer {
-    use axum::extract::Request as AxumRequest;
-    use axum::middleware::{self, Next};
-
-    let exchanges: Arc<Mutex<Vec<Exchange>>> = Arc::default();
-    let log = exchanges.clone();
-    let router = router.layer(middleware::from_fn(move |req: AxumRequest, next: Next| {
-        let log = log.clone();
-        async move {
-            let h = req.headers();
-            let mut exchange = Exchange {
-                method: req.method().to_string(),
-                uri: req.uri().to_string(),
-                user_agent: header_str(h, "user-agent").to_owned(),
-                accept: header_str(h, "accept").to_owned(),
-                accept_encoding: header_str(h, "accept-encoding").to_owned(),
-                ..Exchange::default()
-            };
-            let resp = next.run(req).await;
-            exchange.status = resp.status().as_u16();
-            exchange.content_type = header_str(resp.headers(), "content-type").to_owned();
-            exchange.content_encoding = header_str(resp.headers(), "content-encoding").to_owned();
-            log.lock().unwrap().push(exchange);
-            resp
-        }
-    }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local addr");
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            eprintln!("test server on {addr}: {e}");
-        }
-    });
-    TestServer {
-        addr,
-        exchanges,
-        task,
-    }
-}
-
-impl TestServer {
-    /// `http://127.0.0.1:PORT{path}`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// Everything recorded so far.
-    pub fn exchanges(&self) -> Vec<Exchange> {
-        self.exchanges.lock().unwrap().clone()
-    }
-
-    /// Exchanges whose request came from Prometheus.
-    pub fn prometheus_exchanges(&self) -> Vec<Exchange> {
-        self.exchanges()
-            .into_iter()
-            .filter(Exchange::is_prometheus_scrape)
-            .collect()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Prometheus
-// ---------------------------------------------------------------------------
+use crate::{file_tail, free_port, require_tool, try_http_get, unique_temp_dir, url_encode};
 
 /// A label set as returned by the query API (includes `__name__`).
 pub type Labels = BTreeMap<String, String>;
@@ -771,26 +434,54 @@ impl Drop for Prometheus {
     }
 }
 
-/// The text 0.0.4 page a default [`promhttp::MetricsHandler`] serves for `source`
-/// (asserting a 200).
-pub async fn page_of(source: impl promhttp::Gather + 'static) -> String {
-    let handler = promhttp::MetricsHandler::builder(source).build();
-    let req = Request::get("/metrics").body(()).expect("request");
-    let resp = handler.respond(&req).await;
-    assert_eq!(resp.status(), 200);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .expect("page body")
-        .to_bytes();
-    String::from_utf8(body.to_vec()).expect("UTF-8 page")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The value of the first sample line of `page` starting with `prefix`.
-pub fn sample(page: &str, prefix: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
+    #[test]
+    fn api_floats_include_the_special_values() {
+        assert_eq!(parse_prom_float("1.5"), Some(1.5));
+        assert!(parse_prom_float("NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse_prom_float("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_prom_float("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_prom_float("x"), None);
+    }
+
+    #[test]
+    fn instant_results_become_labelled_values() {
+        let vector: Value = serde_json::from_str(
+            r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"j"},"value":[1,"1"]}]}"#,
+        )
+        .unwrap();
+        let series = parse_instant_result(&vector).unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].0["job"], "j");
+        assert_eq!(series[0].1, 1.0);
+        let scalar: Value =
+            serde_json::from_str(r#"{"resultType":"scalar","result":[1,"+Inf"]}"#).unwrap();
+        assert_eq!(
+            parse_instant_result(&scalar).unwrap(),
+            vec![(Labels::new(), f64::INFINITY)]
+        );
+        let matrix: Value = serde_json::from_str(r#"{"resultType":"matrix","result":[]}"#).unwrap();
+        assert!(parse_instant_result(&matrix).is_err());
+    }
+
+    #[test]
+    fn the_configuration_names_the_target_and_the_job_options() {
+        let yaml = Prometheus::builder("127.0.0.1:9100".parse().unwrap())
+            .job("a \"job\"")
+            .scrape_interval(Duration::from_millis(500))
+            .scheme("https")
+            .job_yaml("honor_labels: true")
+            .config_yaml();
+        assert!(yaml.contains("  scrape_interval: 500ms\n"), "{yaml}");
+        assert!(yaml.contains("  - job_name: \"a \\\"job\\\"\"\n"), "{yaml}");
+        assert!(yaml.contains("    scheme: https\n"), "{yaml}");
+        assert!(yaml.contains("    honor_labels: true\n"), "{yaml}");
+        assert!(
+            yaml.contains("      - targets: [\"127.0.0.1:9100\"]\n"),
+            "{yaml}"
+        );
+    }
 }

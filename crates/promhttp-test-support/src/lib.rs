@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests of the workspace's crates (a
+//! dev-dependency: `use promhttp_test_support as support;`). Not published.
+//!
+//! # Tests that need an external program
+//!
+//! Some tests talk to real programs: `prometheus`, `promtool`,
+//! `prometheus-pushgateway`, `victoria-metrics`, `curl`
+//! (`scripts/install-test-deps.sh` installs them). [`require_tool`] finds them: a
+//! missing program skips the test with a loud message, except under `CI=true`,
+//! where it fails.
+//!
+//! Everything here listens on and talks to 127.0.0.1 only, and every wait is
+//! bounded.
+//!
+//! # What is here
+//!
+//! - finding external programs: [`find_tool`], [`require_tool`]; ports and
+//!   directories: [`free_port`], [`unique_temp_dir`], [`file_tail`];
+//! - a real Prometheus server scraping one target ([`Prometheus`]), with its own
+//!   port and temporary directory, killed and removed on drop;
+//! - an HTTP/1 client ([`http_get`]) and a test server that records every exchange
+//!   ([`serve`]);
+//! - `promtool check metrics` ([`promtool_check_metrics`]);
+//! - reading a text exposition page ([`sample`]).
+
+mod http;
+mod prometheus;
+mod promtool;
+mod tools;
+
+pub use http::{
+    header_str, http_get, serve, try_http_get, url_encode, Exchange, TestServer, HTTP_TIMEOUT,
+};
+pub use prometheus::{
+    parse_instant_result, parse_prom_float, Labels, Prometheus, PrometheusBuilder,
+    PROMETHEUS_READY_TIMEOUT,
+};
+pub use promtool::promtool_check_metrics;
+pub use tools::{
+    file_tail, find_tool, free_port, in_ci, require_tool, unique_temp_dir, INSTALL_HINT,
+};
+
+/// The value of the first sample line of a text exposition `page` that starts
+/// with `prefix` (name and labels, e.g. `"requests_total{code=\"200\"} "`);
+/// `None` when there is no such line or its value is not a number.
+pub fn sample(page: &str, prefix: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_reads_the_first_matching_line() {
+        let page = "# TYPE a counter\na_total 3\na_total{x=\"1\"} 4 1000\nb 1.5\n";
+        assert_eq!(sample(page, "a_total "), Some(3.0));
+        assert_eq!(sample(page, "a_total{x=\"1\"} "), Some(4.0));
+        assert_eq!(sample(page, "b "), Some(1.5));
+        assert_eq!(sample(page, "c "), None);
+        assert_eq!(sample("d not-a-number\n", "d "), None);
+    }
+}
