@@ -41,8 +41,8 @@ fn q(p: &Path) -> String {
 
 /// Starts the demo with `yaml` as its web config; waits until `curl_auth` gets 200
 /// from `/-/healthy`.
-async fn start_demo(yaml: &str, curl_auth: &[&str]) -> Option<(Demo, SocketAddr, PathBuf)> {
-    let curl = require_tool("curl")?;
+async fn start_demo(yaml: &str, curl_auth: &[&str]) -> (Demo, SocketAddr, PathBuf) {
+    let curl = require_tool("curl");
     let dir = support::unique_temp_dir("demo-https");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("web-config.yml");
@@ -79,7 +79,7 @@ async fn start_demo(yaml: &str, curl_auth: &[&str]) -> Option<(Demo, SocketAddr,
             .output()
             .unwrap();
         if String::from_utf8_lossy(&out.stdout) == "200" {
-            return Some((demo, web, dir));
+            return (demo, web, dir);
         }
         assert!(Instant::now() < deadline, "demo never answered over HTTPS");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -87,6 +87,7 @@ async fn start_demo(yaml: &str, curl_auth: &[&str]) -> Option<(Demo, SocketAddr,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl, prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_scrapes_the_demo_over_https_with_basic_auth() {
     let hash = bcrypt::hash("scrape-me", 4).unwrap();
     let yaml = format!(
@@ -94,18 +95,13 @@ async fn prometheus_scrapes_the_demo_over_https_with_basic_auth() {
         q(&certs("server.pem")),
         q(&certs("server.key")),
     );
-    let Some((_demo, web, dir)) = start_demo(&yaml, &["-u", "prometheus:scrape-me"]).await else {
-        return;
-    };
-    let Some(prom) = Prometheus::builder(web)
+    let (_demo, web, dir) = start_demo(&yaml, &["-u", "prometheus:scrape-me"]).await;
+    let prom = Prometheus::builder(web)
         .scheme("https")
         .job_yaml(&format!("tls_config: {{ca_file: {}}}", q(&certs("ca.pem"))))
         .job_yaml("basic_auth: {username: prometheus, password: scrape-me}")
         .start()
-        .await
-    else {
-        return;
-    };
+        .await;
     prom.expect_target_up(Duration::from_secs(30)).await;
     let r = prom
         .wait_for_query(
@@ -119,6 +115,7 @@ async fn prometheus_scrapes_the_demo_over_https_with_basic_auth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl, prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_scrapes_the_demo_with_client_certificates() {
     let yaml = format!(
         "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
@@ -128,10 +125,8 @@ async fn prometheus_scrapes_the_demo_with_client_certificates() {
     );
     let cert = certs("client.pem").display().to_string();
     let key = certs("client.key").display().to_string();
-    let Some((_demo, web, dir)) = start_demo(&yaml, &["--cert", &cert, "--key", &key]).await else {
-        return;
-    };
-    let Some(prom) = Prometheus::builder(web)
+    let (_demo, web, dir) = start_demo(&yaml, &["--cert", &cert, "--key", &key]).await;
+    let prom = Prometheus::builder(web)
         .scheme("https")
         .job_yaml(&format!(
             "tls_config: {{ca_file: {}, cert_file: {}, key_file: {}}}",
@@ -140,10 +135,7 @@ async fn prometheus_scrapes_the_demo_with_client_certificates() {
             q(&certs("client.key"))
         ))
         .start()
-        .await
-    else {
-        return;
-    };
+        .await;
     prom.expect_target_up(Duration::from_secs(30)).await;
     let _ = std::fs::remove_dir_all(dir);
 }

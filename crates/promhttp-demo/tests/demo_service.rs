@@ -1,5 +1,6 @@
 //! The README's "run it" command works: the demo serves its app and its metrics,
-//! counts requests and open websockets, and stops cleanly on SIGINT.
+//! counts requests and open websockets, and stops cleanly on SIGINT; and its page
+//! passes `promtool check metrics`.
 
 use promhttp_test_support as support;
 
@@ -62,8 +63,8 @@ async fn wait_for_value(web: SocketAddr, series: &str, want: f64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
+/// The demo on free ports, healthy: the process, its app and its web address.
+async fn start_demo() -> (Demo, SocketAddr, SocketAddr) {
     let (app, web) = (free_addr(), free_addr());
     let child = Command::new(env!("CARGO_BIN_EXE_promhttp-demo"))
         .args(["--app.listen-address", &app.to_string()])
@@ -72,13 +73,19 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
         .stderr(Stdio::null())
         .spawn()
         .expect("demo starts");
-    let mut demo = Demo(child);
+    let demo = Demo(child);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(web, "/-/healthy").await.is_none() {
         assert!(Instant::now() < deadline, "demo never became healthy");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (demo, app, web)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
+    let (mut demo, app, web) = start_demo().await;
     for _ in 0..3 {
         assert_eq!(get(app, "/some").await.unwrap().0, 200);
     }
@@ -101,12 +108,6 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
         body.contains("http_requests_total{code=\"200\",method=\"get\",route=\"/some\"} 3"),
         "{body}"
     );
-    // The demo passes its own linter (counters end in `_total`, ...).
-    if support::require_tool("promtool").is_some() {
-        if let Err(e) = support::promtool_check_metrics(body.as_bytes()) {
-            panic!("{e}\n{body}");
-        }
-    }
     for name in [
         "response_code_total",
         "response_time_bucket",
@@ -131,5 +132,20 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
         }
         assert!(Instant::now() < deadline, "demo did not stop on SIGINT");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The demo passes its own linter (counters end in `_total`, ...).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs promtool: run scripts/install-test-deps.sh"]
+async fn promtool_accepts_the_demos_page() {
+    let (_demo, app, web) = start_demo().await;
+    // An app request, so the request families have series.
+    assert_eq!(get(app, "/some").await.unwrap().0, 200);
+    wait_for_value(web, "incoming_requests_total", 1.0).await;
+    let (status, body) = get(web, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    if let Err(e) = support::promtool_check_metrics(body.as_bytes()) {
+        panic!("{e}\n{body}");
     }
 }

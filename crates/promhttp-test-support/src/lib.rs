@@ -5,9 +5,21 @@
 //!
 //! Some tests talk to real programs: `prometheus`, `promtool`,
 //! `prometheus-pushgateway`, `victoria-metrics`, `curl`
-//! (`scripts/install-test-deps.sh` installs them). [`require_tool`] finds them: a
-//! missing program skips the test with a loud message, except under `CI=true`,
-//! where it fails.
+//! (`scripts/install-test-deps.sh` installs them). Such a test is marked
+//!
+//! ```text
+//! #[ignore = "needs prometheus, curl: run scripts/install-test-deps.sh"]
+//! ```
+//!
+//! so a plain `cargo test` lists it as ignored, with the reason, instead of
+//! reporting an "ok" for a test that checked nothing. `scripts/test.sh` reads the
+//! program names from these attributes and runs the ignored tests (`--ignored`)
+//! under `CI=true`, or when every program named is installed; otherwise it prints
+//! one loud line naming the missing programs. An ignored test runs only when asked,
+//! so inside it [`require_tool`] (and everything built on it: [`Prometheus`],
+//! [`promtool_check_metrics`]) panics, with the install hint, when the program is
+//! missing. Keep the attribute's format (`needs <program>[, <program>...]: ...`):
+//! `scripts/test.sh` parses it.
 //!
 //! Everything here listens on and talks to 127.0.0.1 only, and every wait is
 //! bounded.
@@ -36,9 +48,7 @@ pub use prometheus::{
     PROMETHEUS_READY_TIMEOUT,
 };
 pub use promtool::promtool_check_metrics;
-pub use tools::{
-    file_tail, find_tool, free_port, in_ci, require_tool, unique_temp_dir, INSTALL_HINT,
-};
+pub use tools::{file_tail, find_tool, free_port, require_tool, unique_temp_dir, INSTALL_HINT};
 
 /// The value of the first sample line of a text exposition `page` that starts
 /// with `prefix` (name and labels, e.g. `"requests_total{code=\"200\"} "`);

@@ -107,17 +107,17 @@ impl PrometheusBuilder {
 
     /// Starts Prometheus and waits (at most [`PROMETHEUS_READY_TIMEOUT`]) for `/-/ready`.
     ///
-    /// `None` when Prometheus is not installed and we are not under CI (the test
-    /// should return: it is skipped). Panics, with the log tail, if it does not
-    /// become ready.
-    pub async fn start(self) -> Option<Prometheus> {
-        let binary = require_tool("prometheus")?;
+    /// Panics when Prometheus is not installed (see [`require_tool`]: call it only
+    /// from a test marked `#[ignore = "needs prometheus: ..."]`), and, with the log
+    /// tail, when it does not become ready.
+    pub async fn start(self) -> Prometheus {
+        let binary = require_tool("prometheus");
         let mut last_failure = String::new();
         // free_port() is racy: retry when someone else grabbed the port.
         for _attempt in 0..3 {
             let mut prom = self.spawn(&binary);
             match prom.wait_ready(PROMETHEUS_READY_TIMEOUT).await {
-                Ok(()) => return Some(prom),
+                Ok(()) => return prom,
                 Err(e) => {
                     let tail = prom.log_tail(40);
                     let port_taken = tail.contains("address already in use");
@@ -196,7 +196,7 @@ impl Prometheus {
     }
 
     /// Shorthand: defaults plus `flags`.
-    pub async fn start(target: SocketAddr, flags: &[&str]) -> Option<Prometheus> {
+    pub async fn start(target: SocketAddr, flags: &[&str]) -> Prometheus {
         Self::builder(target).flags(flags).start().await
     }
 

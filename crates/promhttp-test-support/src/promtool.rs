@@ -4,19 +4,18 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::find_tool;
+use crate::require_tool;
 
 /// Runs `promtool check metrics` with `body` (text format 0.0.4) on stdin.
 ///
 /// `Ok(())` when promtool exits 0 (no parse errors, no lint problems); otherwise
 /// `Err` with its exit status and full stdout/stderr. Note promtool exits non-zero
 /// for lint problems too (e.g. a counter not ending in `_total`); the text tells
-/// which (`error while linting: ...` is a parse error). Panics if promtool is
-/// missing: call [`require_tool`](crate::require_tool)`("promtool")` first to skip instead.
+/// which (`error while linting: ...` is a parse error). Panics, like
+/// [`require_tool`], when promtool is missing: call it only from a test marked
+/// `#[ignore = "needs promtool: ..."]`.
 pub fn promtool_check_metrics(body: &[u8]) -> Result<(), String> {
-    let promtool = find_tool("promtool").expect(
-        "promtool not installed: run scripts/install-test-deps.sh (check require_tool first)",
-    );
+    let promtool = require_tool("promtool");
     let mut child = Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -31,31 +31,20 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
-/// True when running under CI (`CI=true` or `CI=1`): missing programs are failures.
-pub fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v.eq_ignore_ascii_case("true") || v == "1")
-        .unwrap_or(false)
-}
-
-/// Finds `name` like [`find_tool`]. When it is missing: under CI, panics; otherwise
-/// prints a loud skip notice to stderr and returns `None` (the test should return).
-pub fn require_tool(name: &str) -> Option<PathBuf> {
-    if let Some(path) = find_tool(name) {
-        return Some(path);
-    }
-    let hint = format!("{name} not installed: {INSTALL_HINT}");
-    if in_ci() {
-        panic!("{hint} (CI=true, so this is a failure, not a skip)");
-    }
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("<unknown test>");
-    eprintln!();
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! SKIPPED {test}: {hint}");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!();
-    None
+/// Finds `name` like [`find_tool`]; panics, naming the program and how to install
+/// it, when it is missing.
+///
+/// Call it only from a test marked `#[ignore = "needs <name>: run
+/// scripts/install-test-deps.sh"]` (see the crate docs): such a test runs only when
+/// asked (`--ignored`, `--include-ignored`, or `scripts/test.sh` with the program
+/// installed or under `CI=true`), so a missing program is a failure, never a skip.
+pub fn require_tool(name: &str) -> PathBuf {
+    find_tool(name).unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed: {INSTALL_HINT} (this test is #[ignore]d because it \
+             needs {name}; it ran because ignored tests were asked for)"
+        )
+    })
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (bind to port 0, read, drop).
@@ -108,6 +97,14 @@ mod tests {
     fn find_tool_finds_a_shell_and_not_a_made_up_name() {
         assert!(find_tool("sh").is_some());
         assert_eq!(find_tool("promhttp-no-such-program"), None);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "promhttp-no-such-program is not installed: run scripts/install-test-deps.sh"
+    )]
+    fn require_tool_fails_with_the_install_hint() {
+        require_tool("promhttp-no-such-program");
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn basic_auth_yaml() -> String {
 
 /// curl's HTTP status (or `Err` with its exit code when the connection failed).
 fn curl(args: &[&str]) -> Result<u16, i32> {
-    let curl = require_tool("curl").expect("curl");
+    let curl = require_tool("curl");
     let out = Command::new(curl)
         .args([
             "-sS",
@@ -76,10 +76,8 @@ fn curl(args: &[&str]) -> Result<u16, i32> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl, prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_scrapes_over_https_with_basic_auth() {
-    if require_tool("curl").is_none() {
-        return;
-    }
     let h = exporter(&basic_auth_yaml()).await;
     let url = format!("https://127.0.0.1:{}/metrics", h.local_addr().port());
     let ca = testdata("ca.pem");
@@ -102,7 +100,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
     // A client that does not trust our CA refuses the handshake.
     assert!(curl(&["-u", &good, &url]).is_err());
 
-    let Some(prom) = Prometheus::builder(h.local_addr())
+    let prom = Prometheus::builder(h.local_addr())
         .scheme("https")
         .job_yaml(&format!(
             "tls_config: {{ca_file: {}}}",
@@ -113,10 +111,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
             serde_json::to_string(PASSWORD).unwrap()
         ))
         .start()
-        .await
-    else {
-        return;
-    };
+        .await;
     prom.expect_target_up(Duration::from_secs(30)).await;
     let v = prom
         .wait_for_query(
@@ -131,10 +126,8 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl, prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_scrapes_with_client_certificates() {
-    if require_tool("curl").is_none() {
-        return;
-    }
     let yaml = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n";
     let h = exporter(yaml).await;
     let url = format!("https://127.0.0.1:{}/metrics", h.local_addr().port());
@@ -149,7 +142,7 @@ async fn prometheus_scrapes_with_client_certificates() {
     let (ocert, okey) = (p("other_client.pem"), p("other_client.key"));
     assert!(curl(&["--cacert", &ca, "--cert", &ocert, "--key", &okey, &url]).is_err());
 
-    let Some(prom) = Prometheus::builder(h.local_addr())
+    let prom = Prometheus::builder(h.local_addr())
         .scheme("https")
         .job_yaml(&format!(
             "tls_config: {{ca_file: {}, cert_file: {}, key_file: {}}}",
@@ -158,10 +151,7 @@ async fn prometheus_scrapes_with_client_certificates() {
             q(&testdata("client.key"))
         ))
         .start()
-        .await
-    else {
-        return;
-    };
+        .await;
     prom.expect_target_up(Duration::from_secs(30)).await;
     h.shutdown();
     h.join().await.unwrap();
@@ -201,13 +191,11 @@ async fn a_broken_web_config_fails_at_start_naming_the_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl: run scripts/install-test-deps.sh"]
 async fn security_headers_are_on_every_answer_including_401() {
-    if require_tool("curl").is_none() {
-        return;
-    }
     let h = exporter(&basic_auth_yaml()).await;
     let url = format!("https://127.0.0.1:{}/metrics", h.local_addr().port());
-    let curl_bin = require_tool("curl").unwrap();
+    let curl_bin = require_tool("curl");
     let ca = testdata("ca.pem").display().to_string();
     let out = Command::new(curl_bin)
         .args([

@@ -672,11 +672,10 @@ async fn header_limits_answer_431_the_same_way_on_http1_and_http2() {
 
 #[cfg(feature = "web-config")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs curl: run scripts/install-test-deps.sh"]
 async fn header_limits_answer_431_the_same_way_over_tls() {
     let _serial = SERIAL.lock().await;
-    let Some(curl) = support::require_tool("curl") else {
-        return;
-    };
+    let curl = support::require_tool("curl");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/web_config");
     let hash = bcrypt::hash("secret", 4).unwrap();
     let yaml = format!(
@@ -862,6 +861,7 @@ async fn http2_floods_are_bounded() {
 /// silent HTTP/2 connections and rapid-reset floods hit the exporter: every
 /// scrape in the window succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_keeps_scraping_through_a_hostile_mix() {
     let _serial = SERIAL.lock().await;
     let h = exporter(Registry::new())
@@ -870,9 +870,7 @@ async fn prometheus_keeps_scraping_through_a_hostile_mix() {
         .await
         .unwrap();
     let addr = h.local_addr();
-    let Some(prom) = support::Prometheus::builder(addr).start().await else {
-        return;
-    };
+    let prom = support::Prometheus::builder(addr).start().await;
     prom.expect_target_up(Duration::from_secs(30)).await;
     let window = Duration::from_secs(10);
     let until = Instant::now() + window;

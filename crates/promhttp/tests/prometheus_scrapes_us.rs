@@ -3,8 +3,8 @@
 //! values back through its query API: exact sample values, hostile label values,
 //! help text, and the `Content-Type` the server actually answered with.
 //!
-//! Needs `prometheus` and `promtool` (scripts/install-test-deps.sh); without them
-//! the tests are skipped with a loud notice, except under `CI=true`, where they fail.
+//! Needs `prometheus` and `promtool` (scripts/install-test-deps.sh): the tests are
+//! `#[ignore]`d for that reason, and `scripts/test.sh` runs them.
 
 use promhttp_test_support as support;
 
@@ -101,12 +101,11 @@ async fn serve_samples(openmetrics: bool) -> TestServer {
 }
 
 /// Our server plus a Prometheus (with `flags`) that has scraped it successfully.
-/// `None`: Prometheus is not installed (test skipped).
-async fn scraped(openmetrics: bool, flags: &[&str]) -> Option<(TestServer, Prometheus)> {
+async fn scraped(openmetrics: bool, flags: &[&str]) -> (TestServer, Prometheus) {
     let server = serve_samples(openmetrics).await;
-    let prom = Prometheus::start(server.addr, flags).await?;
+    let prom = Prometheus::start(server.addr, flags).await;
     prom.expect_target_up(TARGET_UP_TIMEOUT).await;
-    Some((server, prom))
+    (server, prom)
 }
 
 // --- checks -----------------------------------------------------------------------
@@ -219,19 +218,17 @@ fn assert_prometheus_got(server: &TestServer, content_type: &str, accept: &str) 
 // --- tests ------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn text_scrape_reads_back_exact_values() {
-    let Some((server, prom)) = scraped(false, &[]).await else {
-        return;
-    };
+    let (server, prom) = scraped(false, &[]).await;
     assert_values_read_back(&prom).await;
     assert_prometheus_got(&server, TEXT_CONTENT_TYPE, PROMETHEUS_2_42_ACCEPT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn openmetrics_scrape_reads_back_exact_values() {
-    let Some((server, prom)) = scraped(true, &[]).await else {
-        return;
-    };
+    let (server, prom) = scraped(true, &[]).await;
     assert_values_read_back(&prom).await;
     assert_prometheus_got(&server, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_2_42_ACCEPT);
 
@@ -254,11 +251,10 @@ async fn openmetrics_scrape_reads_back_exact_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn protobuf_scrape_reads_back_exact_values() {
     // With native histograms on, Prometheus 2.42 asks for protobuf first.
-    let Some((server, prom)) = scraped(true, &["--enable-feature=native-histograms"]).await else {
-        return;
-    };
+    let (server, prom) = scraped(true, &["--enable-feature=native-histograms"]).await;
     assert_values_read_back(&prom).await;
     assert_prometheus_got(
         &server,
@@ -268,10 +264,8 @@ async fn protobuf_scrape_reads_back_exact_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs promtool: run scripts/install-test-deps.sh"]
 async fn promtool_accepts_text_output() {
-    if support::require_tool("promtool").is_none() {
-        return;
-    }
     let server = serve_samples(true).await;
     let (status, headers, body) =
         support::http_get(&server.url("/metrics"), &[("accept", "text/plain")]).await;

@@ -1,8 +1,9 @@
 //! The Pushgateway client against a real Pushgateway (`prometheus-pushgateway`,
 //! Debian's 1.5 in CI), each test with its own gateway on a free loopback port.
 //!
-//! A missing binary skips the tests with a loud message, except under `CI=true`,
-//! where it fails them. Every wait is bounded.
+//! The tests that need the binary are `#[ignore]`d for that reason
+//! (`scripts/test.sh` runs them); the others run against scripted local servers.
+//! Every wait is bounded.
 #![cfg(feature = "push")]
 
 use promhttp_test_support as support;
@@ -34,13 +35,13 @@ struct Gateway {
 }
 
 impl Gateway {
-    /// `None` (test skipped) when the binary is missing outside CI.
-    async fn start() -> Option<Gateway> {
+    /// Panics when the binary is missing (only `#[ignore]`d tests call it).
+    async fn start() -> Gateway {
         Self::start_with(&[]).await
     }
 
-    async fn start_with(flags: &[String]) -> Option<Gateway> {
-        let binary = require_tool("prometheus-pushgateway")?;
+    async fn start_with(flags: &[String]) -> Gateway {
+        let binary = require_tool("prometheus-pushgateway");
         let mut last = String::new();
         for _ in 0..3 {
             let dir = unique_temp_dir("promhttp-test-pushgateway");
@@ -62,7 +63,7 @@ impl Gateway {
                 .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
             let mut gw = Gateway { child, port, dir };
             match gw.wait_ready().await {
-                Ok(()) => return Some(gw),
+                Ok(()) => return gw,
                 Err(e) => {
                     let tail = gw.log_tail();
                     last = format!("{e}\n--- pushgateway log ---\n{tail}");
@@ -224,10 +225,9 @@ fn gauge_registry(name: &str, value: f64, labels: &[(&str, &str)]) -> Registry {
 const ZONE: &str = "Προμηθεύς ü x";
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn push_lands_with_exact_grouping_labels_and_values() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let d = demo();
     let pusher = Pusher::builder(gw.base_url() + "/", "test/job")
         .grouping("instance", "a/b")
@@ -270,10 +270,9 @@ async fn push_lands_with_exact_grouping_labels_and_values() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn put_replaces_the_group_post_keeps_other_metrics_delete_removes_it() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "batch")
         .grouping("instance", "")
@@ -330,10 +329,9 @@ async fn put_replaces_the_group_post_keeps_other_metrics_delete_removes_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn text_format_lands_too() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "text_job")
         .grouping("zone", ZONE)
@@ -354,10 +352,9 @@ async fn text_format_lands_too() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn inconsistent_push_is_a_400_with_the_gateways_message() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let counter = Pusher::builder(gw.base_url(), "a").build().unwrap();
     let d = demo();
     counter.push_from(&d.registry).await.unwrap();
@@ -392,10 +389,9 @@ async fn inconsistent_push_is_a_400_with_the_gateways_message() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn wrong_path_prefix_is_a_clear_4xx() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let pusher = Pusher::builder(gw.url("/no/such/prefix"), "j")
         .build()
         .unwrap();
@@ -486,10 +482,9 @@ async fn a_gateway_that_never_answers_times_out() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn metrics_with_job_or_grouping_labels_are_refused_before_sending() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let pusher = Pusher::builder(gw.base_url(), "clash")
         .grouping("instance", "i1")
         .build()
@@ -524,12 +519,11 @@ async fn metrics_with_job_or_grouping_labels_are_refused_before_sending() {
 }
 
 #[test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 fn blocking_push_outside_a_runtime() {
     // A runtime only to start and query the gateway; the push runs outside it.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(gw) = rt.block_on(Gateway::start()) else {
-        return;
-    };
+    let gw = rt.block_on(Gateway::start());
     assert!(tokio::runtime::Handle::try_current().is_err());
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "blocking")
@@ -553,9 +547,7 @@ fn blocking_push_outside_a_runtime() {
 }
 
 async fn blocking_inside(flavor: &str) {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "blocking")
         .grouping("where", flavor)
@@ -578,11 +570,13 @@ async fn blocking_inside(flavor: &str) {
 }
 
 #[tokio::test(flavor = "current_thread")]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn blocking_push_inside_a_current_thread_runtime() {
     blocking_inside("current_thread").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn blocking_push_inside_a_multi_thread_runtime() {
     blocking_inside("multi_thread").await;
 }
@@ -601,10 +595,9 @@ where
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn periodic_pusher_pushes_repeatedly_and_once_more_on_shutdown() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "periodic")
         .gatherer(d.registry.clone())
@@ -646,10 +639,9 @@ async fn periodic_pusher_pushes_repeatedly_and_once_more_on_shutdown() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn periodic_pusher_adds_and_deletes_on_shutdown_when_asked() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let want = [("job", "periodic"), ("instance", "short-lived")];
     // Something else in the group, which POST keeps while running.
     let pusher = Pusher::builder(gw.base_url(), "periodic")
@@ -717,16 +709,13 @@ fn periodic_pusher_needs_a_runtime() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn basic_auth_against_a_gateway_that_requires_it() {
     let dir = unique_temp_dir("promhttp-test-pushgateway-auth");
     let hash = bcrypt::hash("s3cret", 4).unwrap();
     let config = dir.join("web.yml");
     fs::write(&config, format!("basic_auth_users:\n  pusher: '{hash}'\n")).unwrap();
-    let Some(gw) = Gateway::start_with(&[format!("--web.config.file={}", config.display())]).await
-    else {
-        let _ = fs::remove_dir_all(&dir);
-        return;
-    };
+    let gw = Gateway::start_with(&[format!("--web.config.file={}", config.display())]).await;
     let source = gauge_registry("authed", 1.0, &[]);
 
     let anonymous = Pusher::new(gw.base_url(), "auth").unwrap();
@@ -915,10 +904,9 @@ async fn retries_cover_5xx_but_never_4xx() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn dropping_the_periodic_handle_still_makes_the_final_push() {
-    let Some(gw) = Gateway::start().await else {
-        return;
-    };
+    let gw = Gateway::start().await;
     let d = demo();
     let pusher = Pusher::builder(gw.base_url(), "dropped")
         .gatherer(d.registry.clone())

@@ -1,9 +1,9 @@
 //! Remote write sender against a scripted receiver, a real VictoriaMetrics and a
 //! real Prometheus 2.42 (`--web.enable-remote-write-receiver`).
 //!
-//! Missing `victoria-metrics` / `prometheus` binaries skip those tests with a loud
-//! message, or fail them under `CI=true`. Everything is on 127.0.0.1 and every wait
-//! is bounded.
+//! The tests that need the `victoria-metrics` or `prometheus` binary are `#[ignore]`d
+//! for that reason (`scripts/test.sh` runs them). Everything is on 127.0.0.1 and
+//! every wait is bounded.
 #![cfg(feature = "remote-write")]
 
 use promhttp_test_support as support;
@@ -410,9 +410,10 @@ struct Victoria {
 }
 
 impl Victoria {
-    /// Starts VictoriaMetrics on a free port; `None` when not installed (skip).
-    async fn start() -> Option<Victoria> {
-        let binary = require_tool("victoria-metrics")?;
+    /// Starts VictoriaMetrics on a free port; panics when it is not installed (only
+    /// `#[ignore]`d tests call it).
+    async fn start() -> Victoria {
+        let binary = require_tool("victoria-metrics");
         let dir = unique_temp_dir("promhttp-test-victoria");
         let mut last = String::new();
         for _ in 0..3 {
@@ -423,7 +424,7 @@ impl Victoria {
                 dir: dir.clone(),
             };
             match vm.spawn().await {
-                Ok(()) => return Some(vm),
+                Ok(()) => return vm,
                 Err(e) => {
                     last = e;
                     let _ = vm.child.take().map(|mut c| {
@@ -637,10 +638,9 @@ fn samples_of_single_series(exported: &[Decoded]) -> Vec<(i64, f64)> {
 }
 
 #[tokio::test]
+#[ignore = "needs victoria-metrics: run scripts/install-test-deps.sh"]
 async fn victoria_metrics_reads_back_a_counter_with_external_labels() {
-    let Some(vm) = Victoria::start().await else {
-        return;
-    };
+    let vm = Victoria::start().await;
     let registry = promhttp::prometheus::Registry::new();
     let jobs = promhttp::prometheus::IntCounterVec::new(
         promhttp::prometheus::Opts::new("rw_vm_jobs_total", "Jobs."),
@@ -675,16 +675,14 @@ async fn victoria_metrics_reads_back_a_counter_with_external_labels() {
 }
 
 #[tokio::test]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_reads_back_a_counter_with_external_labels() {
     // The scrape target is irrelevant (nothing listens there); we only write.
     let target = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let Some(prom) = support::Prometheus::builder(target)
+    let prom = support::Prometheus::builder(target)
         .flag("--web.enable-remote-write-receiver")
         .start()
-        .await
-    else {
-        return;
-    };
+        .await;
     let registry = promhttp::prometheus::Registry::new();
     let jobs = promhttp::prometheus::IntCounterVec::new(
         promhttp::prometheus::Opts::new("rw_prom_jobs_total", "Jobs."),
@@ -757,10 +755,9 @@ async fn prometheus_reads_back_a_counter_with_external_labels() {
 /// The receiver is down for ~10 s; the queue holds everything taken meanwhile and
 /// all of it arrives, in order, once the receiver is back.
 #[tokio::test]
+#[ignore = "needs victoria-metrics: run scripts/install-test-deps.sh"]
 async fn outage_the_queue_can_hold_loses_no_sample() {
-    let Some(mut vm) = Victoria::start().await else {
-        return;
-    };
+    let mut vm = Victoria::start().await;
     let (source, ticks) = ticking_counter("rw_outage_ticks_total", 0);
     let writer = fast(RemoteWriter::builder(vm.write_url(), source))
         .interval(Duration::from_millis(200))
@@ -837,10 +834,9 @@ async fn outage_the_queue_can_hold_loses_no_sample() {
 /// capacity, the oldest samples are dropped and counted, and the newest arrive once
 /// the receiver is back. Every sample is accounted for exactly once.
 #[tokio::test]
+#[ignore = "needs victoria-metrics: run scripts/install-test-deps.sh"]
 async fn outage_longer_than_the_queue_stays_bounded_and_counts_drops() {
-    let Some(mut vm) = Victoria::start().await else {
-        return;
-    };
+    let mut vm = Victoria::start().await;
     vm.stop().await; // down from the start
     const CAPACITY: usize = 30;
     const SERIES: u64 = 10;
