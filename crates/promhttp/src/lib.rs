@@ -7,6 +7,16 @@ pub use prometheus;
 
 #[cfg(any(feature = "metrics-rs", feature = "prometheus-client"))]
 pub mod bridge;
+// The guide's snippets use these features; docs.rs builds with all of them.
+#[cfg(all(
+    feature = "exporter",
+    feature = "push",
+    feature = "axum",
+    feature = "metrics-rs",
+    feature = "warp"
+))]
+#[doc = include_str!("../../../docs/coming-from.md")]
+pub mod coming_from {}
 pub mod encode;
 #[cfg(feature = "exporter")]
 pub mod exporter;
