@@ -696,7 +696,17 @@ async fn periodic_pusher_survives_failures_and_reports_the_final_one() {
 
     // Bad settings are refused at spawn.
     let p = Pusher::new("127.0.0.1:1", "j").unwrap();
-    assert!(PeriodicPusher::new(p, Duration::ZERO).spawn().is_err());
+    let err = PeriodicPusher::new(p, Duration::ZERO).spawn().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PushError::InvalidOption {
+                option: "interval",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -705,6 +715,7 @@ fn periodic_pusher_needs_a_runtime() {
     let err = PeriodicPusher::new(p, Duration::from_secs(1))
         .spawn()
         .unwrap_err();
+    assert!(matches!(err, PushError::NoRuntime), "{err:?}");
     assert!(err.to_string().contains("inside a Tokio runtime"), "{err}");
 }
 

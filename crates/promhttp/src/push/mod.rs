@@ -35,6 +35,22 @@ pub use pushgateway::{
     Pusher, PusherBuilder, DEFAULT_PUSH_TIMEOUT,
 };
 
+/// An error's text followed by those of its causes, `: `-separated; a cause whose
+/// text is already part of the text so far (as hyper's often are) is not repeated.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// Server-sent text made safe to show in one line of a log or a terminal: control
 /// characters become escapes (`\n`, `\r`, `\t`, otherwise `\x1b`-style for C0 and
 /// DEL, `\u{9b}`-style for C1), as do Unicode line and paragraph separators and
@@ -68,6 +84,32 @@ pub(crate) fn escape_control(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chain_names_each_new_cause_once() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error, &'static str);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.1)
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            error_chain(&Outer(refused(), "client error (Connect)")),
+            "client error (Connect): refused"
+        );
+        // A cause already in the text is not repeated.
+        assert_eq!(
+            error_chain(&Outer(refused(), "connect: refused")),
+            "connect: refused"
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped() {

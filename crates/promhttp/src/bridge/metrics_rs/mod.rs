@@ -127,20 +127,72 @@ pub struct PrometheusRecorderBuilder {
     prefix: Vec<(String, Vec<f64>)>,
 }
 
-/// Bucket bounds that cannot make a histogram: empty, NaN, or not strictly increasing.
+/// Bucket bounds that cannot make a histogram, from [`PrometheusRecorderBuilder::build`].
+///
+/// Each variant names the histograms the bounds were given for
+/// ([`histograms`](Self::histograms)).
+///
+/// ```
+/// use promhttp::bridge::metrics_rs::{InvalidBuckets, PrometheusRecorder};
+///
+/// let err = PrometheusRecorder::builder()
+///     .buckets_for("job_seconds", &[1.0, 0.5])
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, InvalidBuckets::NotIncreasing { bound, .. } if bound == 0.5));
+/// assert_eq!(err.histograms(), Some("job_seconds"));
+/// assert_eq!(
+///     err.to_string(),
+///     r#"invalid histogram buckets for "job_seconds": 0.5 is not above the bound before it, 1"#
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct InvalidBuckets {
-    /// The name or prefix they were given for; `None` for the default buckets.
-    pub name: Option<String>,
-    /// What is wrong.
-    pub message: String,
+#[non_exhaustive]
+pub enum InvalidBuckets {
+    /// No finite bound: the list is empty, or only `+Inf`.
+    NoFiniteBound {
+        /// The name or prefix they were given for; `None` for the default buckets.
+        histograms: Option<String>,
+    },
+    /// A bound is NaN.
+    NanBound {
+        /// The name or prefix they were given for; `None` for the default buckets.
+        histograms: Option<String>,
+    },
+    /// The bounds are not strictly increasing.
+    NotIncreasing {
+        /// The name or prefix they were given for; `None` for the default buckets.
+        histograms: Option<String>,
+        /// The first bound not above the one before it.
+        bound: f64,
+        /// The bound before it.
+        previous: f64,
+    },
+}
+
+impl InvalidBuckets {
+    /// The name or prefix the bounds were given for; `None` for the default buckets.
+    pub fn histograms(&self) -> Option<&str> {
+        match self {
+            InvalidBuckets::NoFiniteBound { histograms }
+            | InvalidBuckets::NanBound { histograms }
+            | InvalidBuckets::NotIncreasing { histograms, .. } => histograms.as_deref(),
+        }
+    }
 }
 
 impl fmt::Display for InvalidBuckets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(n) => write!(f, "invalid histogram buckets for {n:?}: {}", self.message),
-            None => write!(f, "invalid default histogram buckets: {}", self.message),
+        match self.histograms() {
+            Some(n) => write!(f, "invalid histogram buckets for {n:?}: ")?,
+            None => f.write_str("invalid default histogram buckets: ")?,
+        }
+        match self {
+            InvalidBuckets::NoFiniteBound { .. } => f.write_str("no finite bound"),
+            InvalidBuckets::NanBound { .. } => f.write_str("a bound is NaN"),
+            InvalidBuckets::NotIncreasing {
+                bound, previous, ..
+            } => write!(f, "{bound} is not above the bound before it, {previous}"),
         }
     }
 }
@@ -226,21 +278,22 @@ impl PrometheusRecorderBuilder {
 }
 
 fn check_buckets(name: Option<&str>, mut b: Vec<f64>) -> Result<Arc<[f64]>, InvalidBuckets> {
-    let err = |m: &str| InvalidBuckets {
-        name: name.map(str::to_owned),
-        message: m.to_owned(),
-    };
+    let histograms = name.map(str::to_owned);
     if b.last() == Some(&f64::INFINITY) {
         b.pop();
     }
     if b.is_empty() {
-        return Err(err("no finite bound"));
+        return Err(InvalidBuckets::NoFiniteBound { histograms });
     }
     if b.iter().any(|x| x.is_nan()) {
-        return Err(err("a bound is NaN"));
+        return Err(InvalidBuckets::NanBound { histograms });
     }
-    if b.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(err("bounds must be strictly increasing"));
+    if let Some(w) = b.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(InvalidBuckets::NotIncreasing {
+            histograms,
+            bound: w[1],
+            previous: w[0],
+        });
     }
     Ok(b.into())
 }

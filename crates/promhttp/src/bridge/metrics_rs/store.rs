@@ -382,11 +382,47 @@ mod tests {
         h.record_many(0.5, 3);
         assert_eq!(h.buckets[0].load(Ordering::Relaxed), 3);
         assert_eq!(h.buckets[1].load(Ordering::Relaxed), 1);
-        for bad in [&[][..], &[1.0, 1.0], &[2.0, 1.0], &[f64::NAN]] {
-            assert!(PrometheusRecorder::builder()
+        let x = || Some("x".to_owned());
+        let cases = [
+            (&[][..], InvalidBuckets::NoFiniteBound { histograms: x() }),
+            (
+                &[f64::INFINITY],
+                InvalidBuckets::NoFiniteBound { histograms: x() },
+            ),
+            (
+                &[1.0, 1.0],
+                InvalidBuckets::NotIncreasing {
+                    histograms: x(),
+                    bound: 1.0,
+                    previous: 1.0,
+                },
+            ),
+            (
+                &[2.0, 3.0, 1.0],
+                InvalidBuckets::NotIncreasing {
+                    histograms: x(),
+                    bound: 1.0,
+                    previous: 3.0,
+                },
+            ),
+            (&[f64::NAN], InvalidBuckets::NanBound { histograms: x() }),
+        ];
+        for (bad, want) in cases {
+            let err = PrometheusRecorder::builder()
                 .buckets_for("x", bad)
                 .build()
-                .is_err());
+                .err();
+            assert_eq!(err, Some(want), "{bad:?}");
         }
+        let err = PrometheusRecorder::builder()
+            .default_buckets(&[])
+            .build()
+            .err()
+            .unwrap();
+        assert_eq!(err.histograms(), None);
+        assert_eq!(
+            err.to_string(),
+            "invalid default histogram buckets: no finite bound"
+        );
     }
 }

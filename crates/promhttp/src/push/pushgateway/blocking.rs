@@ -15,7 +15,9 @@ where
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| PushError::Runtime(format!("cannot start a Tokio runtime: {e}")))?
+            .map_err(|e| PushError::Runtime {
+                reason: format!("cannot start a Tokio runtime: {e}"),
+            })?
             .block_on(fut)
     };
     if tokio::runtime::Handle::try_current().is_err() {
@@ -25,13 +27,17 @@ where
         std::thread::Builder::new()
             .name("promhttp-push".into())
             .spawn_scoped(scope, run)
-            .map_err(|e| PushError::Runtime(format!("cannot start a thread: {e}")))?
+            .map_err(|e| PushError::Runtime {
+                reason: format!("cannot start a thread: {e}"),
+            })?
             .join()
             .unwrap_or_else(|panic| {
-                Err(PushError::Runtime(format!(
-                    "the push thread panicked: {}",
-                    crate::gather::panic_message(&*panic)
-                )))
+                Err(PushError::Runtime {
+                    reason: format!(
+                        "the push thread panicked: {}",
+                        crate::gather::panic_message(&*panic)
+                    ),
+                })
             })
     })
 }

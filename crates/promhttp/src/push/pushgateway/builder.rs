@@ -109,56 +109,65 @@ impl PusherBuilder {
     pub fn build(self) -> Result<Pusher, PushError> {
         let base = normalize_base_url(&self.url)?;
         if self.job.is_empty() {
-            return Err(PushError::InvalidConfig(
-                "the job name must not be empty".into(),
-            ));
+            return Err(PushError::InvalidOption {
+                option: "job",
+                reason: "the job name must not be empty".into(),
+            });
         }
         for (i, (name, _)) in self.grouping.iter().enumerate() {
+            let invalid = |reason: &str| PushError::InvalidGroupingLabel {
+                name: name.clone(),
+                reason: reason.to_owned(),
+            };
             if name == "job" {
-                return Err(PushError::InvalidConfig(
-                    "\"job\" cannot be a grouping label: it is the job name given to Pusher::builder"
-                        .into(),
+                return Err(invalid(
+                    "\"job\" cannot be a grouping label: it is the job name given to Pusher::builder",
                 ));
             }
             if !is_valid_label_name(name) {
-                return Err(PushError::InvalidConfig(format!(
-                    "grouping label name {name:?} is not a valid label name"
-                )));
+                return Err(invalid(
+                    "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
+                ));
             }
             if self.grouping[..i].iter().any(|(n, _)| n == name) {
-                return Err(PushError::InvalidConfig(format!(
-                    "grouping label {name:?} is given twice"
-                )));
+                return Err(invalid("given twice"));
             }
         }
         if self.timeout.is_zero() {
-            return Err(PushError::InvalidConfig(
-                "the timeout must not be zero".into(),
-            ));
+            return Err(PushError::InvalidOption {
+                option: "timeout",
+                reason: "must not be zero".into(),
+            });
         }
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
-            let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
-                PushError::InvalidConfig(format!("invalid header name {name:?}: {e}"))
-            })?;
+            let invalid = |reason: String| PushError::InvalidHeader {
+                name: name.clone(),
+                reason,
+            };
+            let header_name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| invalid(format!("not a valid header name ({e})")))?;
             if matches!(
                 header_name.as_str(),
                 "content-type" | "content-length" | "transfer-encoding" | "host"
             ) {
-                return Err(PushError::InvalidConfig(format!(
-                    "header {name:?} is set by the client and cannot be overridden"
-                )));
+                return Err(invalid(
+                    "set by the client and cannot be overridden".to_owned(),
+                ));
             }
-            let header_value = HeaderValue::from_str(value).map_err(|e| {
-                PushError::InvalidConfig(format!("invalid value for header {name:?}: {e}"))
-            })?;
+            let header_value = HeaderValue::from_str(value)
+                .map_err(|e| invalid(format!("not a valid header value ({e})")))?;
             headers.append(header_name, header_value);
         }
         if let Some((user, password)) = &self.basic_auth {
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            let mut value = HeaderValue::from_str(&format!("Basic {token}"))
-                .map_err(|e| PushError::InvalidConfig(format!("basic auth: {e}")))?;
+            let mut value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| {
+                PushError::InvalidHeader {
+                    name: AUTHORIZATION.to_string(),
+                    reason: format!("basic auth: {e}"),
+                }
+            })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
@@ -275,38 +284,82 @@ mod tests {
             url("gw:9091", "j", &[("x", "/>>>")]).unwrap(),
             "http://gw:9091/metrics/job/j/x@base64/Lz4-Pg"
         );
+        let e = url("gw:9091", "", &[]).unwrap_err();
+        assert!(
+            matches!(e, PushError::InvalidOption { option: "job", .. }),
+            "{e:?}"
+        );
         assert_eq!(
-            url("gw:9091", "", &[]).map(|_| ()).unwrap_err().to_string(),
-            "invalid Pushgateway client setting: the job name must not be empty"
+            e.to_string(),
+            "invalid Pushgateway client setting job: the job name must not be empty"
         );
     }
 
     #[test]
     fn refused_settings() {
-        let err = |r: Result<String, PushError>| r.unwrap_err().to_string();
-        assert!(err(url("https://gw:9091", "j", &[])).contains("https is not supported yet"));
-        assert!(err(url("ftp://gw", "j", &[])).contains("only http://"));
-        assert!(err(url("", "j", &[])).contains("empty"));
-        assert!(err(url("http://u:p@gw:9091", "j", &[])).contains("basic_auth"));
-        assert!(err(url("gw:9091?x=1", "j", &[])).contains("query"));
-        assert!(err(url("gw", "j", &[("job", "x")])).contains("\"job\" cannot be a grouping"));
-        assert!(err(url("gw", "j", &[("foo\u{80}bar", "x")])).contains("not a valid label name"));
-        assert!(err(url("gw", "j", &[("__x", "x")])).contains("not a valid label name"));
-        assert!(err(url("gw", "j", &[("a", "1"), ("a", "2")])).contains("twice"));
-        let e = Pusher::builder("gw", "j")
-            .header("Host", "x")
+        let err = |r: Result<String, PushError>| r.unwrap_err();
+        let text = |r: Result<String, PushError>| err(r).to_string();
+        assert!(matches!(
+            err(url("https://gw:9091", "j", &[])),
+            PushError::UnsupportedScheme { url } if url == "https://gw:9091"
+        ));
+        assert!(text(url("https://gw:9091", "j", &[])).contains("https is not supported yet"));
+        for bad in ["ftp://gw", "", "http://u:p@gw:9091", "gw:9091?x=1"] {
+            assert!(
+                matches!(err(url(bad, "j", &[])), PushError::InvalidUrl { url, .. } if url == bad),
+                "{bad}"
+            );
+        }
+        assert!(text(url("ftp://gw", "j", &[])).contains("only http://"));
+        assert!(text(url("", "j", &[])).contains("empty"));
+        assert!(text(url("http://u:p@gw:9091", "j", &[])).contains("basic_auth"));
+        assert!(text(url("gw:9091?x=1", "j", &[])).contains("query"));
+        let label = |grouping: &[(&str, &str)]| match err(url("gw", "j", grouping)) {
+            PushError::InvalidGroupingLabel { name, reason } => (name, reason),
+            other => panic!("{other:?}"),
+        };
+        assert!(label(&[("job", "x")])
+            .1
+            .contains("\"job\" cannot be a grouping"));
+        assert!(label(&[("foo\u{80}bar", "x")])
+            .1
+            .contains("not a valid label name"));
+        assert_eq!(label(&[("__x", "x")]).0, "__x");
+        assert_eq!(
+            label(&[("a", "1"), ("a", "2")]),
+            ("a".to_owned(), "given twice".to_owned())
+        );
+        assert_eq!(
+            text(url("gw", "j", &[("a", "1"), ("a", "2")])),
+            "invalid grouping label \"a\": given twice"
+        );
+        let header = |name: &str, value: &str| match Pusher::builder("gw", "j")
+            .header(name, value)
             .build()
-            .unwrap_err();
-        assert!(e.to_string().contains("cannot be overridden"));
-        let e = Pusher::builder("gw", "j")
-            .header("X-A", "a\nb")
-            .build()
-            .unwrap_err();
-        assert!(e.to_string().contains("X-A"));
+        {
+            Err(PushError::InvalidHeader { name, reason }) => (name, reason),
+            other => panic!("{other:?}"),
+        };
+        assert!(header("Host", "x").1.contains("cannot be overridden"));
+        assert_eq!(header("X-A", "a\nb").0, "X-A");
+        assert!(header("X A", "b").1.contains("not a valid header name"));
         let e = Pusher::builder("gw", "j")
             .timeout(Duration::ZERO)
             .build()
             .unwrap_err();
-        assert!(e.to_string().contains("timeout"));
+        assert!(
+            matches!(
+                e,
+                PushError::InvalidOption {
+                    option: "timeout",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid Pushgateway client setting timeout: must not be zero"
+        );
     }
 }

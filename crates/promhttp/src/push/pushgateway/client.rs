@@ -152,7 +152,9 @@ impl Pusher {
     pub fn body_from(&self, source: &dyn Gather) -> Result<Vec<u8>, PushError> {
         let mut gathered = gather_all(source);
         if !gathered.errors.is_empty() {
-            return Err(PushError::Gather(gathered.errors));
+            return Err(PushError::Gather {
+                errors: gathered.errors,
+            });
         }
         let mut dropped = 0usize;
         for family in &mut gathered.families {
@@ -233,7 +235,11 @@ impl Pusher {
         }
         let request = builder
             .body(Full::new(body.unwrap_or_default()))
-            .map_err(|e| PushError::InvalidConfig(format!("cannot build the request: {e}")))?;
+            .map_err(|e| PushError::Transport {
+                method,
+                url: inner.url.clone(),
+                source: Box::new(e),
+            })?;
 
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(0)
@@ -245,7 +251,7 @@ impl Pusher {
                 .map_err(|e| PushError::Transport {
                     method,
                     url: inner.url.clone(),
-                    message: error_chain(&e),
+                    source: Box::new(e),
                 })?;
             let status = response.status();
             if method.accepts(status) {
@@ -290,20 +296,6 @@ impl Pusher {
         }
         result
     }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -356,7 +348,7 @@ mod tests {
         });
         assert!(matches!(
             pusher.body_from(&broken),
-            Err(PushError::Gather(_))
+            Err(PushError::Gather { .. })
         ));
     }
 }

@@ -8,7 +8,15 @@ use http::StatusCode;
 use super::Method;
 use crate::gather::GatherError;
 
-/// Why a push, add or delete failed (or a [`Pusher`](super::Pusher) could not be built).
+/// Why a push, add or delete failed (or a [`Pusher`](super::Pusher) or
+/// [`PeriodicPusher`](super::PeriodicPusher) could not be built or started).
+///
+/// Each variant says what failed and carries the offending value; its text names
+/// them, e.g. `unexpected status code 400 while pushing to http://…/metrics/job/x: …`.
+/// [`is_retryable`](Self::is_retryable) says whether sending again may help.
+/// The variants shared with [`RemoteWriteError`](crate::push::remote_write::RemoteWriteError)
+/// (`InvalidUrl`, `UnsupportedScheme`, `InvalidOption`, `InvalidHeader`,
+/// `Transport`, `Timeout`, `Status`, `NoRuntime`) mean the same there.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PushError {
@@ -19,16 +27,37 @@ pub enum PushError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The URL's scheme is not `http` (`https` is not supported yet).
+    /// The URL's scheme is `https`, which is not supported yet.
     UnsupportedScheme {
         /// The URL as given.
         url: String,
     },
-    /// A setting is invalid: empty job, bad grouping label, bad header, a format
-    /// the Pushgateway cannot read, a zero interval.
-    InvalidConfig(String),
+    /// A setting is out of range: an empty job name, a zero timeout or interval.
+    InvalidOption {
+        /// The setting, as its builder method is named (`job`, `timeout`, `interval`).
+        option: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A grouping label cannot be used: not a valid label name, `job`, or given twice.
+    InvalidGroupingLabel {
+        /// The label name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header cannot be sent: an invalid name or value, or one the client sets.
+    InvalidHeader {
+        /// The header name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Gathering the metrics reported problems; nothing was sent.
-    Gather(Vec<GatherError>),
+    Gather {
+        /// The problems, each with its [kind](crate::gather::GatherError::kind).
+        errors: Vec<GatherError>,
+    },
     /// A pushed metric carries the `job` label or a grouping label, which the
     /// gateway sets from the URL; nothing was sent.
     LabelClash {
@@ -44,8 +73,9 @@ pub enum PushError {
         method: Method,
         /// The full URL.
         url: String,
-        /// The underlying error, with its causes.
-        message: String,
+        /// The underlying error (also [`source`](std::error::Error::source)); the
+        /// text shows it with its causes.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// No complete answer within the time limit.
     Timeout {
@@ -68,9 +98,15 @@ pub enum PushError {
         /// the error's text shows it on one line, with control characters escaped.
         body: String,
     },
-    /// A blocking call could not run (its runtime or thread failed), or the
-    /// periodic pusher's task was lost.
-    Runtime(String),
+    /// [`PeriodicPusher::spawn`](super::PeriodicPusher::spawn) was called
+    /// outside a Tokio runtime.
+    NoRuntime,
+    /// A blocking call could not run (its runtime or thread could not start, or
+    /// panicked), or the periodic pusher's task was lost.
+    Runtime {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl PushError {
@@ -104,8 +140,16 @@ impl fmt::Display for PushError {
                 f,
                 "unsupported Pushgateway URL {url:?}: only http:// is supported (https is not supported yet)"
             ),
-            PushError::InvalidConfig(msg) => write!(f, "invalid Pushgateway client setting: {msg}"),
-            PushError::Gather(errors) => {
+            PushError::InvalidOption { option, reason } => {
+                write!(f, "invalid Pushgateway client setting {option}: {reason}")
+            }
+            PushError::InvalidGroupingLabel { name, reason } => {
+                write!(f, "invalid grouping label {name:?}: {reason}")
+            }
+            PushError::InvalidHeader { name, reason } => {
+                write!(f, "invalid header {name:?}: {reason}")
+            }
+            PushError::Gather { errors } => {
                 write!(f, "gathering the metrics to push failed, nothing was sent:")?;
                 for e in errors {
                     write!(f, " {e};")?;
@@ -120,8 +164,13 @@ impl fmt::Display for PushError {
             PushError::Transport {
                 method,
                 url,
-                message,
-            } => write!(f, "error while {} {url}: {message}", method.doing()),
+                source,
+            } => write!(
+                f,
+                "error while {} {url}: {}",
+                method.doing(),
+                crate::push::error_chain(&**source)
+            ),
             PushError::Timeout {
                 method,
                 url,
@@ -143,12 +192,23 @@ impl fmt::Display for PushError {
                 method.doing(),
                 crate::push::escape_control(body.trim_end())
             ),
-            PushError::Runtime(msg) => write!(f, "push could not run: {msg}"),
+            PushError::NoRuntime => {
+                f.write_str("the periodic pusher must be started inside a Tokio runtime")
+            }
+            PushError::Runtime { reason } => write!(f, "push could not run: {reason}"),
         }
     }
 }
 
-impl std::error::Error for PushError {}
+impl std::error::Error for PushError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PushError::Transport { source, .. } => Some(&**source),
+            PushError::Gather { errors } => errors.first().map(|e| e as _),
+            _ => None,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -168,6 +228,32 @@ mod tests {
         );
         assert!(e.is_retryable());
         assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+
+    #[test]
+    fn transport_error_text_and_source() {
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = PushError::Transport {
+            method: Method::Delete,
+            url: "http://gw/metrics/job/j".into(),
+            source: Box::new(cause),
+        };
+        assert_eq!(
+            e.to_string(),
+            "error while deleting http://gw/metrics/job/j: refused"
+        );
+        assert_eq!(
+            std::error::Error::source(&e).map(|s| s.to_string()),
+            Some("refused".into())
+        );
+        assert!(e.is_retryable());
+        assert_eq!(e.status(), None);
+        let e = PushError::InvalidOption {
+            option: "timeout",
+            reason: "must not be zero".into(),
+        };
+        assert!(!e.is_retryable());
+        assert!(std::error::Error::source(&e).is_none());
     }
 
     #[test]

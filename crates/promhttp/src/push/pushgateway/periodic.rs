@@ -59,16 +59,16 @@ impl PeriodicPusher {
 
     /// Starts the task on the current Tokio runtime.
     ///
-    /// Errors: a zero interval, or no runtime.
+    /// Errors: [`PushError::InvalidOption`] for a zero interval,
+    /// [`PushError::NoRuntime`] outside a Tokio runtime.
     pub fn spawn(self) -> Result<PeriodicHandle, PushError> {
         if self.interval.is_zero() {
-            return Err(PushError::InvalidConfig(
-                "the push interval must not be zero".into(),
-            ));
+            return Err(PushError::InvalidOption {
+                option: "interval",
+                reason: "must not be zero".into(),
+            });
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            PushError::Runtime("PeriodicPusher::spawn must be called inside a Tokio runtime".into())
-        })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| PushError::NoRuntime)?;
         let stats = Arc::new(Mutex::new(PeriodicStats::default()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = runtime.spawn(run_periodic(self, Arc::clone(&stats), stopped));
@@ -189,9 +189,9 @@ impl PeriodicHandle {
             let _ = stop.send(());
         }
         match self.task.take() {
-            Some(task) => task
-                .await
-                .map_err(|e| PushError::Runtime(format!("the periodic push task failed: {e}")))?,
+            Some(task) => task.await.map_err(|e| PushError::Runtime {
+                reason: format!("the periodic push task failed: {e}"),
+            })?,
             None => Ok(()),
         }
     }
@@ -233,7 +233,10 @@ mod tests {
         }
         let stats = handle.stats();
         let result = handle.shutdown().await;
-        assert!(matches!(result, Err(PushError::Gather(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(PushError::Gather { .. })),
+            "{result:?}"
+        );
         assert_eq!(stats.failures, 1, "{stats:?}");
     }
 

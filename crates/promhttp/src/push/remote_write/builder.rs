@@ -168,67 +168,76 @@ impl RemoteWriterBuilder {
         self
     }
 
-    /// Checks the options.
+    /// Checks the options: the first invalid one is the error.
     pub fn build(self) -> Result<RemoteWriter, RemoteWriteError> {
         let uri = parse_url(&self.url)?;
         let mut external_labels = Vec::with_capacity(self.external_labels.len());
         for (name, value) in self.external_labels {
             if !is_valid_label_name(&name) {
-                return Err(RemoteWriteError::InvalidExternalLabel(format!(
-                    "{name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
-                )));
+                return Err(RemoteWriteError::InvalidExternalLabel {
+                    name,
+                    reason: "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
+                        .into(),
+                });
             }
             if value.is_empty() {
                 continue; // an empty value is an absent label
             }
             external_labels.push(Label::new(name, value));
         }
+        let invalid = |option, reason: String| RemoteWriteError::InvalidOption { option, reason };
         if self.interval.is_zero() {
-            return Err(RemoteWriteError::InvalidOption(
-                "interval must not be zero".into(),
-            ));
+            return Err(invalid("interval", "must not be zero".into()));
         }
         if self.queue_capacity == 0 {
-            return Err(RemoteWriteError::InvalidOption(
-                "queue_capacity must be at least 1 sample".into(),
+            return Err(invalid(
+                "queue_capacity",
+                "must be at least 1 sample".into(),
             ));
         }
         let max_batch = match self.max_batch {
             None => DEFAULT_MAX_BATCH.min(self.queue_capacity),
-            Some(0) => {
-                return Err(RemoteWriteError::InvalidOption(
-                    "max_batch must be at least 1 sample".into(),
-                ))
-            }
+            Some(0) => return Err(invalid("max_batch", "must be at least 1 sample".into())),
             Some(n) if n > self.queue_capacity => {
-                return Err(RemoteWriteError::InvalidOption(format!(
-                    "max_batch ({n} samples) must not be above queue_capacity ({} samples)",
-                    self.queue_capacity
-                )))
+                return Err(invalid(
+                    "max_batch",
+                    format!(
+                        "{n} samples must not be above queue_capacity ({} samples)",
+                        self.queue_capacity
+                    ),
+                ))
             }
             Some(n) => n,
         };
         if self.timeout.is_zero() {
-            return Err(RemoteWriteError::InvalidOption(
-                "timeout must not be zero".into(),
-            ));
+            return Err(invalid("timeout", "must not be zero".into()));
         }
         if self.min_backoff.is_zero() || self.min_backoff > self.max_backoff {
-            return Err(RemoteWriteError::InvalidOption(format!(
-                "min_backoff ({:?}) must be positive and at most max_backoff ({:?})",
-                self.min_backoff, self.max_backoff
-            )));
+            return Err(invalid(
+                "min_backoff",
+                format!(
+                    "{:?} must be positive and at most max_backoff ({:?})",
+                    self.min_backoff, self.max_backoff
+                ),
+            ));
         }
         if self.max_retry_after < self.min_backoff {
-            return Err(RemoteWriteError::InvalidOption(format!(
-                "max_retry_after ({:?}) must not be below min_backoff ({:?})",
-                self.max_retry_after, self.min_backoff
-            )));
+            return Err(invalid(
+                "max_retry_after",
+                format!(
+                    "{:?} must not be below min_backoff ({:?})",
+                    self.max_retry_after, self.min_backoff
+                ),
+            ));
         }
         let mut headers = Vec::new();
         for (name, value) in self.headers {
+            let invalid = |reason: String| RemoteWriteError::InvalidHeader {
+                name: name.clone(),
+                reason,
+            };
             let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| RemoteWriteError::InvalidHeader(format!("{name:?}: {e}")))?;
+                .map_err(|e| invalid(format!("not a valid header name ({e})")))?;
             if [
                 "content-type",
                 "content-encoding",
@@ -239,20 +248,22 @@ impl RemoteWriterBuilder {
             ]
             .contains(&n.as_str())
             {
-                return Err(RemoteWriteError::InvalidHeader(format!(
-                    "{name}: set by remote write itself"
-                )));
+                return Err(invalid("set by remote write itself".into()));
             }
             let v = HeaderValue::from_str(&value)
-                .map_err(|e| RemoteWriteError::InvalidHeader(format!("{name}: {e}")))?;
+                .map_err(|e| invalid(format!("not a valid header value ({e})")))?;
             headers.push((n, v));
         }
         if let Some((user, password)) = self.basic_auth {
             use base64::Engine as _;
             let token =
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            let mut v = HeaderValue::from_str(&format!("Basic {token}"))
-                .map_err(|e| RemoteWriteError::InvalidHeader(format!("basic auth: {e}")))?;
+            let mut v = HeaderValue::from_str(&format!("Basic {token}")).map_err(|e| {
+                RemoteWriteError::InvalidHeader {
+                    name: AUTHORIZATION.to_string(),
+                    reason: format!("basic auth: {e}"),
+                }
+            })?;
             v.set_sensitive(true);
             headers.retain(|(n, _)| *n != AUTHORIZATION);
             headers.push((AUTHORIZATION, v));
@@ -285,34 +296,31 @@ impl RemoteWriterBuilder {
 }
 
 fn parse_url(url: &str) -> Result<Uri, RemoteWriteError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| RemoteWriteError::InvalidUrl(format!("{url:?}: {e}")))?;
+    let invalid = |reason: String| RemoteWriteError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let uri: Uri = url.parse().map_err(|e| invalid(format!("{e}")))?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some(s) if s.eq_ignore_ascii_case("https") => {
-            return Err(RemoteWriteError::HttpsNotSupported(url.to_owned()))
-        }
         Some(s) if s.eq_ignore_ascii_case("http") => {}
-        Some(s) => {
-            return Err(RemoteWriteError::InvalidUrl(format!(
-                "{url:?}: scheme {s:?} is not http"
-            )))
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            return Err(RemoteWriteError::UnsupportedScheme {
+                url: url.to_owned(),
+            })
         }
+        Some(s) => return Err(invalid(format!("scheme {s:?} is not http"))),
         None => {
-            return Err(RemoteWriteError::InvalidUrl(format!(
-                "{url:?}: needs a scheme and host, e.g. http://host:9090/api/v1/write"
-            )))
+            return Err(invalid(
+                "needs a scheme and host, e.g. http://host:9090/api/v1/write".into(),
+            ))
         }
     }
     match uri.authority() {
-        None => Err(RemoteWriteError::InvalidUrl(format!("{url:?}: no host"))),
-        Some(a) if a.as_str().contains('@') => Err(RemoteWriteError::InvalidUrl(format!(
-            "{url:?}: credentials in the URL are not supported; use basic_auth"
-        ))),
-        Some(a) if a.host().is_empty() => {
-            Err(RemoteWriteError::InvalidUrl(format!("{url:?}: no host")))
-        }
+        None => Err(invalid("no host".into())),
+        Some(a) if a.as_str().contains('@') => Err(invalid(
+            "credentials in the URL are not supported; use basic_auth".into(),
+        )),
+        Some(a) if a.host().is_empty() => Err(invalid("no host".into())),
         Some(_) => Ok(uri),
     }
 }
@@ -419,19 +427,18 @@ mod tests {
     fn options_are_checked() {
         let src = || crate::gather::from_fn(|_: &mut Gathered| {});
         let err = |b: RemoteWriterBuilder| b.build().unwrap_err();
-        assert!(matches!(
-            err(RemoteWriter::builder(
-                "https://example.com/api/v1/write",
-                src()
-            )),
-            RemoteWriteError::HttpsNotSupported(_)
-        ));
-        let msg = err(RemoteWriter::builder(
+        let https = err(RemoteWriter::builder(
             "https://example.com/api/v1/write",
             src(),
-        ))
-        .to_string();
-        assert!(msg.contains("https is not supported yet"), "{msg}");
+        ));
+        assert!(
+            matches!(&https, RemoteWriteError::UnsupportedScheme { url } if url == "https://example.com/api/v1/write"),
+            "{https:?}"
+        );
+        assert!(
+            https.to_string().contains("https is not supported yet"),
+            "{https}"
+        );
         for url in [
             "example.com/write",
             "ftp://x/y",
@@ -439,59 +446,61 @@ mod tests {
             "not a url",
             "http://u:p@h/w",
         ] {
+            let e = err(RemoteWriter::builder(url, src()));
             assert!(
-                matches!(
-                    err(RemoteWriter::builder(url, src())),
-                    RemoteWriteError::InvalidUrl(_)
-                ),
-                "{url}"
+                matches!(&e, RemoteWriteError::InvalidUrl { url: u, .. } if u == url),
+                "{url}: {e:?}"
             );
+            assert!(!e.is_retryable());
         }
         let ok = || RemoteWriter::builder("http://127.0.0.1:9/api/v1/write", src());
-        assert!(matches!(
-            err(ok().external_label("__name__", "x")),
-            RemoteWriteError::InvalidExternalLabel(_)
-        ));
-        assert!(matches!(
-            err(ok().external_label("a-b", "x")),
-            RemoteWriteError::InvalidExternalLabel(_)
-        ));
-        assert!(matches!(
-            err(ok().header("Content-Encoding", "gzip")),
-            RemoteWriteError::InvalidHeader(_)
-        ));
-        assert!(matches!(
-            err(ok().header("X-Bad", "a\nb")),
-            RemoteWriteError::InvalidHeader(_)
-        ));
-        assert!(matches!(
-            err(ok().queue_capacity(0)),
-            RemoteWriteError::InvalidOption(_)
-        ));
-        assert!(matches!(
-            err(ok().interval(Duration::ZERO)),
-            RemoteWriteError::InvalidOption(_)
-        ));
-        assert!(matches!(
-            err(ok()
-                .min_backoff(Duration::from_secs(9))
-                .max_backoff(Duration::from_secs(1))),
-            RemoteWriteError::InvalidOption(_)
-        ));
-        let too_big = err(ok().queue_capacity(5).max_batch(6)).to_string();
-        assert!(
-            too_big.contains("max_batch (6 samples)") && too_big.contains("queue_capacity (5"),
-            "{too_big}"
+        for name in ["__name__", "a-b"] {
+            let e = err(ok().external_label(name, "x"));
+            assert!(
+                matches!(&e, RemoteWriteError::InvalidExternalLabel { name: n, .. } if n == name),
+                "{e:?}"
+            );
+        }
+        for (name, value) in [
+            ("Content-Encoding", "gzip"),
+            ("X-Bad", "a\nb"),
+            ("X A", "b"),
+        ] {
+            let e = err(ok().header(name, value));
+            assert!(
+                matches!(&e, RemoteWriteError::InvalidHeader { name: n, .. } if n == name),
+                "{e:?}"
+            );
+        }
+        let option = |b: RemoteWriterBuilder| match err(b) {
+            RemoteWriteError::InvalidOption { option, reason } => (option, reason),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(option(ok().queue_capacity(0)).0, "queue_capacity");
+        assert_eq!(option(ok().interval(Duration::ZERO)).0, "interval");
+        assert_eq!(option(ok().timeout(Duration::ZERO)).0, "timeout");
+        assert_eq!(
+            option(
+                ok().min_backoff(Duration::from_secs(9))
+                    .max_backoff(Duration::from_secs(1))
+            )
+            .0,
+            "min_backoff"
         );
-        assert!(matches!(
-            err(ok().max_batch(0)),
-            RemoteWriteError::InvalidOption(_)
-        ));
-        let retry_after = err(ok()
-            .min_backoff(Duration::from_secs(2))
-            .max_retry_after(Duration::from_secs(1)))
-        .to_string();
-        assert!(retry_after.contains("max_retry_after"), "{retry_after}");
+        assert_eq!(option(ok().max_batch(0)).0, "max_batch");
+        let e = err(ok().queue_capacity(5).max_batch(6));
+        assert_eq!(
+            e.to_string(),
+            "invalid remote write option max_batch: 6 samples must not be above queue_capacity (5 samples)"
+        );
+        assert_eq!(
+            option(
+                ok().min_backoff(Duration::from_secs(2))
+                    .max_retry_after(Duration::from_secs(1))
+            )
+            .0,
+            "max_retry_after"
+        );
         // Without max_batch, the default batch fits the queue.
         let w = ok()
             .queue_capacity(5)

@@ -115,7 +115,7 @@
 //! # Limits
 //!
 //! Only `http://` URLs are supported for now: `https://` is refused with
-//! [`RemoteWriteError::HttpsNotSupported`] (use a TLS-terminating proxy meanwhile).
+//! [`RemoteWriteError::UnsupportedScheme`] (use a TLS-terminating proxy meanwhile).
 //! Remote write 2.0, metadata and exemplars are not sent.
 
 mod builder;

@@ -1,11 +1,11 @@
 //! The sender task: sends queued batches in order, retrying until sent, refused or out of time.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
-use http::{Request, StatusCode};
+use http::Request;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::config::Config;
+use super::error::RemoteWriteError;
 use super::queue::{Batch, Shared};
 use super::retry::{backoff_delay, parse_retry_after};
 
@@ -31,15 +32,6 @@ pub(super) struct Sender {
     pub(super) shared: Arc<Shared>,
     pub(super) client: HttpClient,
     pub(super) deadline: watch::Receiver<Option<Instant>>,
-}
-
-enum Outcome {
-    Sent,
-    Retry {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
-    Refused(String),
 }
 
 /// Resolves when the shutdown deadline has passed (never, before shutdown).
@@ -81,40 +73,36 @@ impl Sender {
     async fn deliver(&mut self, batch: &Batch) -> bool {
         let mut retry = 0u32;
         loop {
-            let outcome = {
+            let result = {
                 let attempt = tokio::time::timeout(self.config.timeout, self.attempt(batch));
                 let mut rx = self.deadline.clone();
                 tokio::select! {
-                    r = attempt => r.unwrap_or_else(|_| Outcome::Retry {
-                        reason: format!("no response within {:?}", self.config.timeout),
-                        retry_after: None,
-                    }),
+                    r = attempt => r.unwrap_or_else(|_| Err(RemoteWriteError::Timeout {
+                        url: self.config.url.clone(),
+                        timeout: self.config.timeout,
+                    })),
                     _ = deadline_passed(&mut rx) => return false,
                 }
             };
             let m = &self.shared.metrics;
-            match outcome {
-                Outcome::Sent => {
+            match result {
+                Ok(()) => {
                     m.sent.inc_by(batch.samples as u64);
                     if retry > 0 {
                         tracing::info!(retries = retry, "remote write: batch sent after retries");
                     }
                     return true;
                 }
-                Outcome::Refused(reason) => {
+                Err(e) if !e.is_retryable() => {
                     m.failed.inc_by(batch.samples as u64);
                     tracing::error!(
-                        url = %self.config.url,
                         samples = batch.samples,
-                        "remote write refused, batch dropped: {reason}"
+                        "remote write refused, batch dropped: {e}"
                     );
                     return true;
                 }
-                Outcome::Retry {
-                    reason,
-                    retry_after,
-                } => {
-                    let delay = match retry_after {
+                Err(e) => {
+                    let delay = match e.retry_after() {
                         // Never below min_backoff: `Retry-After: 0` must not spin.
                         Some(d) => d
                             .min(self.config.max_retry_after)
@@ -125,10 +113,9 @@ impl Sender {
                     };
                     m.retries.inc();
                     tracing::warn!(
-                        url = %self.config.url,
                         retry = retry.saturating_add(1),
                         delay = ?delay,
-                        "remote write failed, retrying: {reason}"
+                        "remote write failed, retrying: {e}"
                     );
                     retry = retry.saturating_add(1);
                     let mut rx = self.deadline.clone();
@@ -141,7 +128,9 @@ impl Sender {
         }
     }
 
-    async fn attempt(&self, batch: &Batch) -> Outcome {
+    /// One request: `Ok` for a `2xx`, otherwise the error (whose
+    /// [`is_retryable`](RemoteWriteError::is_retryable) decides what follows).
+    async fn attempt(&self, batch: &Batch) -> Result<(), RemoteWriteError> {
         let mut req = Request::post(self.config.uri.clone())
             .header(CONTENT_TYPE, "application/x-protobuf")
             .header(CONTENT_ENCODING, "snappy")
@@ -155,15 +144,14 @@ impl Sender {
         for (name, value) in &self.config.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
-        let resp = match self.client.request(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                return Outcome::Retry {
-                    reason: format!("request failed: {}", error_chain(&e)),
-                    retry_after: None,
-                }
-            }
-        };
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| RemoteWriteError::Transport {
+                url: self.config.url.clone(),
+                source: Box::new(e),
+            })?;
         let (parts, body) = resp.into_parts();
         // Read (part of) the body: for error messages, and so the connection is reusable.
         let text = match Limited::new(body, RESPONSE_BODY_LIMIT).collect().await {
@@ -172,41 +160,27 @@ impl Sender {
         };
         let status = parts.status;
         if status.is_success() {
-            return Outcome::Sent;
+            return Ok(());
         }
-        let reason = format!("{status}: {text}");
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = parts
-                .headers
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            Outcome::Retry {
-                reason,
-                retry_after,
-            }
-        } else {
-            Outcome::Refused(reason)
-        }
+        let retry_after = parts
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        Err(RemoteWriteError::Status {
+            url: self.config.url.clone(),
+            status,
+            body: text,
+            retry_after,
+        })
     }
 }
 
-/// The receiver's answer as logged: its first [`ERROR_BODY_LIMIT`] bytes, lossy
-/// UTF-8, trimmed, on one line with control characters escaped.
+/// The receiver's answer as an error keeps it: its first [`ERROR_BODY_LIMIT`]
+/// bytes, lossy UTF-8 (the error's text escapes control characters).
 fn answer_text(body: &[u8]) -> String {
     let cut = &body[..body.len().min(ERROR_BODY_LIMIT)];
-    crate::push::escape_control(String::from_utf8_lossy(cut).trim())
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
+    String::from_utf8_lossy(cut).into_owned()
 }
 
 #[cfg(test)]
@@ -214,14 +188,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn receiver_text_is_one_escaped_line() {
-        let text =
-            answer_text("\u{1b}[31mred\u{1b}[0m\r\nforged line\u{7}\0 Προμηθεύς ✓\n".as_bytes());
-        assert!(!text.chars().any(char::is_control), "{text:?}");
-        assert_eq!(
-            text,
-            "\\x1b[31mred\\x1b[0m\\r\\nforged line\\x07\\x00 Προμηθεύς ✓"
-        );
+    fn receiver_text_is_cut() {
         // Cut at ERROR_BODY_LIMIT bytes, even inside a character.
         let long = format!("x{}", "é".repeat(ERROR_BODY_LIMIT));
         let cut = answer_text(long.as_bytes());
