@@ -603,8 +603,8 @@ async fn periodic_pusher_pushes_repeatedly_and_once_more_on_shutdown() {
         .gatherer(d.registry.clone())
         .build()
         .unwrap();
-    let handle = PeriodicPusher::new(pusher, Duration::from_millis(200))
-        .spawn()
+    let handle = PeriodicPusher::builder(pusher, Duration::from_millis(200))
+        .start()
         .unwrap();
     let want = [("job", "periodic")];
     eventually(Duration::from_secs(10), "two pushes", || {
@@ -653,10 +653,10 @@ async fn periodic_pusher_adds_and_deletes_on_shutdown_when_asked() {
         .push_from(&gauge_registry("theirs", 5.0, &[]))
         .await
         .unwrap();
-    let handle = PeriodicPusher::new(pusher, Duration::from_millis(100))
+    let handle = PeriodicPusher::builder(pusher, Duration::from_millis(100))
         .method(PeriodicMethod::Add)
         .delete_on_shutdown(true)
-        .spawn()
+        .start()
         .unwrap();
     eventually(Duration::from_secs(10), "two adds", || {
         let pushes = handle.stats().pushes;
@@ -678,8 +678,8 @@ async fn periodic_pusher_survives_failures_and_reports_the_final_one() {
         .gatherer(gauge_registry("g", 1.0, &[]))
         .build()
         .unwrap();
-    let handle = PeriodicPusher::new(pusher, Duration::from_millis(50))
-        .spawn()
+    let handle = PeriodicPusher::builder(pusher, Duration::from_millis(50))
+        .start()
         .unwrap();
     eventually(Duration::from_secs(10), "two failures", || {
         let failures = handle.stats().failures;
@@ -694,9 +694,11 @@ async fn periodic_pusher_survives_failures_and_reports_the_final_one() {
     assert!(matches!(err, PushError::Transport { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    // Bad settings are refused at spawn.
+    // Bad settings are refused at start.
     let p = Pusher::new("127.0.0.1:1", "j").unwrap();
-    let err = PeriodicPusher::new(p, Duration::ZERO).spawn().unwrap_err();
+    let err = PeriodicPusher::builder(p, Duration::ZERO)
+        .start()
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -712,8 +714,8 @@ async fn periodic_pusher_survives_failures_and_reports_the_final_one() {
 #[test]
 fn periodic_pusher_needs_a_runtime() {
     let p = Pusher::new("127.0.0.1:1", "j").unwrap();
-    let err = PeriodicPusher::new(p, Duration::from_secs(1))
-        .spawn()
+    let err = PeriodicPusher::builder(p, Duration::from_secs(1))
+        .start()
         .unwrap_err();
     assert!(matches!(err, PushError::NoRuntime), "{err:?}");
     assert!(err.to_string().contains("inside a Tokio runtime"), "{err}");
@@ -924,8 +926,8 @@ async fn dropping_the_periodic_handle_still_makes_the_final_push() {
         .build()
         .unwrap();
     // A long interval: only the immediate first push and the final one happen.
-    let handle = PeriodicPusher::new(pusher, Duration::from_secs(3600))
-        .spawn()
+    let handle = PeriodicPusher::builder(pusher, Duration::from_secs(3600))
+        .start()
         .unwrap();
     let want = [("job", "dropped")];
     eventually(Duration::from_secs(10), "first push", || {

@@ -31,8 +31,8 @@ pub mod pushgateway;
 pub mod remote_write;
 
 pub use pushgateway::{
-    Method, PeriodicHandle, PeriodicMethod, PeriodicPusher, PeriodicStats, PushError, PushFormat,
-    Pusher, PusherBuilder, DEFAULT_PUSH_TIMEOUT,
+    Method, PeriodicHandle, PeriodicMethod, PeriodicPusher, PeriodicPusherBuilder, PeriodicStats,
+    PushError, PushFormat, Pusher, PusherBuilder, DEFAULT_PUSH_TIMEOUT,
 };
 
 /// An error's text followed by those of its causes, `: `-separated; a cause whose

@@ -211,8 +211,9 @@ impl Pusher {
         }
     }
 
-    /// `Pusher::builder(url, job).build()`: no grouping labels, the default
-    /// registry, protobuf, a 10 s time limit.
+    /// A shortcut for `Pusher::builder(url, job).build()`, the documented
+    /// defaults: no grouping labels, the default registry, protobuf, a 10 s time
+    /// limit, no retries.
     pub fn new(url: impl Into<String>, job: impl Into<String>) -> Result<Pusher, PushError> {
         Pusher::builder(url, job).build()
     }

@@ -98,7 +98,7 @@ pub enum PushError {
         /// the error's text shows it on one line, with control characters escaped.
         body: String,
     },
-    /// [`PeriodicPusher::spawn`](super::PeriodicPusher::spawn) was called
+    /// [`PeriodicPusher::start`](super::PeriodicPusher::start) was called
     /// outside a Tokio runtime.
     NoRuntime,
     /// A blocking call could not run (its runtime or thread could not start, or

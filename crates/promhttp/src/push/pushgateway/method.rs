@@ -53,7 +53,7 @@ impl fmt::Display for Method {
 
 /// What a [`PeriodicPusher`](super::PeriodicPusher) sends on each tick: a push
 /// or an add. Deleting on an interval makes no sense, so it is not a choice here
-/// (see [`delete_on_shutdown`](super::PeriodicPusher::delete_on_shutdown)).
+/// (see [`delete_on_shutdown`](super::PeriodicPusherBuilder::delete_on_shutdown)).
 ///
 /// ```compile_fail
 /// // A periodic delete cannot be written.

@@ -72,9 +72,9 @@
 //!     .build()?;
 //!
 //! // Push every 15 s; on shutdown push once more, then delete the group.
-//! let periodic = PeriodicPusher::new(pusher.clone(), Duration::from_secs(15))
+//! let periodic = PeriodicPusher::builder(pusher.clone(), Duration::from_secs(15))
 //!     .delete_on_shutdown(true)
-//!     .spawn()?;
+//!     .start()?;
 //! rows.inc_by(1000);
 //! periodic.shutdown().await?;
 //! # Ok(()) }
@@ -94,4 +94,4 @@ pub use client::Pusher;
 pub use error::PushError;
 pub use format::PushFormat;
 pub use method::{Method, PeriodicMethod};
-pub use periodic::{PeriodicHandle, PeriodicPusher, PeriodicStats};
+pub use periodic::{PeriodicHandle, PeriodicPusher, PeriodicPusherBuilder, PeriodicStats};

@@ -7,25 +7,25 @@ use super::{PeriodicMethod, PushError, Pusher};
 
 /// Pushes on an interval in a Tokio task, and once more on shutdown.
 ///
-/// The first push happens at once. A failed push is logged (`warn`) and counted
-/// in [`PeriodicStats`]; the next tick tries again. On
-/// [`PeriodicHandle::shutdown`] (or when the handle is dropped) a final push is
-/// made, then the group is deleted if [`delete_on_shutdown`](Self::delete_on_shutdown)
-/// was asked for.
+/// Made by [`PeriodicPusher::builder`] (or its [`start`](PeriodicPusherBuilder::start)
+/// shortcut); [`start`](Self::start) runs it. The first push happens at once. A
+/// failed push is logged (`warn`) and counted in [`PeriodicStats`]; the next tick
+/// tries again. On [`PeriodicHandle::shutdown`] (or when the handle is dropped) a
+/// final push is made, then the group is deleted if
+/// [`delete_on_shutdown`](PeriodicPusherBuilder::delete_on_shutdown) was asked for.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), promhttp::push::PushError> {
 /// use std::time::Duration;
 /// use promhttp::push::{PeriodicPusher, Pusher};
 ///
-/// let pusher = Pusher::new("127.0.0.1:9091", "worker")?;
-/// let handle = PeriodicPusher::new(pusher, Duration::from_secs(10)).spawn()?;
+/// let pusher = Pusher::builder("127.0.0.1:9091", "worker").build()?;
+/// let handle = PeriodicPusher::builder(pusher, Duration::from_secs(10)).start()?;
 /// // ... work ...
 /// handle.shutdown().await?; // final push
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-#[must_use]
 pub struct PeriodicPusher {
     pusher: Pusher,
     interval: Duration,
@@ -33,10 +33,23 @@ pub struct PeriodicPusher {
     delete_on_shutdown: bool,
 }
 
+/// Settings of a [`PeriodicPusher`]; errors are reported by
+/// [`build`](Self::build) (and [`start`](Self::start)).
+#[derive(Debug)]
+#[must_use]
+pub struct PeriodicPusherBuilder {
+    pusher: Pusher,
+    interval: Duration,
+    method: PeriodicMethod,
+    delete_on_shutdown: bool,
+}
+
 impl PeriodicPusher {
-    /// Pushes (`PUT`) with `pusher` every `interval`.
-    pub fn new(pusher: Pusher, interval: Duration) -> Self {
-        PeriodicPusher {
+    /// Settings for pushing with `pusher` every `interval` (which must not be
+    /// zero; `Duration::MAX` is "only at start and on shutdown"). Defaults: a
+    /// push (`PUT`) on each tick, no delete on shutdown.
+    pub fn builder(pusher: Pusher, interval: Duration) -> PeriodicPusherBuilder {
+        PeriodicPusherBuilder {
             pusher,
             interval,
             method: PeriodicMethod::Push,
@@ -44,30 +57,20 @@ impl PeriodicPusher {
         }
     }
 
-    /// [`PeriodicMethod::Push`] (the default) or [`PeriodicMethod::Add`].
-    pub fn method(mut self, method: PeriodicMethod) -> Self {
-        self.method = method;
-        self
+    /// The pusher it pushes with.
+    pub fn pusher(&self) -> &Pusher {
+        &self.pusher
     }
 
-    /// After the final push on shutdown, delete the group (for short-lived
-    /// instances whose metrics should not outlive them).
-    pub fn delete_on_shutdown(mut self, delete: bool) -> Self {
-        self.delete_on_shutdown = delete;
-        self
+    /// The time between pushes.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 
-    /// Starts the task on the current Tokio runtime.
+    /// Starts the task on the current Tokio runtime; the first push happens at once.
     ///
-    /// Errors: [`PushError::InvalidOption`] for a zero interval,
-    /// [`PushError::NoRuntime`] outside a Tokio runtime.
-    pub fn spawn(self) -> Result<PeriodicHandle, PushError> {
-        if self.interval.is_zero() {
-            return Err(PushError::InvalidOption {
-                option: "interval",
-                reason: "must not be zero".into(),
-            });
-        }
+    /// Errors: [`PushError::NoRuntime`] outside a Tokio runtime.
+    pub fn start(self) -> Result<PeriodicHandle, PushError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| PushError::NoRuntime)?;
         let stats = Arc::new(Mutex::new(PeriodicStats::default()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -77,6 +80,43 @@ impl PeriodicPusher {
             task: Some(task),
             stats,
         })
+    }
+}
+
+impl PeriodicPusherBuilder {
+    /// What each tick sends: [`PeriodicMethod::Push`] (the default) or
+    /// [`PeriodicMethod::Add`].
+    pub fn method(mut self, method: PeriodicMethod) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// After the final push on shutdown, delete the group (for short-lived
+    /// instances whose metrics should not outlive them). Default: `false`.
+    pub fn delete_on_shutdown(mut self, delete: bool) -> Self {
+        self.delete_on_shutdown = delete;
+        self
+    }
+
+    /// Checks the settings: the interval must not be zero.
+    pub fn build(self) -> Result<PeriodicPusher, PushError> {
+        if self.interval.is_zero() {
+            return Err(PushError::InvalidOption {
+                option: "interval",
+                reason: "must not be zero".into(),
+            });
+        }
+        Ok(PeriodicPusher {
+            pusher: self.pusher,
+            interval: self.interval,
+            method: self.method,
+            delete_on_shutdown: self.delete_on_shutdown,
+        })
+    }
+
+    /// [`build`](Self::build), then [`PeriodicPusher::start`].
+    pub fn start(self) -> Result<PeriodicHandle, PushError> {
+        self.build()?.start()
     }
 }
 
@@ -153,10 +193,25 @@ pub struct PeriodicStats {
 
 /// Controls a running [`PeriodicPusher`].
 ///
-/// Dropping it also shuts the pusher down (the final push then happens in the
-/// background, as long as the runtime runs); call [`shutdown`](Self::shutdown)
-/// to wait for it and see its result, or [`detach`](Self::detach) to let it
-/// push until the runtime stops.
+/// * [`shutdown`](Self::shutdown) stops the interval, makes the final push (and
+///   the delete, if asked for), waits for them and returns their result.
+/// * [`detach`](Self::detach) lets it push on its interval until the runtime
+///   stops (no final push then).
+/// * **Dropping the handle** stops the interval without waiting: the final push
+///   (and delete) still happen, in the background, as long as the runtime runs;
+///   their result is only logged.
+///
+/// Dropping it unused is a compile-time warning:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # async fn run(pusher: promhttp::push::Pusher) {
+/// use std::time::Duration;
+/// use promhttp::push::PeriodicPusher;
+/// // Pushes once, then stops at once: the handle is dropped.
+/// PeriodicPusher::builder(pusher, Duration::from_secs(10)).start().unwrap();
+/// # }
+/// ```
 #[derive(Debug)]
 #[must_use = "dropping the handle stops the periodic pusher: keep it, or call .detach()"]
 pub struct PeriodicHandle {
@@ -225,7 +280,9 @@ mod tests {
             .unwrap();
         // Duration::MAX: "never again". Tokio's interval caps its period (about 30
         // years), so adding it to the tick's instant cannot overflow.
-        let handle = PeriodicPusher::new(pusher, Duration::MAX).spawn().unwrap();
+        let handle = PeriodicPusher::builder(pusher, Duration::MAX)
+            .start()
+            .unwrap();
         // The first push happens at once.
         let waited = std::time::Instant::now();
         while handle.stats().failures == 0 && waited.elapsed() < Duration::from_secs(5) {
@@ -238,6 +295,39 @@ mod tests {
             "{result:?}"
         );
         assert_eq!(stats.failures, 1, "{stats:?}");
+    }
+
+    #[test]
+    fn settings_are_checked_at_build_and_start() {
+        let pusher = Pusher::builder("127.0.0.1:9", "j").build().unwrap();
+        let err = PeriodicPusher::builder(pusher.clone(), Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PushError::InvalidOption {
+                    option: "interval",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid Pushgateway client setting interval: must not be zero"
+        );
+        let built = PeriodicPusher::builder(pusher, Duration::from_secs(3))
+            .method(PeriodicMethod::Add)
+            .delete_on_shutdown(true)
+            .build()
+            .unwrap();
+        assert_eq!(built.interval(), Duration::from_secs(3));
+        assert_eq!(built.pusher().job(), "j");
+        assert_eq!(built.method, PeriodicMethod::Add);
+        assert!(built.delete_on_shutdown);
+        // Building needs no runtime; starting does.
+        assert!(matches!(built.start(), Err(PushError::NoRuntime)));
     }
 
     #[tokio::test]
@@ -254,8 +344,8 @@ mod tests {
             .gatherer(source)
             .build()
             .unwrap();
-        PeriodicPusher::new(pusher, Duration::from_millis(10))
-            .spawn()
+        PeriodicPusher::builder(pusher, Duration::from_millis(10))
+            .start()
             .unwrap()
             .detach();
         let waited = std::time::Instant::now();

@@ -325,7 +325,9 @@ fn parse_url(url: &str) -> Result<Uri, RemoteWriteError> {
     }
 }
 
-/// A configured, not yet started remote write sender.
+/// A configured, not yet started remote write sender: made by
+/// [`RemoteWriterBuilder::build`], run by [`start`](Self::start) (or both at once
+/// with [`RemoteWriterBuilder::start`]).
 ///
 /// See the [module docs](super) for what it sends and how.
 pub struct RemoteWriter {
@@ -372,7 +374,12 @@ impl RemoteWriter {
         &self.metrics
     }
 
-    /// Starts the snapshot and sender tasks on the current Tokio runtime.
+    /// Starts the snapshot and sender tasks on the current Tokio runtime; the
+    /// first snapshot is taken at once. The writer's queue capacity is added to
+    /// the `promhttp_remote_write_queue_capacity` gauge here (and taken off when
+    /// it stops).
+    ///
+    /// Errors: [`RemoteWriteError::NoRuntime`] outside a Tokio runtime.
     pub fn start(self) -> Result<RemoteWriteHandle, RemoteWriteError> {
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| RemoteWriteError::NoRuntime)?;

@@ -21,9 +21,26 @@ pub struct ShutdownReport {
     pub dropped_samples: u64,
 }
 
-/// A running remote writer. Call [`shutdown`](Self::shutdown) to flush and stop;
-/// dropping the handle stops the writer at once without flushing;
-/// [`detach`](Self::detach) lets it run until its runtime stops.
+/// A running remote writer, from [`RemoteWriter::start`](super::RemoteWriter::start).
+///
+/// * [`shutdown`](Self::shutdown) stops the snapshots, takes the final one, sends
+///   what is queued within the shutdown timeout, and reports what it achieved.
+/// * [`detach`](Self::detach) lets it run until its runtime stops (no final
+///   flush then).
+/// * **Dropping the handle** stops both tasks at once, without waiting and
+///   without a flush: what was queued is discarded and counted as dropped
+///   (`reason="shutdown"`), with a `warn` log.
+///
+/// Dropping it unused is a compile-time warning:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # async fn run(registry: promhttp::prometheus::Registry) {
+/// use promhttp::push::remote_write::RemoteWriter;
+/// // Starts, then stops at once: the handle is dropped.
+/// RemoteWriter::builder("http://127.0.0.1:9090/api/v1/write", registry).start().unwrap();
+/// # }
+/// ```
 #[must_use = "dropping the handle stops the remote writer: keep it, or call .detach()"]
 pub struct RemoteWriteHandle {
     pub(super) config: Arc<Config>,
