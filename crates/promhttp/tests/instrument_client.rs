@@ -4,7 +4,7 @@
 //! gauge back to 0 (also after a dropped future), DNS and connect histograms, and
 //! the families on the page served by `MetricsHandler`. Loopback only; every wait is
 //! bounded.
-#![cfg(all(feature = "instrument", feature = "push"))]
+#![cfg(feature = "hyper-client")]
 
 use promhttp_test_support as support;
 use std::net::SocketAddr;

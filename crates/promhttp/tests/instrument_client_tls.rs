@@ -4,7 +4,7 @@
 //! untrusted one fails with a handshake `error`; `http` URIs pass through without a
 //! handshake; the family is on the page served by `MetricsHandler`. Loopback only;
 //! every wait is bounded.
-#![cfg(all(feature = "instrument", feature = "push", feature = "web-config"))]
+#![cfg(feature = "hyper-client-tls")]
 
 use promhttp_test_support as support;
 use std::convert::Infallible;

@@ -9,9 +9,10 @@
 //! own (atomics, no allocation per request once a label set has been seen) because
 //! it keeps exemplars, which the `prometheus` crate cannot.
 //!
-//! The `client` module (with the `push` feature, which brings hyper-util's client)
-//! instruments HTTP clients in the same store: round trips, and DNS and connect
-//! times of hyper-util's `HttpConnector`.
+//! The [`client`] module instruments HTTP clients in the same store: round trips
+//! (a tower layer, or a `reqwest-middleware` middleware with the `reqwest` feature),
+//! and DNS, connect and TLS handshake times of hyper-util's legacy client (features
+//! `hyper-client` and `hyper-client-tls`).
 //!
 //! # The metrics
 //!
@@ -132,7 +133,6 @@
 
 mod body;
 mod builder;
-#[cfg(feature = "push")]
 pub mod client;
 mod error;
 mod future;

@@ -31,7 +31,7 @@ pub enum ClientMetric {
     /// `_connect_duration_seconds`. Help: "Duration of TCP connects of the HTTP
     /// client in seconds, after name resolution."
     ConnectDuration,
-    /// `_tls_handshake_duration_seconds`, present only with the TLS connector's
+    /// `_tls_handshake_duration_seconds`, present only with the `hyper-client-tls`
     /// feature. Help: "Duration of TLS handshakes of the HTTP client in seconds,
     /// after the TCP connect."
     TlsHandshakeDuration,
@@ -232,7 +232,7 @@ impl ClientMetricsBuilder {
         let in_flight = family(ClientMetric::RequestsInFlight)?;
         let dns = family(ClientMetric::DnsDuration)?;
         let connect = family(ClientMetric::ConnectDuration)?;
-        #[cfg_attr(not(feature = "web-config"), allow(unused_variables))]
+        #[cfg_attr(not(feature = "hyper-client-tls"), allow(unused_variables))]
         let tls = family(ClientMetric::TlsHandshakeDuration)?;
 
         for n in &self.label_names {
@@ -340,7 +340,7 @@ impl ClientMetricsBuilder {
                 requests,
                 dns: result_store(dns)?,
                 connect: result_store(connect)?,
-                #[cfg(feature = "web-config")]
+                #[cfg(feature = "hyper-client-tls")]
                 tls: result_store(tls)?,
             }),
         })

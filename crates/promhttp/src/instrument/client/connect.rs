@@ -17,9 +17,7 @@ use pin_project_lite::pin_project;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::ClientMetrics;
-use crate::instrument::labels::{ID_NONE, ID_OVERFLOW};
-use crate::instrument::store::{Key, Observation, Store, MAX_REQUEST_LABELS};
+use super::{record_result, ClientMetrics};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -35,28 +33,6 @@ tokio::task_local! {
     /// The slot of the connect under way in this task; the resolver's future is
     /// polled inside the connect future, so it sees the slot of its own connect.
     static DNS_SLOT: Arc<DnsSlot>;
-}
-
-/// Records one duration in a `result`-labelled store (`ok` or `error`); shared
-/// with the TLS connector.
-pub(super) fn record_result(store: &Store, ok: bool, seconds: f64) {
-    let mut request = [0; MAX_REQUEST_LABELS];
-    request[0] = if ok { ID_NONE } else { ID_OVERFLOW };
-    store.record(
-        &Key {
-            method: 0,
-            code: 0,
-            route: 0,
-            request,
-        },
-        &Observation {
-            duration: seconds,
-            request_size: 0,
-            response_size: 0,
-            time_to_write_header: None,
-            exemplar: None,
-        },
-    );
 }
 
 /// hyper-util's [`GaiResolver`] (`getaddrinfo` on a blocking thread), timing each
@@ -153,7 +129,7 @@ impl fmt::Debug for ResolveFuture {
 ///
 /// Configure the `HttpConnector` (timeouts, `nodelay`, `enforce_http`, …) through
 /// [`get_mut`](Self::get_mut). For `https`, `InstrumentedTlsConnector` (feature
-/// `web-config`) wraps this connector and also times the TLS handshake.
+/// `hyper-client-tls`) wraps this connector and also times the TLS handshake.
 ///
 /// ```
 /// use hyper_util::client::legacy::Client;

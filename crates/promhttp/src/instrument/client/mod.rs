@@ -1,6 +1,8 @@
 //! HTTP client instrumentation (Go's `promhttp.InstrumentRoundTripper*` and
-//! `InstrumentTrace`): a tower layer for HTTP clients, and a connector for
-//! hyper-util's legacy client that times DNS resolution and TCP connects.
+//! `InstrumentTrace`): a tower layer for HTTP clients (feature `instrument`), a
+//! `reqwest-middleware` middleware (feature `reqwest`), and a connector for
+//! hyper-util's legacy client that times DNS resolution and TCP connects (feature
+//! `hyper-client`), and TLS handshakes (feature `hyper-client-tls`).
 //!
 //! A [`ClientMetrics`] holds the values, in the same store as the server's
 //! [`HttpMetrics`](super::HttpMetrics), and is a [`Gather`] source for
@@ -15,7 +17,7 @@
 //! | `http_client_requests_in_flight` | gauge | (constant labels only) | up at the call, down when the response head arrives, on error, or when the response future is dropped |
 //! | `http_client_dns_duration_seconds` | histogram | `result` | each name resolution made by [`InstrumentedConnector`] |
 //! | `http_client_connect_duration_seconds` | histogram | `result` | each new connection made by [`InstrumentedConnector`], without the DNS time |
-//! | `http_client_tls_handshake_duration_seconds` | histogram | `result` | each TLS handshake made by `tls::InstrumentedTlsConnector` (feature `web-config`; the family is present only with it) |
+//! | `http_client_tls_handshake_duration_seconds` | histogram | `result` | each TLS handshake made by `tls::InstrumentedTlsConnector` (feature `hyper-client-tls`; the family is present only with it) |
 //!
 //! Constant labels ([`const_label`](ClientMetricsBuilder::const_label)) are on all of
 //! them. The builder can [`disable`](ClientMetricsBuilder::disable) any metric, and
@@ -41,11 +43,14 @@
 //! records nothing and leaves the in-flight gauge as it was before the call.
 //!
 //! TLS handshakes are timed by `tls::InstrumentedTlsConnector` (feature
-//! `web-config`: rustls with ring). Another TLS connector (for example
+//! `hyper-client-tls`: rustls with ring, without the server's `web-config`).
+//! Another TLS connector (for example
 //! `hyper-rustls`) wrapping the [`InstrumentedConnector`] still gets DNS and TCP
 //! connect times, but no handshake times.
 //!
 //! # Example
+//!
+//! With the `hyper-client` feature:
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -71,12 +76,15 @@
 //! ```
 
 mod builder;
+#[cfg(feature = "hyper-client")]
 mod connect;
 mod service;
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
-#[cfg(feature = "web-config")]
+#[cfg(feature = "hyper-client-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper-client-tls")))]
 pub mod tls;
 
 use std::fmt;
@@ -84,12 +92,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub use builder::{ClientLabel, ClientMetric, ClientMetricsBuilder};
+#[cfg(feature = "hyper-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper-client")))]
 pub use connect::{ConnectFuture, InstrumentedConnector, ResolveFuture, TimedResolver};
 pub use service::{ClientInstrumentLayer, ClientInstrumentService, ClientResponseFuture};
-#[cfg(feature = "web-config")]
+#[cfg(feature = "hyper-client-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper-client-tls")))]
 pub use tls::InstrumentedTlsConnector;
 
-use super::store::Store;
+use super::labels::{ID_NONE, ID_OVERFLOW};
+use super::store::{Key, Observation, Store, MAX_REQUEST_LABELS};
 use crate::gather::{Gather, Gathered};
 
 /// Bucket bounds for DNS and connect durations, in seconds: 1 ms to 10 s.
@@ -123,7 +135,7 @@ pub(crate) struct Shared {
     pub requests: Store,
     pub dns: Store,
     pub connect: Store,
-    #[cfg(feature = "web-config")]
+    #[cfg(feature = "hyper-client-tls")]
     pub tls: Store,
 }
 
@@ -183,9 +195,32 @@ impl Gather for ClientMetrics {
         self.shared.requests.gather_into(out);
         self.shared.dns.gather_into(out);
         self.shared.connect.gather_into(out);
-        #[cfg(feature = "web-config")]
+        #[cfg(feature = "hyper-client-tls")]
         self.shared.tls.gather_into(out);
     }
+}
+
+/// Records one duration in a `result`-labelled store (`ok` or `error`): the DNS,
+/// connect and TLS histograms.
+#[cfg_attr(not(feature = "hyper-client"), allow(dead_code))]
+pub(crate) fn record_result(store: &Store, ok: bool, seconds: f64) {
+    let mut request = [0; MAX_REQUEST_LABELS];
+    request[0] = if ok { ID_NONE } else { ID_OVERFLOW };
+    store.record(
+        &Key {
+            method: 0,
+            code: 0,
+            route: 0,
+            request,
+        },
+        &Observation {
+            duration: seconds,
+            request_size: 0,
+            response_size: 0,
+            time_to_write_header: None,
+            exemplar: None,
+        },
+    );
 }
 
 #[cfg(test)]
@@ -207,7 +242,7 @@ mod tests {
                 "http_client_requests_total",
                 "http_client_dns_duration_seconds",
                 "http_client_connect_duration_seconds",
-                #[cfg(feature = "web-config")]
+                #[cfg(feature = "hyper-client-tls")]
                 "http_client_tls_handshake_duration_seconds",
             ]
         );
@@ -310,8 +345,8 @@ mod tests {
             .body(())
             .unwrap_or_else(|e| panic!("{e}"));
         let _ = svc.oneshot(req).await;
-        connect::record_result(&m.shared.dns, false, 0.01);
-        connect::record_result(&m.shared.connect, true, 0.01);
+        record_result(&m.shared.dns, false, 0.01);
+        record_result(&m.shared.connect, true, 0.01);
         let page = text(&m);
         assert!(
             page.contains("# HELP http_client_requests_total Calls to billing.\n"),

@@ -20,8 +20,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tower_service::Service;
 
-use super::connect::record_result;
-use super::{ClientMetrics, InstrumentedConnector};
+use super::{record_result, ClientMetrics, InstrumentedConnector};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
