@@ -160,12 +160,15 @@ async fn sigterm_lets_a_scrape_and_an_app_request_in_progress_finish_then_exits_
     // A scrape and an app request in progress: their heads are half sent.
     let mut scrape = half_request(demo.web, "/metrics").await;
     let mut request = half_request(demo.app, "/some").await;
-    // Both servers accept and read them before the signal.
+    // Both servers accept and read them before the signal. Real time: the demo
+    // shows nothing of a connection before its request is complete; too short a
+    // wait fails the test (the connection is closed as idle), never passes it.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     demo.sigterm();
     let signalled = Instant::now();
-    // Once the drain has begun, the demo waits for the two requests.
+    // Once the drain has begun, the demo waits for the two requests. Real time: a
+    // window in which it must not exit.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(demo.running(), "demo stopped mid-request\n{}", demo.log());
     scrape.write_all(b"\r\n").await.unwrap();
@@ -203,6 +206,7 @@ async fn sigterm_with_an_app_client_that_never_finishes_its_request_still_exits(
     )
     .await;
     let _dawdler = half_request(demo.app, "/some").await;
+    // Real time: as above, the demo has to have read the request's start.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     demo.sigterm();
@@ -231,6 +235,7 @@ async fn slowloris_and_silent_app_clients_are_closed_after_the_header_read_timeo
     let (mut slow_read, mut slow_write) = half_request(demo.app, "/some").await.into_split();
     let trickle = tokio::spawn(async move {
         for i in 0..100 {
+            // Real time: the client's pace, against the server's real timeout.
             tokio::time::sleep(Duration::from_millis(100)).await;
             let line = format!("X-Slow-{i}: x\r\n");
             if slow_write.write_all(line.as_bytes()).await.is_err() {
@@ -282,13 +287,14 @@ async fn connections_beyond_the_cap_wait_until_a_slot_frees() {
         ],
     )
     .await;
-    // One connection holds the only slot.
+    // One connection holds the only slot (the listener's backlog is first come,
+    // first served: it is accepted before the next one).
     let holder = TcpStream::connect(demo.app).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     // The next one waits in the backlog, unanswered...
     let app = demo.app;
     let waiting = tokio::spawn(async move { get(app, "/some").await });
+    // Real time: a window in which it must not be answered.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!waiting.is_finished(), "served beyond the cap");
 

@@ -120,6 +120,7 @@ async fn metrics_app_in_a_pingora_server() {
         g.fetch_add(1, Ordering::SeqCst);
         match m.load(Ordering::SeqCst) {
             PANIC => panic!("collector broke"),
+            // Real time: a collector slower than the scraper's timeout (1 s).
             SLOW => std::thread::sleep(Duration::from_secs(3)),
             _ => {}
         }

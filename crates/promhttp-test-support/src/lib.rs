@@ -21,6 +21,16 @@
 //! missing. Keep the attribute's format (`needs <program>[, <program>...]: ...`):
 //! `scripts/test.sh` parses it.
 //!
+//! # Waiting
+//!
+//! A test that waits for an effect polls for it with a deadline ([`wait_until`],
+//! [`eventually`], [`wait_until_blocking`]), or waits for a readiness signal,
+//! instead of sleeping and hoping. A sleep that stays says why real time must pass:
+//! a window in which something must *not* happen, an attacker's or a client's pace,
+//! a stand-in for slow work, or a clock the test cannot pause (std `Instant`, another
+//! process). Code under test that runs on Tokio's clock alone, without real I/O,
+//! is tested under `tokio::time::pause()` instead.
+//!
 //! Everything here listens on and talks to 127.0.0.1 only, and every wait is
 //! bounded.
 //!
@@ -33,12 +43,14 @@
 //! - an HTTP/1 client ([`http_get`]) and a test server that records every exchange
 //!   ([`serve`]);
 //! - `promtool check metrics` ([`promtool_check_metrics`]);
+//! - bounded polling ([`wait_until`], [`eventually`], [`wait_until_blocking`]);
 //! - reading a text exposition page ([`sample`]).
 
 mod http;
 mod prometheus;
 mod promtool;
 mod tools;
+mod wait;
 
 pub use http::{
     header_str, http_get, serve, try_http_get, url_encode, Exchange, TestServer, HTTP_TIMEOUT,
@@ -49,6 +61,7 @@ pub use prometheus::{
 };
 pub use promtool::promtool_check_metrics;
 pub use tools::{file_tail, find_tool, free_port, require_tool, unique_temp_dir, INSTALL_HINT};
+pub use wait::{eventually, wait_until, wait_until_blocking, POLL_INTERVAL};
 
 /// The value of the first sample line of a text exposition `page` that starts
 /// with `prefix` (name and labels, e.g. `"requests_total{code=\"200\"} "`);

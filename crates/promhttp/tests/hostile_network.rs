@@ -148,6 +148,19 @@ async fn h2_raw(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// [`h2_raw`], once the server has answered with its first frame (its SETTINGS):
+/// the connection is accepted and holds a slot.
+async fn h2_raw_accepted(addr: SocketAddr) -> TcpStream {
+    let mut s = h2_raw(addr).await;
+    let mut head = [0u8; 9];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut head))
+        .await
+        .expect("the server's SETTINGS within 5 s")
+        .expect("the server's SETTINGS");
+    assert_eq!(head[3], SETTINGS, "the server's first frame: {head:?}");
+    s
+}
+
 /// Writes `head` then `each(i)` for `i` in `0..count`, batched, as long as the
 /// server takes them within `bound`; stops early when the server closes. Nothing
 /// big is built in memory: the RSS measured is the server's.
@@ -311,9 +324,8 @@ async fn silent_http2_connections_do_not_take_every_slot() {
     // Every slot held by a connection that said hello and nothing more.
     let mut silent = Vec::new();
     for _ in 0..16 {
-        silent.push(h2_raw(addr).await);
+        silent.push(h2_raw_accepted(addr).await);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let (status, took) = scrape_within(addr, "/metrics", Duration::from_secs(3)).await;
     assert_eq!(status, 200);
     eprintln!("    scrape with 16 silent HTTP/2 connections on 16 slots: {took:?}");
@@ -510,6 +522,7 @@ fn slowloris(
             tokio::spawn(async move {
                 while Instant::now() < until {
                     let Ok(mut s) = TcpStream::connect(addr).await else {
+                        // Real time: the attacker's pace.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
@@ -546,12 +559,16 @@ async fn sustained_slowloris_does_not_starve_scrapes() {
     let until = Instant::now() + Duration::from_secs(6);
     let reconnects = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let attackers = slowloris(addr, 48, until, reconnects.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    support::wait_until("every attacker connected", Duration::from_secs(5), || {
+        reconnects.load(std::sync::atomic::Ordering::Relaxed) >= 48
+    })
+    .await;
     let mut worst = Duration::ZERO;
     for _ in 0..10 {
         let (status, took) = scrape_within(addr, "/metrics", Duration::from_secs(3)).await;
         assert_eq!(status, 200);
         worst = worst.max(took);
+        // Real time: the scrapes are spread over the sustained attack.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     eprintln!(
@@ -599,6 +616,7 @@ async fn a_slow_reader_cannot_hold_a_page_forever() {
             Err(_) => panic!("stalled without being closed"),
         }
         assert!(started.elapsed() < Duration::from_secs(8), "still reading");
+        // Real time: the slow reader's pace, against the server's real deadline.
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let first_byte = first_byte.expect("some of the page");
@@ -890,6 +908,7 @@ async fn prometheus_keeps_scraping_through_a_hostile_mix() {
                     held.remove(0);
                 }
             }
+            // Real time: the attackers' pace.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }));
@@ -907,9 +926,11 @@ async fn prometheus_keeps_scraping_through_a_hostile_mix() {
                 };
                 flood(&mut s, hello, 1_000, reset, Duration::from_secs(1)).await;
             }
+            // Real time: the attackers' pace.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }));
+    // Real time: Prometheus scrapes (every second) through the whole attack window.
     tokio::time::sleep(window).await;
     for a in attackers {
         a.abort();

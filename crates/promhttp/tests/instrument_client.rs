@@ -32,10 +32,8 @@ async fn server() -> SocketAddr {
         )
         .route(
             "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                "late"
-            }),
+            // Never answers: the client gives up (or is dropped) first.
+            get(std::future::pending::<&'static str>),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -230,10 +228,27 @@ async fn a_dropped_round_trip_is_not_counted_and_leaves_flight() {
     let req = Request::get(format!("http://{addr}/slow"))
         .body(Empty::new())
         .expect("request");
-    let fut = client.clone().oneshot(req);
-    // Give the round trip time to start, then drop it.
-    let timed_out = tokio::time::timeout(Duration::from_millis(200), fut).await;
-    assert!(timed_out.is_err(), "the slow route answered early");
+    let mut fut = Box::pin(client.clone().oneshot(req));
+    // Drop it once it is in flight on a connection it made.
+    let connected = "http_client_connect_duration_seconds_count{result=\"ok\"} ";
+    let in_flight_and_connected = support::eventually(
+        "the round trip in flight, connected",
+        Duration::from_secs(10),
+        || async {
+            let connects = sample(&page(&metrics).await, connected);
+            match (metrics.in_flight(), connects) {
+                (1, Some(1.0)) => Ok(()),
+                (in_flight, connects) => {
+                    Err(format!("{in_flight} in flight, {connects:?} connects"))
+                }
+            }
+        },
+    );
+    tokio::select! {
+        _ = &mut fut => panic!("the slow route answered"),
+        () = in_flight_and_connected => {}
+    }
+    drop(fut);
     assert_eq!(metrics.in_flight(), 0);
     let text = page(&metrics).await;
     assert!(!text.contains("http_client_requests_total{"), "{text}");
@@ -243,14 +258,7 @@ async fn a_dropped_round_trip_is_not_counted_and_leaves_flight() {
         "{text}"
     );
     // The connection itself was made (to an IP address: no DNS).
-    assert_eq!(
-        sample(
-            &text,
-            "http_client_connect_duration_seconds_count{result=\"ok\"} "
-        ),
-        Some(1.0),
-        "{text}"
-    );
+    assert_eq!(sample(&text, connected), Some(1.0), "{text}");
     assert!(
         !text.contains("http_client_dns_duration_seconds_count{"),
         "{text}"

@@ -27,10 +27,8 @@ async fn server() -> SocketAddr {
         )
         .route(
             "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                "late"
-            }),
+            // Never answers: the client gives up (or is dropped) first.
+            get(std::future::pending::<&'static str>),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -178,10 +176,15 @@ async fn a_dropped_request_is_not_counted_and_leaves_flight() {
     let addr = server().await;
     let metrics = ClientMetrics::new();
     let client = client(&metrics);
-    let fut = client.get(format!("http://{addr}/slow")).send();
-    // Give the request time to start, then drop it.
-    let timed_out = tokio::time::timeout(Duration::from_millis(200), fut).await;
-    assert!(timed_out.is_err(), "the slow route answered early");
+    let mut fut = Box::pin(client.get(format!("http://{addr}/slow")).send());
+    // Drop it once it is in flight.
+    tokio::select! {
+        _ = &mut fut => panic!("the slow route answered"),
+        () = support::wait_until("the request in flight", Duration::from_secs(10), || {
+            metrics.in_flight() == 1
+        }) => {}
+    }
+    drop(fut);
     assert_eq!(metrics.in_flight(), 0);
     let text = page(&metrics).await;
     assert!(!text.contains("http_client_requests_total{"), "{text}");

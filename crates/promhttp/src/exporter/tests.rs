@@ -267,8 +267,9 @@ async fn slow_hook_is_bounded_by_the_hook_timeout() {
     let h = Exporter::builder(Registry::new())
         .listen_address(local())
         .hook_timeout(Duration::from_millis(100))
+        // A hook that never ends.
         .on_scrape(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
+            std::future::pending::<()>().await;
             Ok::<(), String>(())
         })
         .start()
@@ -318,14 +319,12 @@ async fn updater_runs_on_its_interval() {
 struct Gate(Arc<(Mutex<bool>, Condvar)>, Arc<AtomicUsize>);
 
 impl Gate {
-    /// Waits (at most 2.5 s) until a gather is blocked on the gate.
+    /// Waits (at most 10 s) until a gather is blocked on the gate.
     async fn wait_started(&self) {
-        for _ in 0..500 {
-            if self.1.load(Ordering::SeqCst) > 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        promhttp_test_support::wait_until("a gather at the gate", Duration::from_secs(10), || {
+            self.1.load(Ordering::SeqCst) > 0
+        })
+        .await;
     }
 
     fn open(&self) {
@@ -600,6 +599,7 @@ async fn concurrent_scrapes_share_one_hook_run() {
         .on_scrape(move || {
             r2.fetch_add(1, Ordering::SeqCst);
             async {
+                // Real time: a slow hook, so that the scrapes overlap it.
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 Ok::<(), String>(())
             }
@@ -638,6 +638,7 @@ async fn connection_cap_holds_busy_connections_and_evicts_idle_ones() {
     gate.wait_started().await;
     // A second client is not served while the slot is busy...
     let second = tokio::spawn(raw(addr, "GET", "/-/healthy"));
+    // Real time: a window in which it must not be answered.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !second.is_finished(),
@@ -677,15 +678,23 @@ async fn connection_cap_holds_busy_connections_and_evicts_idle_ones() {
 
 #[tokio::test]
 async fn run_until_the_shutdown_future() {
+    let port = std::net::TcpListener::bind(local())
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(
         Exporter::builder(Registry::new())
-            .listen_address(local())
+            .listen_address(port)
             .run(async {
                 let _ = rx.await;
             }),
     );
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Serving before it is told to stop.
+    promhttp_test_support::eventually("the exporter serving", Duration::from_secs(10), || {
+        TcpStream::connect(port)
+    })
+    .await;
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
@@ -803,7 +812,9 @@ async fn the_configured_handler_keeps_the_exporters_in_flight_cap() {
         .map(|_| tokio::spawn(raw(addr, "GET", "/metrics")))
         .collect();
     gate.wait_started().await;
-    // Let every one of them reach the handler.
+    // Let every one of them reach the handler. Real time: nothing outside the
+    // exporter shows how many scrapes wait on the one render they share; too
+    // short a wait fails the test below (no answer within 10 s), never passes it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, _, body) = raw(addr, "GET", "/metrics").await;
     assert_eq!(status, 503, "{body}");
@@ -878,7 +889,8 @@ async fn the_exporter_honours_the_handlers_scrape_timeout_settings() {
         String::from_utf8_lossy(&buf).into_owned()
     });
     gate.wait_started().await;
-    // The scraper's 0.2 s is ignored, as the handler was told: no 503.
+    // The scraper's 0.2 s is ignored, as the handler was told: no 503. Real time:
+    // a window (three times the ignored timeout) in which it must not be answered.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!scrape.is_finished(), "answered before the render finished");
     gate.open();
@@ -933,6 +945,7 @@ fn a_detached_exporter_keeps_serving() {
             .unwrap();
         let addr = h.local_addr();
         h.detach();
+        // Real time: a window in which a stop, had the handle sent one, would land.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(raw(addr, "GET", "/-/healthy").await.0, 200);
     });

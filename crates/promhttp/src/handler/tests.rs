@@ -583,7 +583,14 @@ async fn distinct_filters_cannot_pile_up_renders() {
         .await;
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every render has settled: given up (out of the map, its slot back) or stuck
+    // in the gate (in the map, holding a slot).
+    promhttp_test_support::wait_until("the renders to settle", Duration::from_secs(10), || {
+        let running = gate.running.load(Ordering::SeqCst);
+        lock(&h.inner.jobs).len() == running
+            && h.inner.renders.available_permits() + running == render::MAX_CONCURRENT_RENDERS
+    })
+    .await;
     let started = gate.gathers.load(Ordering::SeqCst);
     assert!(
         started <= render::MAX_CONCURRENT_RENDERS,
@@ -657,7 +664,16 @@ async fn concurrent_scrapes_share_one_render() {
         tasks.push(tokio::spawn(h.clone().oneshot(req("/metrics", &[]))));
     }
     gate.wait_running(1).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Every scrape has joined the render in progress.
+    promhttp_test_support::wait_until(
+        "four scrapes on one render",
+        Duration::from_secs(10),
+        || {
+            let jobs = lock(&h.inner.jobs);
+            jobs.len() == 1 && jobs.values().all(|tx| tx.receiver_count() == 4)
+        },
+    )
+    .await;
     gate.open();
     for t in tasks {
         let r = t.await.unwrap().unwrap();

@@ -1391,6 +1391,7 @@ async fn client_ca_hot_reload() {
     };
     assert!(good.connect(addr).await.is_err());
     dir.put("ca.pem", "ca.pem");
+    // Real time: the acceptor's reload interval (1 ms) runs on std's clock.
     tokio::time::sleep(Duration::from_millis(5)).await;
     good.connect(addr).await.unwrap();
 }
