@@ -276,9 +276,7 @@ async fn run(config: Config) -> Result<(), String> {
     // The metrics listener: promhttp's exporter, beside the app.
     let mut exporter = ExporterBuilder::with_handler(handler);
     if let Some(file) = &config.web_config {
-        exporter = exporter
-            .web_config_file(file)
-            .map_err(|e| format!("--web.config.file: {e}"))?;
+        exporter = exporter.web_config_file(file); // read and checked by start()
     }
     let exporter = exporter
         .listen_address(config.web)

@@ -162,31 +162,69 @@ async fn a_broken_web_config_fails_at_start_naming_the_key() {
     let dir = support::unique_temp_dir("webcfg");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("web.yml");
-    std::fs::write(
-        &file,
-        "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.key\n",
-    )
-    .unwrap();
-    let err = Exporter::builder(Registry::new())
-        .web_config_file(&file)
+    let start_with = |yaml: &str| {
+        std::fs::write(&file, yaml).unwrap();
+        Exporter::builder(Registry::new())
+            .listen_address("127.0.0.1:0")
+            .web_config_file(&file)
+            .start()
+    };
+    let err = start_with("tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.key\n")
+        .await
         .expect_err("refused");
     assert!(matches!(err, ExporterError::WebConfig(_)));
     let text = err.to_string();
     assert!(text.contains("tls_server_config.cert_file"), "{text}");
-    std::fs::write(&file, "basic_auth_users:\n  alice: not-a-bcrypt-hash\n").unwrap();
-    let text = Exporter::builder(Registry::new())
-        .web_config_file(&file)
+    let text = start_with("basic_auth_users:\n  alice: not-a-bcrypt-hash\n")
+        .await
         .err()
         .unwrap()
         .to_string();
     assert!(text.contains("basic_auth_users"), "{text}");
-    std::fs::write(&file, "tls_server_config:\n  unknown_key: 1\n").unwrap();
-    let text = Exporter::builder(Registry::new())
-        .web_config_file(&file)
+    let text = start_with("tls_server_config:\n  unknown_key: 1\n")
+        .await
         .err()
         .unwrap()
         .to_string();
     assert!(text.contains("unknown_key"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_web_config_file_is_read_by_start_not_by_the_setter() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = support::unique_temp_dir("webcfg-late");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("web.yml");
+    // Named before it exists: the setter does not look.
+    let builder = Exporter::builder(Registry::new())
+        .listen_address("127.0.0.1:0")
+        .web_config_file(&file);
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    std::fs::write(&file, format!("basic_auth_users:\n  {USER}: {hash}\n")).unwrap();
+    let h = builder.start().await.unwrap();
+    // What start() read is what serves: basic auth, over plain HTTP.
+    let mut s = tokio::net::TcpStream::connect(h.local_addr())
+        .await
+        .unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    h.shutdown();
+    h.join().await.unwrap();
+    // And a file gone by then is an error from start(), naming it.
+    std::fs::remove_file(&file).unwrap();
+    let err = Exporter::builder(Registry::new())
+        .listen_address("127.0.0.1:0")
+        .web_config_file(&file)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExporterError::WebConfig(_)), "{err}");
+    assert!(err.to_string().contains("web.yml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

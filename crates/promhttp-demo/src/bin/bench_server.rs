@@ -314,13 +314,7 @@ async fn serve(source: Source, args: Args) {
         let mut builder = promhttp::exporter::ExporterBuilder::with_handler(handler(&source))
             .listen_address(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)));
         if let Some(file) = &args.web_config {
-            builder = match builder.web_config_file(file) {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("bench-server: {e}");
-                    std::process::exit(1);
-                }
-            };
+            builder = builder.web_config_file(file);
         }
         let exporter = builder.drain_timeout(DRAIN_TIMEOUT).start().await;
         match exporter {

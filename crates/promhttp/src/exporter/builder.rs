@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::address::ListenAddress;
 use super::handle::{BlockingExporter, ExporterHandle};
-use super::hooks::{wrap_hook, Hook};
+use super::hooks::{wrap_hook, Hook, Registered};
 use super::limits::Limits;
 use super::security::Security;
 use super::server::{Parts, Server};
@@ -51,14 +51,24 @@ pub(super) enum Handler {
     Misused,
 }
 
+/// The web configuration: given, or a file `start()` reads.
+#[cfg(feature = "web-config")]
+pub(super) enum WebSource {
+    Config(Box<web_config::WebConfig>),
+    File(std::path::PathBuf),
+}
+
 /// Configures an exporter; every option has a documented default.
 ///
-/// Setters store what they are given; [`start`](Self::start) (and
-/// [`start_blocking`](Self::start_blocking)) check everything before binding and
-/// refuse what cannot work with [`ExporterError::Config`] naming the option: a
-/// zero timeout, interval or limit, a header limit out of
-/// `MIN_HEADER_BYTES..=MAX_HEADER_BYTES`. Durations may be as long as you like:
-/// past about thirty years they mean "never".
+/// Setters store what they are given: no file is read, no name looked up, no
+/// metric registered until [`start`](Self::start) (or
+/// [`start_blocking`](Self::start_blocking)), which does all of it before
+/// binding, and refuses what cannot work: [`ExporterError::Config`] naming the
+/// option (a zero timeout, interval or limit, a header limit out of
+/// `MIN_HEADER_BYTES..=MAX_HEADER_BYTES`), [`ExporterError::Resolve`] for the
+/// listen address, `ExporterError::WebConfig` for the web configuration file,
+/// [`ExporterError::Register`] for the hook metrics. Durations may be as long as
+/// you like: past about thirty years they mean "never".
 #[must_use]
 pub struct ExporterBuilder {
     pub(super) handler: Handler,
@@ -70,9 +80,10 @@ pub struct ExporterBuilder {
     pub(super) hook: Option<Hook>,
     pub(super) hook_timeout: Duration,
     pub(super) updaters: Vec<(Duration, Hook)>,
-    pub(super) hook_failures: Option<prometheus::IntCounter>,
+    /// Where `start()` registers the hook failure counter.
+    pub(super) hook_registry: Option<prometheus::Registry>,
     #[cfg(feature = "web-config")]
-    pub(super) web: Option<web_config::WebConfig>,
+    pub(super) web: Option<WebSource>,
 }
 
 impl fmt::Debug for ExporterBuilder {
@@ -115,7 +126,7 @@ impl ExporterBuilder {
             hook: None,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             updaters: Vec::new(),
-            hook_failures: None,
+            hook_registry: None,
             #[cfg(feature = "web-config")]
             web: None,
         }
@@ -126,25 +137,33 @@ impl ExporterBuilder {
     /// Default: none of them, plain HTTP.
     #[cfg(feature = "web-config")]
     pub fn web_config(mut self, config: web_config::WebConfig) -> Self {
-        self.web = Some(config);
+        self.web = Some(WebSource::Config(Box::new(config)));
         self
     }
 
-    /// Reads the web configuration from an exporter-toolkit `web-config.yml`
-    /// (what `--web.config.file` names); an invalid file is an error naming the key.
+    /// The web configuration in an exporter-toolkit `web-config.yml` (what
+    /// `--web.config.file` names); it replaces a [`web_config`](Self::web_config)
+    /// given before, and the other way round. The file is read and checked by
+    /// [`start`](Self::start), not here: an unreadable or invalid file is
+    /// [`ExporterError::WebConfig`] from `start()`, naming the key, before
+    /// anything is bound.
     ///
     /// ```no_run
+    /// # async fn run() -> Result<(), promhttp::exporter::ExporterError> {
     /// # use promhttp::exporter::Exporter;
     /// # use promhttp::prometheus::Registry;
     /// let exporter = Exporter::builder(Registry::new())
-    ///     .web_config_file("/etc/exporter/web-config.yml")?;
-    /// # Ok::<(), promhttp::exporter::ExporterError>(())
+    ///     .web_config_file("/etc/exporter/web-config.yml")
+    ///     .start()
+    ///     .await?; // a bad file is reported here
+    /// # exporter.detach();
+    /// # Ok(())
+    /// # }
     /// ```
     #[cfg(feature = "web-config")]
-    pub fn web_config_file(self, path: impl AsRef<std::path::Path>) -> Result<Self, ExporterError> {
-        let config =
-            web_config::WebConfig::from_file(path.as_ref()).map_err(ExporterError::WebConfig)?;
-        Ok(self.web_config(config))
+    pub fn web_config_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.web = Some(WebSource::File(path.into()));
+        self
     }
 
     /// Configures the exporter's handler: `configure` gets its builder, with the
@@ -399,15 +418,14 @@ impl ExporterBuilder {
     }
 
     /// Counts hook and updater failures in
-    /// `promhttp_exporter_hook_failures_total`, registered in `registry`.
-    pub fn instrument_hooks(mut self, registry: &prometheus::Registry) -> prometheus::Result<Self> {
-        let c = prometheus::IntCounter::new(
-            "promhttp_exporter_hook_failures_total",
-            "Scrape hooks and interval updaters that failed, panicked or timed out.",
-        )?;
-        registry.register(Box::new(c.clone()))?;
-        self.hook_failures = Some(c);
-        Ok(self)
+    /// `promhttp_exporter_hook_failures_total`, registered in `registry` by
+    /// [`start`](Self::start) (not here). A registry that already holds a metric
+    /// of that name makes `start()` fail with [`ExporterError::Register`] before
+    /// anything is bound; a `start()` that fails later takes the metric out
+    /// again. Default: not counted.
+    pub fn instrument_hooks(mut self, registry: &prometheus::Registry) -> Self {
+        self.hook_registry = Some(registry.clone());
+        self
     }
 
     /// Every check that needs no I/O.
@@ -459,9 +477,10 @@ impl ExporterBuilder {
         Ok(())
     }
 
-    /// Checks the configuration, builds everything it needs (TLS, basic auth), and
-    /// only then binds: a configuration that cannot serve never holds the port.
-    fn prepare(mut self) -> Result<(Server, ListenAddress), ExporterError> {
+    /// Checks the configuration, reads the web configuration file, builds
+    /// everything it needs (TLS, basic auth), registers the hook failure counter,
+    /// and only then binds: a configuration that cannot serve never holds the port.
+    fn prepare(mut self) -> Result<(Server, ListenAddress, Option<Registered>), ExporterError> {
         self.check()?;
         let handler = match std::mem::replace(&mut self.handler, Handler::Misused) {
             Handler::Builder(b) => b.build(),
@@ -469,9 +488,22 @@ impl ExporterBuilder {
             Handler::Misused => return Err(misused()),
         };
         #[cfg(feature = "web-config")]
-        let security = Security::from_config(self.web.as_ref())?;
+        let security = {
+            let web = match self.web.take() {
+                None => None,
+                Some(WebSource::Config(c)) => Some(*c),
+                Some(WebSource::File(path)) => Some(
+                    web_config::WebConfig::from_file(&path).map_err(ExporterError::WebConfig)?,
+                ),
+            };
+            Security::from_config(web.as_ref())?
+        };
         #[cfg(not(feature = "web-config"))]
         let security = Security::default();
+        let registered = match &self.hook_registry {
+            None => None,
+            Some(registry) => Some(Registered::hook_failures(registry)?),
+        };
         let server = Server::new(Parts {
             handler,
             security,
@@ -480,11 +512,11 @@ impl ExporterBuilder {
             http2: self.http2,
             hook: self.hook,
             hook_timeout: self.hook_timeout,
-            hook_failures: self.hook_failures,
+            hook_failures: registered.as_ref().map(Registered::counter),
             updaters: self.updaters,
             limits: self.limits,
         });
-        Ok((server, self.addr))
+        Ok((server, self.addr, registered))
     }
 
     /// Binds the listener and serves in the current tokio runtime until
@@ -493,8 +525,16 @@ impl ExporterBuilder {
     /// The listen backlog is at least [`max_connections`](Self::max_connections)
     /// (and 1024), within what the system allows (`net.core.somaxconn` on Linux).
     pub async fn start(self) -> Result<ExporterHandle, ExporterError> {
-        let (server, addr) = self.prepare()?;
-        let (listener, local_addr) = addr.bind(server.backlog()).await?;
+        let (server, addr, registered) = self.prepare()?;
+        let (listener, local_addr) = match addr.bind(server.backlog()).await {
+            Ok(bound) => bound,
+            Err(e) => {
+                if let Some(r) = registered {
+                    r.undo();
+                }
+                return Err(e);
+            }
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         tracing::info!(address = %local_addr, path = %server.metrics_path(), "exporter listening");
         let task = tokio::spawn(server.serve(listener, stop_rx));

@@ -27,6 +27,15 @@ pub enum ExporterError {
         /// Why.
         source: std::io::Error,
     },
+    /// A metric of the exporter's own could not be registered (a metric of that
+    /// name is already in the registry, say). Found by `start()`, before anything
+    /// is bound.
+    Register {
+        /// The metric's name.
+        name: String,
+        /// Why.
+        source: prometheus::Error,
+    },
     /// The configuration cannot work (an empty metrics path, a zero timeout, ...);
     /// the message names the option. Found by `start()`, before anything is bound.
     Config(String),
@@ -46,6 +55,9 @@ impl fmt::Display for ExporterError {
             ExporterError::Resolve { addr, source } => {
                 write!(f, "cannot resolve listen address {addr:?}: {source}")
             }
+            ExporterError::Register { name, source } => {
+                write!(f, "cannot register exporter metric {name}: {source}")
+            }
             ExporterError::Config(m) => write!(f, "invalid exporter configuration: {m}"),
             ExporterError::Runtime(e) => write!(f, "cannot start the exporter runtime: {e}"),
             ExporterError::Task(m) => write!(f, "exporter task failed: {m}"),
@@ -61,6 +73,7 @@ impl std::error::Error for ExporterError {
             ExporterError::Bind { source, .. } | ExporterError::Resolve { source, .. } => {
                 Some(source)
             }
+            ExporterError::Register { source, .. } => Some(source),
             ExporterError::Runtime(e) => Some(e),
             #[cfg(feature = "web-config")]
             ExporterError::WebConfig(e) => Some(e),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::ExporterError;
 use crate::gather::panic_message;
 
 pub(super) type HookFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -25,6 +26,49 @@ where
         let fut = hook();
         Box::pin(async move { fut.await.map_err(|e| e.to_string()) }) as HookFuture
     })
+}
+
+/// The hook failure counter, registered by `start()`; undone if `start()` fails
+/// after registering.
+pub(super) struct Registered {
+    registry: prometheus::Registry,
+    counter: prometheus::IntCounter,
+}
+
+impl Registered {
+    /// `promhttp_exporter_hook_failures_total`, registered in `registry`.
+    pub(super) fn hook_failures(registry: &prometheus::Registry) -> Result<Self, ExporterError> {
+        const NAME: &str = "promhttp_exporter_hook_failures_total";
+        let register = || {
+            let counter = prometheus::IntCounter::new(
+                NAME,
+                "Scrape hooks and interval updaters that failed, panicked or timed out.",
+            )?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        match register() {
+            Ok(counter) => Ok(Registered {
+                registry: registry.clone(),
+                counter,
+            }),
+            Err(source) => Err(ExporterError::Register {
+                name: NAME.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    pub(super) fn counter(&self) -> prometheus::IntCounter {
+        self.counter.clone()
+    }
+
+    /// Takes the counter out of the registry again.
+    pub(super) fn undo(self) {
+        if let Err(e) = self.registry.unregister(Box::new(self.counter)) {
+            tracing::debug!("unregistering the hook failure counter: {e}");
+        }
+    }
 }
 
 /// The `on_scrape` hook, run once for all scrapes that arrive while it runs.

@@ -233,7 +233,6 @@ async fn hook_runs_before_every_scrape_and_failures_do_not_break_it() {
             }
         })
         .instrument_hooks(&r)
-        .unwrap()
         .start()
         .await
         .unwrap();
@@ -258,6 +257,55 @@ async fn hook_runs_before_every_scrape_and_failures_do_not_break_it() {
     // Other paths do not run the hook.
     raw(addr, "GET", "/").await;
     assert_eq!(calls.load(Ordering::SeqCst), 4);
+    h.shutdown();
+    h.join().await.unwrap();
+}
+
+#[tokio::test]
+async fn hook_metrics_are_registered_by_start_and_taken_out_when_start_fails() {
+    const NAME: &str = "promhttp_exporter_hook_failures_total";
+    let registered = |r: &Registry| r.gather().iter().any(|f| f.name() == NAME);
+    let r = Registry::new();
+    // A start that fails at the bind leaves nothing registered behind.
+    let busy = std::net::TcpListener::bind(local()).unwrap();
+    let builder = Exporter::builder(Registry::new())
+        .listen_address(busy.local_addr().unwrap())
+        .instrument_hooks(&r);
+    assert!(!registered(&r), "registered by the setter");
+    let err = builder.start().await.unwrap_err();
+    assert!(matches!(err, ExporterError::Bind { .. }), "{err}");
+    assert!(!registered(&r), "left registered by a failed start");
+    // A start that works registers it.
+    let h = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .instrument_hooks(&r)
+        .start()
+        .await
+        .unwrap();
+    assert!(registered(&r));
+    // A second exporter counting into the same registry: refused, port never bound.
+    let port = std::net::TcpListener::bind(local())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = Exporter::builder(Registry::new())
+        .listen_address(port)
+        .instrument_hooks(&r)
+        .start()
+        .await
+        .unwrap_err();
+    match &err {
+        ExporterError::Register { name, source } => {
+            assert_eq!(name, NAME);
+            assert!(matches!(source, prometheus::Error::AlreadyReg), "{source}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot register exporter metric {NAME}: ")),
+        "{err}"
+    );
     h.shutdown();
     h.join().await.unwrap();
 }
