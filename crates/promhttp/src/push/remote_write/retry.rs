@@ -1,6 +1,6 @@
 //! Retry delays: the capped exponential backoff and `Retry-After` parsing.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The delay before retry number `retry` (0 for the first retry): `min * 2^retry`,
 /// at most `max`.
@@ -9,66 +9,26 @@ pub(super) fn backoff_delay(min: Duration, max: Duration, retry: u32) -> Duratio
     min.checked_mul(factor).unwrap_or(max).min(max)
 }
 
-/// Parses a `Retry-After` value: delay-seconds, or an IMF-fixdate HTTP date
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`) relative to `now` (a date in the past is a
-/// zero delay). `None` when it is neither.
+/// Parses a `Retry-After` value: delay-seconds, or an HTTP date (any of the three
+/// forms RFC 9110 asks recipients to accept: `Sun, 06 Nov 1994 08:49:37 GMT`,
+/// `Sunday, 06-Nov-94 08:49:37 GMT`, `Sun Nov  6 08:49:37 1994`) relative to
+/// `now` (a date in the past is a zero delay). `None` when it is neither.
+/// Absurdly large values saturate; the caller caps the delay anyway.
 pub(super) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Saturate absurd values; the caller caps them anyway.
         return Some(Duration::from_secs(
             value.parse::<u64>().unwrap_or(u64::MAX / 2),
         ));
     }
-    let when = parse_imf_fixdate(value)?;
+    let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-fn parse_imf_fixdate(s: &str) -> Option<SystemTime> {
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let b = s.as_bytes();
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u64> {
-        let t = s.get(r)?;
-        if t.bytes().all(|c| c.is_ascii_digit()) {
-            t.parse().ok()
-        } else {
-            None
-        }
-    };
-    let day = num(5..7)?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| s.get(8..11) == Some(*m))? as u64 + 1;
-    let year = num(12..16)?;
-    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
-        return None;
-    }
-    let (hour, min, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 || year < 1970 {
-        return None;
-    }
-    // Days since the epoch (Howard Hinnant's days_from_civil).
-    let (y, m) = if month <= 2 {
-        (year as i64 - 1, month as i64 + 9)
-    } else {
-        (year as i64, month as i64 - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + (hour * 3600 + min * 60 + sec) as i64;
-    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
@@ -99,10 +59,18 @@ mod tests {
         );
         assert_eq!(parse_retry_after(" 3 ", now), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
-            Some(Duration::from_secs(10))
-        );
+        // The three date forms a recipient must accept.
+        for form in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(form, now),
+                Some(Duration::from_secs(10)),
+                "{form}"
+            );
+        }
         // A date in the past: retry now.
         assert_eq!(
             parse_retry_after(
@@ -111,25 +79,62 @@ mod tests {
             ),
             Some(Duration::ZERO)
         );
+        // A leap day, and the epoch.
         assert_eq!(
-            parse_imf_fixdate("Thu, 29 Feb 2024 23:59:59 GMT"),
-            Some(UNIX_EPOCH + Duration::from_secs(1_709_251_199))
+            parse_retry_after("Thu, 29 Feb 2024 23:59:59 GMT", UNIX_EPOCH),
+            Some(Duration::from_secs(1_709_251_199))
         );
         assert_eq!(
-            parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"),
-            Some(UNIX_EPOCH)
+            parse_retry_after("Thu, 01 Jan 1970 00:01:40 GMT", UNIX_EPOCH),
+            Some(Duration::from_secs(100))
         );
         for bad in [
             "",
             "-1",
             "1.5",
+            "+5",
             "soon",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 06 Foo 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",
+            "Sun, 31 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT trailing",
+            "Ünï, 06 Nov 1994 08:49:37 GMT",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_retry_after_values_saturate() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // More seconds than u64 holds: a very long delay, not an error or a panic.
+        let huge = "9".repeat(400);
+        assert_eq!(
+            parse_retry_after(&huge, now),
+            Some(Duration::from_secs(u64::MAX / 2))
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        // The latest date there is: thousands of years, still a Duration.
+        let far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).unwrap();
+        assert!(far > Duration::from_secs(250_000_000_000), "{far:?}");
+    }
+
+    proptest::proptest! {
+        /// Whatever a receiver sends, parsing neither panics nor goes below zero;
+        /// digits are always seconds.
+        #[test]
+        fn any_header_value_is_safe(value in "\\PC{0,40}", secs in 0u64..1_000_000_000) {
+            let now = UNIX_EPOCH + Duration::from_secs(secs);
+            let _ = parse_retry_after(&value, now);
+            proptest::prop_assert_eq!(
+                parse_retry_after(&secs.to_string(), now),
+                Some(Duration::from_secs(secs))
+            );
         }
     }
 }
