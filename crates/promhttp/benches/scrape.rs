@@ -12,9 +12,9 @@ mod workload;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http::Request;
 use promhttp::encode::{encode, EncodeOptions, Format};
-use promhttp::gather::{from_proto, normalize, Gathered};
+use promhttp::gather::{normalize, Gathered};
 use promhttp::prometheus::{Encoder, ProtobufEncoder, Registry};
-use promhttp::MetricsHandler;
+use promhttp::{Gather, MetricsHandler};
 
 fn stages(c: &mut Criterion) {
     let reg = Registry::new();
@@ -26,14 +26,14 @@ fn stages(c: &mut Criterion) {
     g.bench_function("gather/model", |b| {
         b.iter(|| {
             let mut out = Gathered::default();
-            from_proto(reg.gather(), &mut out);
+            reg.gather_into(&mut out);
             normalize(&mut out);
             out
         })
     });
 
     let mut page = Gathered::default();
-    from_proto(reg.gather(), &mut page);
+    reg.gather_into(&mut page);
     normalize(&mut page);
     let mut buf = Vec::new();
     for (name, format) in [

@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use promhttp::encode::{encode, EncodeOptions, Format};
-use promhttp::gather::{from_proto, gather_all, normalize, Gathered};
+use promhttp::gather::{gather_all, normalize, Gathered};
 use promhttp::prometheus::Registry;
 use promhttp::shutdown_signal;
 use promhttp::HandlerBuilder;
@@ -193,7 +193,7 @@ fn encode_bench(source: &Source, bridge: Bridge, secs: f64) {
     };
     let gathered = || {
         let mut g = Gathered::default();
-        from_proto(reg.gather(), &mut g);
+        reg.gather_into(&mut g);
         normalize(&mut g);
         g
     };

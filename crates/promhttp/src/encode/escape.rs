@@ -11,17 +11,17 @@
 
 /// Appends a label value with `\`, `"` and LF escaped.
 #[inline]
-pub fn write_label_value(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn write_label_value(out: &mut Vec<u8>, value: &str) {
     write_escaped(out, value.as_bytes(), true);
 }
 
 /// Appends help text for text format 0.0.4: `\` and LF escaped, `"` literal.
-pub fn write_help_text(out: &mut Vec<u8>, help: &str) {
+pub(crate) fn write_help_text(out: &mut Vec<u8>, help: &str) {
     write_escaped(out, help.as_bytes(), false);
 }
 
 /// Appends help text for OpenMetrics: `\`, LF and `"` escaped.
-pub fn write_help_openmetrics(out: &mut Vec<u8>, help: &str) {
+pub(crate) fn write_help_openmetrics(out: &mut Vec<u8>, help: &str) {
     write_escaped(out, help.as_bytes(), true);
 }
 

@@ -10,14 +10,9 @@
 //! OpenMetrics additionally needs a `.` or an exponent in every float (`1.0`, `0.0`,
 //! `42.0`), which [`write_om_float`] adds.
 
-/// Appends `v` as Go's `%g` with shortest precision (text format 0.0.4).
-///
-/// ```
-/// let mut out = Vec::new();
-/// promhttp::encode::float::write_float(&mut out, 1e6);
-/// assert_eq!(out, b"1e+06");
-/// ```
-pub fn write_float(out: &mut Vec<u8>, v: f64) {
+/// Appends `v` as Go's `%g` with shortest precision (text format 0.0.4): `1e6` is
+/// `1e+06`.
+pub(crate) fn write_float(out: &mut Vec<u8>, v: f64) {
     if let Some(i) = small_integer(v) {
         write_i64(out, i);
         return;
@@ -26,14 +21,8 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
 }
 
 /// Appends `v` in OpenMetrics form: as [`write_float`], plus `.0` when the result
-/// would otherwise look like an integer.
-///
-/// ```
-/// let mut out = Vec::new();
-/// promhttp::encode::float::write_om_float(&mut out, 1.0);
-/// assert_eq!(out, b"1.0");
-/// ```
-pub fn write_om_float(out: &mut Vec<u8>, v: f64) {
+/// would otherwise look like an integer: `1.0` is `1.0`, not `1`.
+pub(crate) fn write_om_float(out: &mut Vec<u8>, v: f64) {
     if let Some(i) = small_integer(v) {
         write_i64(out, i);
         out.extend_from_slice(b".0");
@@ -83,7 +72,7 @@ impl FloatCache {
 }
 
 /// Appends an unsigned integer in decimal.
-pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -98,7 +87,7 @@ pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Appends a signed integer in decimal.
-pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
         out.push(b'-');
     }

@@ -21,8 +21,8 @@
 //! assert_eq!(out, b"# HELP up_total Ups.\n# TYPE up_total counter\nup_total 1\n");
 //! ```
 
-pub mod escape;
-pub mod float;
+pub(crate) mod escape;
+pub(crate) mod float;
 pub mod openmetrics;
 pub mod protobuf;
 pub mod text;

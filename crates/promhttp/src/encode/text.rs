@@ -4,9 +4,10 @@
 //! sample. Histograms write their buckets with an `le` label (a `+Inf` bucket equal
 //! to the count is added when missing), then `_sum` and `_count`; summaries write
 //! their quantiles with a `quantile` label, then `_sum` and `_count`. Numbers use
-//! Go's shortest form ([`super::float`]), timestamps are integer milliseconds, and
-//! exemplars, units and created times are never written: this format has no place
-//! for them, and Prometheus rejects a text scrape that carries exemplars.
+//! Go's shortest form (`strconv.FormatFloat(v, 'g', -1, 64)`: `1e+06`, `0.0001`),
+//! timestamps are integer milliseconds, and exemplars, units and created times are
+//! never written: this format has no place for them, and Prometheus rejects a text
+//! scrape that carries exemplars.
 //!
 //! The output is the same, byte for byte, as Go's `expfmt` for the same families,
 //! except that an empty help omits the `# HELP` line.

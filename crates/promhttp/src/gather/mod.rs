@@ -45,7 +45,9 @@ mod tests;
 
 pub use self::error::{GatherError, GatherErrorKind};
 pub use self::normalize::normalize;
-pub use self::prometheus::{from_proto, DefaultRegistry};
+#[cfg(feature = "remote-write")]
+pub(crate) use self::prometheus::from_proto;
+pub use self::prometheus::DefaultRegistry;
 
 /// A source of metric families.
 ///

@@ -40,7 +40,7 @@ impl Gather for DefaultRegistry {
 }
 
 /// Moves what `prometheus` `gather()` returned into the model.
-pub fn from_proto(families: Vec<proto::MetricFamily>, out: &mut Gathered) {
+pub(crate) fn from_proto(families: Vec<proto::MetricFamily>, out: &mut Gathered) {
     out.families.reserve(families.len());
     for mut mf in families {
         let name = mf.name.take().unwrap_or_default();

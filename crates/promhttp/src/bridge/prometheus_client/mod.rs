@@ -64,7 +64,7 @@ use crate::gather::{Gather, GatherError, GatherErrorKind, Gathered};
 
 mod parse;
 
-pub use parse::parse_openmetrics;
+use parse::parse_openmetrics;
 
 static LAST_LEN: AtomicUsize = AtomicUsize::new(1024);
 

@@ -14,7 +14,7 @@ use std::hash::{Hash, Hasher};
 /// to `out`; a family with a problem is left out and reported in `out.errors`.
 ///
 /// A trailing `# EOF` is accepted but not required.
-pub fn parse_openmetrics(text: &str, out: &mut Gathered) {
+pub(super) fn parse_openmetrics(text: &str, out: &mut Gathered) {
     let mut current: Option<Pending> = None;
     let mut eof = false;
     for line in text.lines() {

@@ -140,4 +140,3 @@ pub use handle::{RemoteWriteHandle, ShutdownReport};
 pub use metrics::RemoteWriteMetrics;
 pub use sender::REMOTE_WRITE_VERSION;
 pub use series::{to_time_series, Sample, TimeSeries};
-pub use wire::{encode_compressed, encode_write_request};

@@ -60,7 +60,7 @@ fn series_len(ts: &TimeSeries) -> usize {
 /// Label        { string name = 1; string value = 2; }
 /// Sample       { double value = 1; int64 timestamp = 2; }
 /// ```
-pub fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
+pub(super) fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
     let total: usize = series.iter().map(|s| delimited_len(series_len(s))).sum();
     out.reserve(total);
     for ts in series {
@@ -88,18 +88,8 @@ pub fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
 }
 
 /// [`encode_write_request`] compressed with snappy's block format (not the framed
-/// format), as remote write sends it.
-///
-/// # Panics
-///
-/// When the uncompressed request is larger than snappy's block format allows
-/// (4 GiB - 1). The writer itself never asks for that: it cuts its batches
-/// below the limit.
-pub fn encode_compressed(series: &[TimeSeries]) -> Vec<u8> {
-    try_encode_compressed(series).expect("snappy compression of a remote write request")
-}
-
-/// [`encode_compressed`], with an error instead of a panic for requests over 4 GiB.
+/// format), as remote write sends it; an error for requests over 4 GiB - 1, which
+/// that format cannot hold (the writer cuts its batches below the limit).
 pub(super) fn try_encode_compressed(series: &[TimeSeries]) -> Result<Vec<u8>, snap::Error> {
     let mut raw = Vec::new();
     encode_write_request(series, &mut raw);
@@ -222,7 +212,7 @@ mod tests {
             .collect();
         let mut raw = Vec::new();
         encode_write_request(&many, &mut raw);
-        let compressed = encode_compressed(&many);
+        let compressed = try_encode_compressed(&many).unwrap();
         assert!(
             compressed.len() < raw.len() / 2,
             "{} vs {}",
