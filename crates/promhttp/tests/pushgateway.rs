@@ -319,7 +319,13 @@ async fn put_replaces_the_group_post_keeps_other_metrics_delete_removes_it() {
         .unwrap();
 
     pusher.delete().await.unwrap();
-    assert!(gw.group(&want).await.is_none(), "group still there");
+    let g = &gw;
+    eventually(
+        Duration::from_secs(10),
+        "the group deleted",
+        || async move { g.group(&want).await.is_none() },
+    )
+    .await;
     assert!(gw
         .group(&[("job", "batch"), ("instance", "other")])
         .await
@@ -543,7 +549,9 @@ fn blocking_push_outside_a_runtime() {
     let group = rt.block_on(gw.group(&want)).expect("group");
     assert!(group.get("demo_requests_total").is_none());
     pusher.delete_blocking().unwrap();
-    assert!(rt.block_on(gw.group(&want)).is_none());
+    support::wait_until_blocking("the group deleted", Duration::from_secs(10), || {
+        rt.block_on(gw.group(&want)).is_none()
+    });
 }
 
 async fn blocking_inside(flavor: &str) {
@@ -566,7 +574,13 @@ async fn blocking_inside(flavor: &str) {
         .unwrap();
     assert_eq!(value_of(&gw.group(&want).await.unwrap(), "extra"), "2");
     pusher.delete_blocking().unwrap();
-    assert!(gw.group(&want).await.is_none());
+    let g = &gw;
+    eventually(
+        Duration::from_secs(10),
+        "the group deleted",
+        || async move { g.group(&want).await.is_none() },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -581,7 +595,8 @@ async fn blocking_push_inside_a_multi_thread_runtime() {
     blocking_inside("multi_thread").await;
 }
 
-/// Polls `check` every 50 ms until it is true; panics after `limit`.
+/// Polls `check` every 50 ms until it is true; panics after `limit`. (The gateway
+/// applies a DELETE after answering it, `202 Accepted`: a test polls for its effect.)
 async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -667,7 +682,13 @@ async fn periodic_pusher_adds_and_deletes_on_shutdown_when_asked() {
     assert_eq!(value_of(&group, "theirs"), "5");
     assert_eq!(value_of(&group, "ours"), "1");
     handle.shutdown().await.unwrap();
-    assert!(gw.group(&want).await.is_none(), "group not deleted");
+    let g = &gw;
+    eventually(
+        Duration::from_secs(10),
+        "the group deleted",
+        || async move { g.group(&want).await.is_none() },
+    )
+    .await;
 }
 
 #[tokio::test]
