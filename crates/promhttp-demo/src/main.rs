@@ -282,6 +282,7 @@ async fn run(config: Config) -> Result<(), String> {
         .listen_address(config.web)
         .drain_timeout(config.limits.drain_timeout)
         .metrics_path(config.path.clone())
+        .graceful_shutdown(shutdown_signal())
         .landing_page(Some(LandingPage {
             name: "promhttp-demo".to_owned(),
             description: "An instrumented demo service.".to_owned(),
@@ -300,12 +301,11 @@ async fn run(config: Config) -> Result<(), String> {
     tokio::spawn(simulate(metrics));
     // On SIGTERM or SIGINT both listeners stop accepting and drain at the same
     // time, each for at most the drain timeout: the whole stop is bounded.
-    let stop = async {
-        shutdown_signal().await;
-        exporter.shutdown();
-    };
-    app_server::serve(app_listener, app, config.limits, stop).await;
-    exporter.join().await.map_err(|e| e.to_string())?;
+    let ((), exporter) = tokio::join!(
+        app_server::serve(app_listener, app, config.limits, shutdown_signal()),
+        exporter.wait(),
+    );
+    exporter.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -121,8 +121,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth() {
         )
         .await;
     assert!(v.is_ok(), "{v:?}");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,8 +152,7 @@ async fn prometheus_scrapes_with_client_certificates() {
         .start()
         .await;
     prom.expect_target_up(Duration::from_secs(30)).await;
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -213,8 +211,7 @@ async fn the_web_config_file_is_read_by_start_not_by_the_setter() {
     let mut answer = String::new();
     s.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
     // And a file gone by then is an error from start(), naming it.
     std::fs::remove_file(&file).unwrap();
     let err = Exporter::builder(Registry::new())
@@ -255,6 +252,5 @@ async fn security_headers_are_on_every_answer_including_401() {
     assert!(head.contains(" 401"), "{head}");
     assert!(head.contains("www-authenticate: basic"), "{head}");
     assert!(head.contains("x-frame-options: deny"), "{head}");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }

@@ -90,8 +90,7 @@ async fn alive(addr: SocketAddr) {
 }
 
 async fn stop(h: ExporterHandle) {
-    h.shutdown();
-    tokio::time::timeout(Duration::from_secs(15), h.join())
+    tokio::time::timeout(Duration::from_secs(15), h.shutdown())
         .await
         .expect("the exporter stops within 15 s")
         .unwrap();

@@ -37,6 +37,5 @@ async fn prometheus_scrapes_the_exporter_over_http() {
         )
         .await;
     assert!(series.is_ok(), "{series:?}");
-    handle.shutdown();
-    handle.join().await.unwrap();
+    handle.shutdown().await.unwrap();
 }

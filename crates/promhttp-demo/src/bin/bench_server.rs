@@ -324,8 +324,7 @@ async fn serve(source: Source, args: Args) {
                     h.local_addr()
                 );
                 shutdown_signal().await;
-                h.shutdown();
-                if let Err(e) = h.join().await {
+                if let Err(e) = h.shutdown().await {
                     eprintln!("bench-server: {e}");
                     std::process::exit(1);
                 }

@@ -14,7 +14,7 @@ use super::handle::{BlockingExporter, ExporterHandle};
 use super::hooks::{wrap_hook, Hook, Registered};
 use super::limits::Limits;
 use super::security::Security;
-use super::server::{Parts, Server};
+use super::server::{Parts, Server, Signal};
 use super::{
     ExporterError, LandingPage, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT,
     DEFAULT_HOOK_TIMEOUT, DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS, DEFAULT_IDLE_TIMEOUT,
@@ -82,6 +82,7 @@ pub struct ExporterBuilder {
     pub(super) updaters: Vec<(Duration, Hook)>,
     /// Where `start()` registers the hook failure counter.
     pub(super) hook_registry: Option<prometheus::Registry>,
+    pub(super) graceful: Option<Signal>,
     #[cfg(feature = "web-config")]
     pub(super) web: Option<WebSource>,
 }
@@ -127,6 +128,7 @@ impl ExporterBuilder {
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             updaters: Vec::new(),
             hook_registry: None,
+            graceful: None,
             #[cfg(feature = "web-config")]
             web: None,
         }
@@ -428,6 +430,30 @@ impl ExporterBuilder {
         self
     }
 
+    /// Stops the exporter gracefully when `signal` resolves, as
+    /// [`ExporterHandle::shutdown`] does; [`ExporterHandle::wait`] (or
+    /// [`BlockingExporter::wait`]) then returns. The future runs on the
+    /// exporter's runtime, from `start()` on. Default: none (the exporter stops
+    /// when its handle says so).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), promhttp::exporter::ExporterError> {
+    /// use promhttp::exporter::Exporter;
+    /// use promhttp::shutdown_signal;
+    ///
+    /// let exporter = Exporter::builder(promhttp::prometheus::Registry::new())
+    ///     .graceful_shutdown(shutdown_signal()) // SIGTERM or Ctrl-C
+    ///     .start()
+    ///     .await?;
+    /// println!("serving on {}", exporter.local_addr());
+    /// exporter.wait().await // until the signal, then drained
+    /// # }
+    /// ```
+    pub fn graceful_shutdown(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.graceful = Some(Box::pin(signal));
+        self
+    }
+
     /// Every check that needs no I/O.
     fn check(&self) -> Result<(), ExporterError> {
         if matches!(self.handler, Handler::Misused) {
@@ -520,11 +546,14 @@ impl ExporterBuilder {
     }
 
     /// Binds the listener and serves in the current tokio runtime until
-    /// [`ExporterHandle::shutdown`] — or until the handle is dropped: keep it.
+    /// [`ExporterHandle::shutdown`], the [`graceful_shutdown`](Self::graceful_shutdown)
+    /// future, or until the handle is dropped: keep it, or
+    /// [`detach`](ExporterHandle::detach) it.
     ///
     /// The listen backlog is at least [`max_connections`](Self::max_connections)
     /// (and 1024), within what the system allows (`net.core.somaxconn` on Linux).
-    pub async fn start(self) -> Result<ExporterHandle, ExporterError> {
+    pub async fn start(mut self) -> Result<ExporterHandle, ExporterError> {
+        let graceful = self.graceful.take();
         let (server, addr, registered) = self.prepare()?;
         let (listener, local_addr) = match addr.bind(server.backlog()).await {
             Ok(bound) => bound,
@@ -537,24 +566,24 @@ impl ExporterBuilder {
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         tracing::info!(address = %local_addr, path = %server.metrics_path(), "exporter listening");
-        let task = tokio::spawn(server.serve(listener, stop_rx));
+        let task = tokio::spawn(server.serve_until(listener, stop_rx, graceful));
         Ok(ExporterHandle::new(local_addr, stop_tx, task))
     }
 
     /// Serves until `shutdown` completes, then drains and returns
     /// (`prometheus-hyper`'s `Server::run(registry, addr, shutdown)` in one call).
     /// Give it [`shutdown_signal()`](crate::shutdown_signal) to stop on `SIGTERM`
-    /// and `SIGINT`.
+    /// and `SIGINT`. `shutdown` runs in the caller's task, so it need not be
+    /// `Send`; a [`graceful_shutdown`](Self::graceful_shutdown) future stops it too.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ExporterError> {
         let handle = self.start().await?;
         shutdown.await;
-        handle.shutdown();
-        handle.join().await
+        handle.shutdown().await
     }
 
     /// Serves on a thread of its own with its own runtime, for programs that are
-    /// not async (`prometheus_exporter::start`). Dropping the returned handle, or
-    /// calling [`BlockingExporter::stop`], shuts it down.
+    /// not async (`prometheus_exporter::start`). [`BlockingExporter::shutdown`]
+    /// stops it and waits; dropping the returned handle stops it without waiting.
     pub fn start_blocking(self) -> Result<BlockingExporter, ExporterError> {
         self.check()?;
         let drain = self.limits.drain_timeout;

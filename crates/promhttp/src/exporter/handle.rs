@@ -1,4 +1,5 @@
-//! Handles of a running exporter: async and blocking.
+//! Handles of a running exporter: async and blocking, with the same verbs:
+//! `shutdown` stops and waits, `wait` waits for the end, `detach` lets it run.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,12 +10,19 @@ use tokio::sync::watch;
 use super::ExporterError;
 use crate::gather::panic_message;
 
-/// A running exporter.
+/// A running exporter, from [`ExporterBuilder::start`](super::ExporterBuilder::start).
 ///
-/// Dropping the handle stops the exporter (gracefully, as
-/// [`shutdown`](Self::shutdown) does): keep it as long as the exporter should
-/// serve, or call [`detach`](Self::detach) to let it run until its runtime stops.
-/// Dropping it unused is a compile-time warning:
+/// - [`shutdown`](Self::shutdown)`.await` stops it gracefully and waits for the
+///   end: no new connections, scrapes in flight get the drain timeout to finish,
+///   then every connection is closed.
+/// - [`wait`](Self::wait)`.await` waits for it to end on its own: when the
+///   future given to [`graceful_shutdown`](super::ExporterBuilder::graceful_shutdown)
+///   resolves (without one, it serves until the runtime stops).
+/// - [`detach`](Self::detach) lets it serve until the runtime stops.
+/// - Dropping the handle stops the exporter as `shutdown` does, but does not wait:
+///   the drain goes on in the background as long as the runtime runs. Keep the
+///   handle as long as the exporter should serve; dropping it unused is a
+///   compile-time warning:
 ///
 /// ```compile_fail
 /// #![deny(unused_must_use)]
@@ -37,7 +45,7 @@ use crate::gather::panic_message;
 /// # }
 /// ```
 #[derive(Debug)]
-#[must_use = "dropping the handle stops the exporter: keep it, or call .detach()"]
+#[must_use = "dropping the handle stops the exporter: keep it, call .wait().await, or .detach()"]
 pub struct ExporterHandle {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -62,25 +70,27 @@ impl ExporterHandle {
         self.local_addr
     }
 
-    /// Starts a graceful shutdown: no new connections; scrapes in flight finish
-    /// within the drain timeout, then every connection is closed.
-    /// [`join`](Self::join) waits for the end.
-    pub fn shutdown(&self) {
+    /// Stops gracefully and waits until the exporter has stopped: no new
+    /// connections; scrapes in flight finish within the
+    /// [drain timeout](super::ExporterBuilder::drain_timeout), then every
+    /// connection is closed. So it returns within about the drain timeout.
+    /// An error says the server task panicked or was cancelled.
+    pub async fn shutdown(self) -> Result<(), ExporterError> {
         let _ = self.stop.send(true);
+        self.wait().await
     }
 
-    /// Lets the exporter run without a handle, until the runtime it was started
-    /// on shuts down (for `#[tokio::main]`, when `main` returns). The exporter can
-    /// no longer be stopped gracefully from the program.
-    pub fn detach(self) {
-        let ExporterHandle { stop, .. } = self;
-        // The server stops when every sender is gone; this one is never dropped.
-        std::mem::forget(stop);
-    }
-
-    /// Waits until the server has stopped.
-    pub async fn join(self) -> Result<(), ExporterError> {
-        self.task.await.map_err(|e| {
+    /// Waits until the exporter ends on its own: after the future given to
+    /// [`graceful_shutdown`](super::ExporterBuilder::graceful_shutdown) resolves
+    /// and the drain is done. Without one it serves for as long as the runtime
+    /// runs (`Exporter::builder(r).start().await?.wait().await` is a program
+    /// that only exports). An error says the server task panicked or was
+    /// cancelled.
+    pub async fn wait(self) -> Result<(), ExporterError> {
+        let ExporterHandle { stop, task, .. } = self;
+        let ended = task.await;
+        drop(stop);
+        ended.map_err(|e| {
             ExporterError::Task(if e.is_panic() {
                 panic_message(&*e.into_panic())
             } else {
@@ -88,16 +98,32 @@ impl ExporterHandle {
             })
         })
     }
+
+    /// Lets the exporter run without a handle, until the runtime it was started
+    /// on shuts down (for `#[tokio::main]`, when `main` returns) or the
+    /// [`graceful_shutdown`](super::ExporterBuilder::graceful_shutdown) future
+    /// resolves. The program can no longer stop it otherwise.
+    pub fn detach(self) {
+        let ExporterHandle { stop, .. } = self;
+        // The server stops when every sender is gone; this one is never dropped.
+        std::mem::forget(stop);
+    }
 }
 
-/// An exporter running on its own thread; see
-/// [`ExporterBuilder::start_blocking`](super::ExporterBuilder::start_blocking).
+/// An exporter running on a thread of its own, from
+/// [`ExporterBuilder::start_blocking`](super::ExporterBuilder::start_blocking):
+/// the same verbs as [`ExporterHandle`], for code that is not async.
 ///
-/// Dropping it stops the exporter and waits for its thread, as
-/// [`stop`](Self::stop) does: keep it as long as the exporter should serve, or
-/// call [`detach`](Self::detach) to let it serve until the process exits.
+/// - [`shutdown`](Self::shutdown) stops it gracefully and waits for its thread.
+/// - [`wait`](Self::wait) waits for it to end on its own (after the
+///   [`graceful_shutdown`](super::ExporterBuilder::graceful_shutdown) future
+///   resolves; without one, never).
+/// - [`detach`](Self::detach) lets it serve until the process exits (what
+///   `prometheus_exporter::start` does).
+/// - Dropping it stops the exporter as `shutdown` does, but does not wait for its
+///   thread: a process that exits right after may cut scrapes in flight short.
 #[derive(Debug)]
-#[must_use = "dropping the exporter stops it: keep it, or call .detach()"]
+#[must_use = "dropping the exporter stops it: keep it, call .wait(), or .detach()"]
 pub struct BlockingExporter {
     local_addr: SocketAddr,
     stop: watch::Sender<bool>,
@@ -126,7 +152,7 @@ impl BlockingExporter {
                         Ok(handle) => {
                             let stop = handle.stop.clone();
                             let _ = tx.send(Ok((handle.local_addr, stop)));
-                            handle.join().await
+                            handle.wait().await
                         }
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -161,24 +187,29 @@ impl BlockingExporter {
         self.local_addr
     }
 
+    /// Stops gracefully and waits for the thread to end (about the drain
+    /// timeout at most, as [`ExporterHandle::shutdown`]).
+    pub fn shutdown(mut self) -> Result<(), ExporterError> {
+        let _ = self.stop.send(true);
+        self.join()
+    }
+
+    /// Waits for the exporter to end on its own: after the
+    /// [`graceful_shutdown`](super::ExporterBuilder::graceful_shutdown) future
+    /// resolves and the drain is done (without one, for ever).
+    pub fn wait(mut self) -> Result<(), ExporterError> {
+        self.join()
+    }
+
     /// Lets the exporter serve on its thread until the process exits (what
     /// `prometheus_exporter::start` does).
     pub fn detach(mut self) {
-        if let Some(thread) = self.thread.take() {
-            drop(thread); // a dropped JoinHandle detaches the thread
-        }
-        let stop = std::mem::replace(&mut self.stop, watch::channel(false).0);
-        // The server stops when every sender is gone; this one is never dropped.
-        std::mem::forget(stop);
+        // A dropped JoinHandle detaches the thread; with no thread left, the
+        // drop below does not ask it to stop.
+        self.thread.take();
     }
 
-    /// Shuts down gracefully and waits for the thread to end.
-    pub fn stop(mut self) -> Result<(), ExporterError> {
-        self.stop_inner()
-    }
-
-    fn stop_inner(&mut self) -> Result<(), ExporterError> {
-        let _ = self.stop.send(true);
+    fn join(&mut self) -> Result<(), ExporterError> {
         match self.thread.take() {
             Some(t) => t
                 .join()
@@ -190,8 +221,10 @@ impl BlockingExporter {
 
 impl Drop for BlockingExporter {
     fn drop(&mut self) {
-        if let Err(e) = self.stop_inner() {
-            tracing::error!("exporter stopped with an error: {e}");
+        // Still running and neither waited for nor detached: stop it, and let the
+        // thread finish on its own.
+        if self.thread.take().is_some() {
+            let _ = self.stop.send(true);
         }
     }
 }

@@ -25,9 +25,13 @@
 //! | send `X-Prometheus-Scrape-Timeout-Seconds: 1e19` | the handler's deadline rule: any value is safe |
 //!
 //! Graceful shutdown: on [`ExporterHandle::shutdown`] (or the future given to
-//! [`ExporterBuilder::run`], such as [`shutdown_signal()`](crate::shutdown_signal) for `SIGTERM` and
-//! `SIGINT`) it stops accepting, lets scrapes in flight finish within the drain
-//! timeout, then closes every connection.
+//! [`ExporterBuilder::graceful_shutdown`] or [`ExporterBuilder::run`], such as
+//! [`shutdown_signal()`](crate::shutdown_signal) for `SIGTERM` and `SIGINT`) it
+//! stops accepting, lets scrapes in flight finish within the drain timeout, then
+//! closes every connection. The handle's verbs are those of every running thing
+//! in this crate: `shutdown(self).await` stops and waits, `wait(self).await` waits
+//! for the end, `detach(self)` lets it run, and dropping it stops it without
+//! waiting.
 //!
 //! Hooks keep values fresh: [`on_scrape`](ExporterBuilder::on_scrape) runs before
 //! every scrape (the scrape waits for it, within its deadline; a failing or
@@ -46,8 +50,7 @@
 //!     .start()
 //!     .await?;
 //! println!("serving on {}", handle.local_addr());
-//! handle.shutdown();
-//! handle.join().await
+//! handle.shutdown().await
 //! # }
 //! ```
 //!

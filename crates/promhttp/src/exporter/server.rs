@@ -21,6 +21,9 @@ use crate::handler::MetricsHandler;
 /// descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
+/// A future that stops the server when it resolves.
+pub(super) type Signal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// What the builder hands the server, checked and built.
 pub(super) struct Parts {
     pub handler: MetricsHandler,
@@ -83,7 +86,37 @@ impl Server {
         u32::try_from(self.limits.max_connections.max(1024)).unwrap_or(u32::MAX)
     }
 
-    pub(super) async fn serve(self, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    /// Serves until `stop` says so (or its sender is gone) or `graceful`
+    /// resolves.
+    pub(super) async fn serve_until(
+        self,
+        listener: TcpListener,
+        mut stop: watch::Receiver<bool>,
+        graceful: Option<Signal>,
+    ) {
+        let Some(graceful) = graceful else {
+            return self.serve(listener, stop).await;
+        };
+        // Either cause stops the server through one channel of its own, which
+        // every connection and updater watches.
+        let (tx, rx) = watch::channel(false);
+        let trigger = async move {
+            tokio::select! {
+                () = stopped(&mut stop) => {}
+                () = graceful => tracing::info!("exporter shutdown signal resolved"),
+            }
+            let _ = tx.send(true);
+            // Never ends: the server's own end ends the select below, and its
+            // drain must not be cut short.
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            () = self.serve(listener, rx) => {}
+            () = trigger => {}
+        }
+    }
+
+    async fn serve(self, listener: TcpListener, mut stop: watch::Receiver<bool>) {
         let slots = Arc::new(Slots::new(
             self.limits.max_connections,
             self.limits.max_connections_per_peer,

@@ -103,8 +103,7 @@ async fn routes_and_methods() {
     for p in ["/metric", "/metrics/", "/favicon.ico", "/../metrics"] {
         assert_eq!(raw(addr, "GET", p).await.0, 404, "{p}");
     }
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
     // Closed: new connections are refused.
     assert!(TcpStream::connect(addr).await.is_err());
 }
@@ -131,8 +130,7 @@ async fn bad_configuration_and_busy_address_are_typed_errors() {
         .unwrap_err();
     assert!(matches!(e, ExporterError::Bind { .. }), "{e}");
     assert!(e.to_string().contains(&h.local_addr().to_string()));
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 /// Starts an exporter on `given`, checks it serves, stops it; the bound address.
@@ -149,8 +147,7 @@ async fn serves_on(given: impl Into<ListenAddress>) -> SocketAddr {
         bound
     };
     assert_eq!(raw(target, "GET", "/-/healthy").await.0, 200, "{bound}");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
     bound
 }
 
@@ -257,8 +254,7 @@ async fn hook_runs_before_every_scrape_and_failures_do_not_break_it() {
     // Other paths do not run the hook.
     raw(addr, "GET", "/").await;
     assert_eq!(calls.load(Ordering::SeqCst), 4);
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -306,8 +302,7 @@ async fn hook_metrics_are_registered_by_start_and_taken_out_when_start_fails() {
             .starts_with(&format!("cannot register exporter metric {NAME}: ")),
         "{err}"
     );
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,8 +321,7 @@ async fn slow_hook_is_bounded_by_the_hook_timeout() {
     let started = Instant::now();
     assert_eq!(raw(h.local_addr(), "GET", "/metrics").await.0, 200);
     assert!(started.elapsed() < Duration::from_secs(5));
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,8 +353,7 @@ async fn updater_runs_on_its_interval() {
         assert!(Instant::now() < deadline, "updater did not run: {body}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[derive(Clone, Default)]
@@ -410,7 +403,7 @@ async fn graceful_shutdown_lets_the_scrape_in_flight_finish() {
     let addr = h.local_addr();
     let scrape = tokio::spawn(raw(addr, "GET", "/metrics"));
     gate.wait_started().await;
-    h.shutdown();
+    let stopping = tokio::spawn(h.shutdown());
     // New connections are refused once the accept loop has stopped.
     let mut refused = false;
     for _ in 0..200 {
@@ -425,8 +418,9 @@ async fn graceful_shutdown_lets_the_scrape_in_flight_finish() {
     let (status, _, body) = scrape.await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(body, "# TYPE slow gauge\nslow 1\n");
-    tokio::time::timeout(Duration::from_secs(10), h.join())
+    tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
+        .unwrap()
         .unwrap()
         .unwrap();
 }
@@ -444,10 +438,112 @@ async fn drain_timeout_bounds_shutdown() {
     let _stuck = tokio::spawn(raw(addr, "GET", "/metrics"));
     gate.wait_started().await;
     let started = Instant::now();
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     gate.open();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_returns_once_the_graceful_shutdown_future_resolves_and_the_scrape_is_done() {
+    let gate = Gate::default();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let h = Exporter::builder(gate.source())
+        .listen_address(local())
+        .graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let scrape = tokio::spawn(raw(addr, "GET", "/metrics"));
+    gate.wait_started().await;
+    let waiting = tokio::spawn(h.wait());
+    // Nothing asked it to stop: it serves on.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished());
+    assert_eq!(raw(addr, "GET", "/-/healthy").await.0, 200);
+    tx.send(()).unwrap();
+    // Stopped accepting, but the scrape in flight is still waited for.
+    let mut refused = false;
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(refused, "listener still accepting after the signal");
+    assert!(!waiting.is_finished(), "ended before the scrape in flight");
+    gate.open();
+    assert_eq!(scrape.await.unwrap().0, 200);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_stops_the_exporter_without_waiting() {
+    let gate = Gate::default();
+    let h = Exporter::builder(gate.source())
+        .listen_address(local())
+        .start()
+        .await
+        .unwrap();
+    let addr = h.local_addr();
+    let scrape = tokio::spawn(raw(addr, "GET", "/metrics"));
+    gate.wait_started().await;
+    let dropped = Instant::now();
+    drop(h);
+    assert!(dropped.elapsed() < Duration::from_secs(1), "drop waited");
+    // The drain goes on in the background: the scrape in flight is answered,
+    // new connections are refused.
+    let mut refused = false;
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(refused, "listener still accepting after the drop");
+    gate.open();
+    assert_eq!(scrape.await.unwrap().0, 200);
+}
+
+#[test]
+fn the_blocking_variant_waits_for_its_graceful_shutdown_and_stops_when_dropped() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let e = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .start_blocking()
+        .unwrap();
+    let addr = e.local_addr();
+    let waiter = std::thread::spawn(move || e.wait());
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!waiter.is_finished());
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    tx.send(()).unwrap();
+    waiter.join().unwrap().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err());
+
+    // Dropped: stopped, without waiting for the thread.
+    let e = Exporter::builder(Registry::new())
+        .listen_address(local())
+        .start_blocking()
+        .unwrap();
+    let addr = e.local_addr();
+    drop(e);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still serving after the drop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -465,7 +561,7 @@ fn blocking_variant_serves_and_stops() {
     let (status, _, body) = rt.block_on(raw(addr, "GET", "/metrics"));
     assert_eq!(status, 200);
     assert!(body.contains("scrapes_seen_total 0"));
-    e.stop().unwrap();
+    e.shutdown().unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err());
     // A bind failure comes back as an error, not a panic on the thread.
     let busy = std::net::TcpListener::bind(local()).unwrap();
@@ -520,8 +616,7 @@ async fn slowloris_is_closed_while_scrapes_go_on() {
         .await
         .expect("idle connection closed within 5 s");
     assert!(matches!(n, Ok(0) | Err(_)));
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,8 +638,7 @@ async fn half_an_http2_preface_does_not_hold_a_slot() {
     assert!(matches!(n, Ok(0) | Err(_)));
     // The only slot is free again.
     assert_eq!(raw(addr, "GET", "/metrics").await.0, 200);
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,8 +663,7 @@ async fn serves_http2_with_prior_knowledge() {
         .unwrap()
         .contains("scrapes_seen_total 0"));
     drop(send);
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -593,8 +686,7 @@ async fn idle_http2_connections_are_closed() {
     // Silent from now on: the server closes the connection.
     let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
     assert!(ended.is_ok(), "idle HTTP/2 connection still open after 5 s");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -634,8 +726,7 @@ async fn a_client_that_stops_reading_is_dropped() {
     assert_eq!(status, 200);
     assert!(started.elapsed() < Duration::from_secs(15));
     drop(stuck);
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -667,8 +758,7 @@ async fn concurrent_scrapes_share_one_hook_run() {
         "{} hook runs",
         runs.load(Ordering::SeqCst)
     );
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -720,8 +810,7 @@ async fn connection_cap_holds_busy_connections_and_evicts_idle_ones() {
         .await
         .expect("the evicted connection is closed");
     assert!(matches!(n, Ok(0) | Err(_)));
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -823,8 +912,7 @@ async fn the_port_is_bound_only_once_the_configuration_is_ready() {
     }
     let h = starting.await.unwrap().unwrap();
     assert_eq!(raw(port, "GET", "/metrics").await.0, 401);
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 
     // And a configuration that fails there leaves the port free.
     let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/web_config");
@@ -871,8 +959,7 @@ async fn the_configured_handler_keeps_the_exporters_in_flight_cap() {
     for w in waiting {
         assert_eq!(w.await.unwrap().0, 200);
     }
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -900,8 +987,7 @@ async fn the_per_peer_limit_closes_a_second_connection_from_the_same_address() {
     let mut answer = Vec::new();
     first.read_to_end(&mut answer).await.unwrap();
     assert!(answer.starts_with(b"HTTP/1.1 200"));
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -944,8 +1030,7 @@ async fn the_exporter_honours_the_handlers_scrape_timeout_settings() {
     gate.open();
     let answer = scrape.await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -974,8 +1059,7 @@ async fn a_blocking_scrape_hook_runs_before_the_scrape_and_its_panic_is_containe
     assert_eq!(raw(addr, "GET", "/metrics").await.0, 200);
     let (_, _, body) = raw(addr, "GET", "/metrics").await;
     assert!(body.contains("scrapes_seen_total 2"), "{body}");
-    h.shutdown();
-    h.join().await.unwrap();
+    h.shutdown().await.unwrap();
 }
 
 #[test]
