@@ -67,24 +67,17 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use self::wire::{
+    begin_len, end_len, key, put_double, put_label, put_str, put_varint, varint_len, I64, LEN,
+    VARINT,
+};
 use crate::encode::EncodeOptions;
 use crate::model::exemplar::writable;
 use crate::model::time::{to_millis, MAX_SECONDS};
 use crate::model::{
-    Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType,
-    SummaryValue, Value,
+    Bucket, CounterValue, Exemplar, HistogramValue, Metric, MetricFamily, MetricType, SummaryValue,
+    Value,
 };
-
-// Wire types.
-const VARINT: u8 = 0;
-const I64: u8 = 1;
-const LEN: u8 = 2;
-
-/// The key of a field: its number and wire type. Every field used here is below 16,
-/// so every key is one byte.
-const fn key(field: u8, wire_type: u8) -> u8 {
-    field << 3 | wire_type
-}
 
 // MetricFamily.
 const FAMILY_NAME: u8 = key(1, LEN);
@@ -100,9 +93,6 @@ const METRIC_SUMMARY: u8 = key(4, LEN);
 const METRIC_UNTYPED: u8 = key(5, LEN);
 const METRIC_TIMESTAMP_MS: u8 = key(6, VARINT);
 const METRIC_HISTOGRAM: u8 = key(7, LEN);
-// LabelPair.
-const LABEL_NAME: u8 = key(1, LEN);
-const LABEL_VALUE: u8 = key(2, LEN);
 // Gauge, Untyped and Counter: `value`.
 const SCALAR_VALUE: u8 = key(1, I64);
 // Counter.
@@ -339,44 +329,6 @@ impl Timestamp {
     }
 }
 
-/// A `LabelPair`, both fields always present, its length known up front.
-fn put_label(out: &mut Vec<u8>, key: u8, label: &Label) {
-    let name = label.name.len();
-    let value = label.value.len();
-    let len = 2 + varint_len(name as u64) + name + varint_len(value as u64) + value;
-    out.push(key);
-    put_varint(out, len as u64);
-    put_str(out, LABEL_NAME, &label.name);
-    put_str(out, LABEL_VALUE, &label.value);
-}
-
-fn put_str(out: &mut Vec<u8>, key: u8, s: &str) {
-    out.push(key);
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn put_double(out: &mut Vec<u8>, key: u8, value: f64) {
-    out.push(key);
-    out.extend_from_slice(&value.to_le_bytes());
-}
-
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// The number of bytes of `value` as a varint, 1 to 10.
-#[inline]
-fn varint_len(value: u64) -> usize {
-    let bits = 64 - (value | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
-}
-
 // Estimates for the size of messages, to reserve the right number of bytes for their
 // length. Being wrong costs a move of the message's bytes, never correctness.
 
@@ -422,58 +374,7 @@ fn exemplar_size_guess(exemplar: &Exemplar) -> usize {
     labels + 9 + 14
 }
 
-/// Room reserved for a length varint, filled in by [`end_len`].
-struct LenSlot {
-    /// Where the varint starts.
-    at: usize,
-    /// How many bytes were reserved for it.
-    width: usize,
-}
-
-/// Reserves room for the length of a message of about `guess` bytes, to be written next.
-#[inline]
-fn begin_len(out: &mut Vec<u8>, guess: usize) -> LenSlot {
-    let at = out.len();
-    let width = varint_len(guess as u64);
-    out.resize(at + width, 0);
-    LenSlot { at, width }
-}
-
-/// Writes the length of the message written since [`begin_len`], moving the message
-/// when its length needs a different number of bytes than reserved.
-#[inline]
-fn end_len(out: &mut Vec<u8>, slot: LenSlot) {
-    let body = slot.at + slot.width;
-    let len = (out.len() - body) as u64;
-    let width = varint_len(len);
-    if width != slot.width {
-        move_body(out, body, slot.width, width);
-    }
-    let mut value = len;
-    let varint = &mut out[slot.at..slot.at + width];
-    let (last, rest) = varint.split_last_mut().expect("a varint has a byte");
-    for byte in rest {
-        *byte = value as u8 | 0x80;
-        value >>= 7;
-    }
-    *last = value as u8;
-}
-
-/// Moves the bytes from `body` to the end of `out` so that `new_width` bytes precede
-/// them instead of `old_width`.
-#[inline(never)]
-fn move_body(out: &mut Vec<u8>, body: usize, old_width: usize, new_width: usize) {
-    let end = out.len();
-    if new_width > old_width {
-        let grow = new_width - old_width;
-        out.resize(end + grow, 0);
-        out.copy_within(body..end, body + grow);
-    } else {
-        let shrink = old_width - new_width;
-        out.copy_within(body..end, body - shrink);
-        out.truncate(end - shrink);
-    }
-}
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! rust-protobuf, and property tests through the strict decoder in `decoder`.
 
 use super::*;
-use crate::model::{Quantile, Str};
+use crate::model::{Label, Quantile, Str};
 use proptest::prelude::*;
 use std::time::Duration;
 

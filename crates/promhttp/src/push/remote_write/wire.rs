@@ -1,41 +1,23 @@
 //! The protobuf `WriteRequest` encoding, snappy compression and batch cutting.
 
 use super::series::{Sample, TimeSeries};
-use crate::model::Label;
+use crate::encode::protobuf::wire::{
+    delimited_len, key, label_len, put_double, put_label, put_varint, varint_len, I64, LEN, VARINT,
+};
 
 /// Largest uncompressed request: snappy's block format cannot compress more
 /// (4 GiB - 1). Batches are cut to stay within it whatever
 /// [`max_batch`](super::RemoteWriterBuilder::max_batch) allows.
 pub(super) const MAX_REQUEST_BYTES: usize = u32::MAX as usize;
 
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Length of a length-delimited field with a one-byte tag.
-fn delimited_len(inner: usize) -> usize {
-    1 + varint_len(inner as u64) + inner
-}
-
-fn label_len(l: &Label) -> usize {
-    delimited_len(l.name.len()) + delimited_len(l.value.len())
-}
+const WRITE_REQUEST_TIMESERIES: u8 = key(1, LEN);
+const TIMESERIES_LABELS: u8 = key(1, LEN);
+const TIMESERIES_SAMPLES: u8 = key(2, LEN);
+const SAMPLE_VALUE: u8 = key(1, I64);
+const SAMPLE_TIMESTAMP: u8 = key(2, VARINT);
 
 fn sample_len(s: &Sample) -> usize {
-    // value: tag + fixed64; timestamp: tag + varint.
+    // value: key + fixed64; timestamp: key + varint.
     1 + 8 + 1 + varint_len(s.timestamp_ms as u64)
 }
 
@@ -64,24 +46,16 @@ pub(super) fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
     let total: usize = series.iter().map(|s| delimited_len(series_len(s))).sum();
     out.reserve(total);
     for ts in series {
-        out.push(0x0a); // WriteRequest.timeseries, length-delimited
+        out.push(WRITE_REQUEST_TIMESERIES);
         put_varint(out, series_len(ts) as u64);
         for l in &ts.labels {
-            out.push(0x0a); // TimeSeries.labels
-            put_varint(out, label_len(l) as u64);
-            out.push(0x0a); // Label.name
-            put_varint(out, l.name.len() as u64);
-            out.extend_from_slice(l.name.as_bytes());
-            out.push(0x12); // Label.value
-            put_varint(out, l.value.len() as u64);
-            out.extend_from_slice(l.value.as_bytes());
+            put_label(out, TIMESERIES_LABELS, l);
         }
         for s in &ts.samples {
-            out.push(0x12); // TimeSeries.samples
+            out.push(TIMESERIES_SAMPLES);
             put_varint(out, sample_len(s) as u64);
-            out.push(0x09); // Sample.value, fixed64
-            out.extend_from_slice(&s.value.to_bits().to_le_bytes());
-            out.push(0x10); // Sample.timestamp, varint (two's complement for negatives)
+            put_double(out, SAMPLE_VALUE, s.value);
+            out.push(SAMPLE_TIMESTAMP);
             put_varint(out, s.timestamp_ms as u64);
         }
     }
@@ -130,6 +104,7 @@ pub(super) fn cut_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Label;
 
     fn series(labels: &[(&'static str, &'static str)], value: f64, ts: i64) -> TimeSeries {
         TimeSeries {
