@@ -27,9 +27,9 @@ pub use builder::{ErrorHandling, HandlerBuilder, DEFAULT_SCRAPE_TIMEOUT_OFFSET};
 pub use level::{GzipLevel, LevelError, ZstdLevel};
 pub use metrics::HandlerMetrics;
 use metrics::InFlight;
-use query::name_filter;
 #[cfg(test)]
-use query::percent_decode;
+use query::decode;
+use query::name_filter;
 use render::{Jobs, Key, Outcome};
 
 use crate::gather::{DefaultRegistry, Gather};

@@ -1,5 +1,6 @@
 //! The `name[]` filter of a scrape's query string.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The `name[]` query parameters, sorted and deduplicated; `None` when there are none.
@@ -8,10 +9,10 @@ pub(super) fn name_filter(query: Option<&str>) -> Option<Arc<[String]>> {
     let mut names: Vec<String> = Vec::new();
     for pair in query?.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(k).as_deref() == Some("name[]") {
+        if decode(k).as_deref() == Some("name[]") {
             seen = true;
             // A name that is not UTF-8 matches no family, like an unknown name.
-            names.push(percent_decode(v).unwrap_or_default());
+            names.push(decode(v).unwrap_or_default());
         }
     }
     if !seen {
@@ -22,28 +23,12 @@ pub(super) fn name_filter(query: Option<&str>) -> Option<Arc<[String]>> {
     Some(names.into())
 }
 
-/// Decodes `%XX` and `+` of a query component; `None` if it is not UTF-8.
-pub(super) fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+/// Decodes a query component as forms do (`+` is a space, then `%XX`; a `%` not
+/// followed by two hex digits stays as it is); `None` if the bytes are not UTF-8.
+pub(super) fn decode(component: &str) -> Option<String> {
+    let spaced = component.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(Cow::into_owned)
 }

@@ -737,8 +737,28 @@ fn respond_blocking_without_a_runtime() {
 
 #[test]
 fn percent_decoding() {
-    assert_eq!(percent_decode("name%5B%5D").as_deref(), Some("name[]"));
-    assert_eq!(percent_decode("a+b%20c").as_deref(), Some("a b c"));
-    assert_eq!(percent_decode("%zz%").as_deref(), Some("%zz%"));
-    assert_eq!(percent_decode("%ff"), None);
+    assert_eq!(decode("name%5B%5D").as_deref(), Some("name[]"));
+    assert_eq!(decode("a+b%20c").as_deref(), Some("a b c"));
+    assert_eq!(decode("a%2Bb").as_deref(), Some("a+b"));
+    assert_eq!(decode("%zz%").as_deref(), Some("%zz%"));
+    assert_eq!(decode("%e2%82%AC").as_deref(), Some("\u{20ac}"));
+    assert_eq!(decode("%ff"), None);
+}
+
+#[tokio::test]
+async fn name_filter_decodes_keys_and_values_and_ignores_what_is_not_utf8() {
+    let h = handler_for(registry());
+    let other = "# HELP other_total Other.\n# TYPE other_total counter\nother_total 1\n";
+    // Encoded letters in the value, an encoded key, pairs without a value.
+    let (_, body) = get(&h, req("/metrics?&x&name%5b%5d=other%5Ftotal&", &[])).await;
+    assert_eq!(body, other);
+    // A name that is not UTF-8 matches nothing, and is still a filter.
+    let (r, body) = get(&h, req("/metrics?name[]=%ff", &[])).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(body.is_empty());
+    let (_, body) = get(&h, req("/metrics?name[]=%ff&name[]=other_total", &[])).await;
+    assert_eq!(body, other);
+    // A key that is not UTF-8 is not `name[]`.
+    let (_, body) = get(&h, req("/metrics?name%ff=other_total", &[])).await;
+    assert_eq!(body, TEXT_BODY);
 }
