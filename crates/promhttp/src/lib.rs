@@ -1,5 +1,6 @@
 #![doc = include_str!("../../../README.md")]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 // docs.rs builds with every feature and shows which one each gated item needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

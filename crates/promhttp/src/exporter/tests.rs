@@ -1,7 +1,7 @@
 //! The exporter over real loopback sockets.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounter, Registry};
@@ -356,8 +356,17 @@ async fn updater_runs_on_its_interval() {
     h.shutdown().await.unwrap();
 }
 
-#[derive(Clone, Default)]
+/// A source whose gathers block until the gate opens: by `open()`, or when the
+/// test drops its gate, failing or not (a gather still blocked would hold the
+/// runtime's shutdown, and the failing test would hang instead of failing).
+#[derive(Default)]
 struct Gate(Arc<(Mutex<bool>, Condvar)>, Arc<AtomicUsize>);
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
 
 impl Gate {
     /// Waits (at most 10 s) until a gather is blocked on the gate.
@@ -369,20 +378,20 @@ impl Gate {
     }
 
     fn open(&self) {
-        *self.0 .0.lock().unwrap() = true;
+        *self.0 .0.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.0 .1.notify_all();
     }
     fn source(&self) -> impl Gather {
-        let g = self.clone();
+        let (gate, started) = (self.0.clone(), self.1.clone());
         from_fn(move |out: &mut Gathered| {
-            g.1.fetch_add(1, Ordering::SeqCst);
-            let mut open = g.0 .0.lock().unwrap();
+            started.fetch_add(1, Ordering::SeqCst);
+            let mut open = gate.0.lock().unwrap();
             while !*open {
-                open =
-                    g.0 .1
-                        .wait_timeout(open, Duration::from_secs(10))
-                        .unwrap()
-                        .0;
+                open = gate
+                    .1
+                    .wait_timeout(open, Duration::from_secs(10))
+                    .unwrap()
+                    .0;
             }
             out.families.push(
                 MetricFamily::new("slow", "", MetricType::Gauge)
@@ -937,21 +946,30 @@ async fn the_port_is_bound_only_once_the_configuration_is_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_configured_handler_keeps_the_exporters_in_flight_cap() {
     let gate = Gate::default();
+    let metrics = crate::HandlerMetrics::new();
+    let m = metrics.clone();
     let h = Exporter::builder(gate.source())
-        .handler(|b| b.openmetrics(true))
+        .handler(|b| b.openmetrics(true).instrument(m))
         .listen_address(local())
         .start()
         .await
         .unwrap();
     let addr = h.local_addr();
-    let waiting: Vec<_> = (0..DEFAULT_MAX_REQUESTS_IN_FLIGHT.get())
+    let cap = DEFAULT_MAX_REQUESTS_IN_FLIGHT.get();
+    let waiting: Vec<_> = (0..cap)
         .map(|_| tokio::spawn(raw(addr, "GET", "/metrics")))
         .collect();
     gate.wait_started().await;
-    // Let every one of them reach the handler. Real time: nothing outside the
-    // exporter shows how many scrapes wait on the one render they share; too
-    // short a wait fails the test below (no answer within 10 s), never passes it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every one of them inside the handler (polled, with a deadline).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metrics.in_flight.get() < cap as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "{} in flight",
+            metrics.in_flight.get()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let (status, _, body) = raw(addr, "GET", "/metrics").await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("(40)"), "{body}");

@@ -434,21 +434,43 @@ async fn panicking_collector_then_recovery() {
     assert_eq!(body, "# TYPE ok gauge\nok 1\n");
 }
 
-/// A collector that blocks until the gate opens, counting its gathers.
+/// A collector that blocks until the gate opens, counting its gathers. The gate
+/// opens by `open()`, or when the test drops it, failing or not (a gather still
+/// blocked would hold the runtime's shutdown: the test would hang, not fail).
+#[derive(Default)]
+struct Gate(GateState);
+
 #[derive(Clone, Default)]
-struct Gate {
+struct GateState {
     state: Arc<(Mutex<bool>, Condvar)>,
     gathers: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
 }
 
+impl std::ops::Deref for Gate {
+    type Target = GateState;
+    fn deref(&self) -> &GateState {
+        &self.0
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.open();
+    }
+}
+
 impl Gate {
     fn open(&self) {
-        *self.state.0.lock().unwrap() = true;
+        *self
+            .state
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
         self.state.1.notify_all();
     }
     fn source(&self) -> impl Gather {
-        let g = self.clone();
+        let g = self.0.clone();
         from_fn(move |out: &mut Gathered| {
             g.gathers.fetch_add(1, Ordering::SeqCst);
             g.running.fetch_add(1, Ordering::SeqCst);
