@@ -1,6 +1,7 @@
 #![doc = include_str!("../../../README.md")]
 #![warn(missing_docs)]
-#![warn(unreachable_pub)]
+// Every `pub` item is part of the public API; helpers are `pub(crate)`.
+#![deny(unreachable_pub)]
 // docs.rs builds with every feature and shows which one each gated item needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -106,7 +106,7 @@ pub(crate) mod testdata {
     }
 
     /// Families in name order, as gathering leaves them.
-    pub fn families() -> Vec<MetricFamily> {
+    pub(crate) fn families() -> Vec<MetricFamily> {
         let mut requests = MetricFamily::new(
             "http_requests_total",
             "Requests \\ served.\nSecond \"line\".",
@@ -229,7 +229,7 @@ pub(crate) mod testdata {
     }
 
     /// Compares `got` with `testdata/golden/<name>`; `UPDATE_GOLDEN=1` rewrites it.
-    pub fn assert_golden(name: &str, got: &[u8]) {
+    pub(crate) fn assert_golden(name: &str, got: &[u8]) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testdata/golden")
             .join(name);
