@@ -37,7 +37,7 @@ mod time;
 #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
 pub mod warp;
 
-pub use gather::{DefaultRegistry, Gather, GatherError, Gathered, Gatherers};
+pub use gather::{DefaultRegistry, Gather, GatherError, GatherErrorKind, Gathered, Gatherers};
 pub use handler::{
     handler, handler_for, ErrorHandling, GzipLevel, HandlerBuilder, HandlerMetrics, LevelError,
     MetricsBody, MetricsHandler, ZstdLevel, DEFAULT_SCRAPE_TIMEOUT_OFFSET,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use promhttp::exporter::{Exporter, ExporterBuilder, ExporterHandle};
+use promhttp::exporter::{Exporter, ExporterBuilder, ExporterError, ExporterHandle};
 use promhttp::gather::{from_fn, Gathered};
 use promhttp::model::{Label, Metric, MetricFamily, MetricType, Value};
 use promhttp::prometheus::Registry;
@@ -304,8 +304,11 @@ async fn the_longest_durations_serve_and_zero_is_refused_before_binding() {
                 .update_every(Duration::ZERO, || async { Ok::<(), std::io::Error>(()) }),
         ),
     ] {
-        let err = builder.start().await.unwrap_err().to_string();
-        assert!(err.contains(name), "{name}: {err}");
+        match builder.start().await {
+            Err(ExporterError::InvalidOption { option, .. }) => assert_eq!(option, name),
+            Err(other) => panic!("{name}: {other}"),
+            Ok(_) => panic!("{name}: started"),
+        }
     }
 }
 
@@ -749,11 +752,19 @@ async fn header_limits_answer_431_the_same_way_over_tls() {
                 .unwrap()
                 .unwrap();
                 let code = String::from_utf8_lossy(&out.stdout).into_owned();
-                assert_eq!(
-                    code,
-                    want,
-                    "TLS {http}, {size} bytes: {}",
-                    String::from_utf8_lossy(&out.stderr)
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                // A head larger than hyper's HTTP/1 read buffer (the limit + 16 KiB)
+                // is refused before it has all been read: the 431 goes out and the
+                // connection closes while curl may still be writing, and then the
+                // reset can reach curl before the answer (send/receive failure, 55/56).
+                // Either way the request is refused, never served.
+                let cut_short = *http == "--http1.1"
+                    && size > 48 * 1024
+                    && code == "000"
+                    && (stderr.contains("(55)") || stderr.contains("(56)"));
+                assert!(
+                    code == want || (want == "431" && cut_short),
+                    "TLS {http}, {size} bytes: got {code}, want {want}: {stderr}"
                 );
             }
         }

@@ -63,7 +63,7 @@ pub(super) enum WebSource {
 /// Setters store what they are given: no file is read, no name looked up, no
 /// metric registered until [`start`](Self::start) (or
 /// [`start_blocking`](Self::start_blocking)), which does all of it before
-/// binding, and refuses what cannot work: [`ExporterError::Config`] naming the
+/// binding, and refuses what cannot work: [`ExporterError::InvalidOption`] naming the
 /// option (a zero timeout, interval or limit, a header limit out of
 /// `MIN_HEADER_BYTES..=MAX_HEADER_BYTES`), [`ExporterError::Resolve`] for the
 /// listen address, `ExporterError::WebConfig` for the web configuration file,
@@ -461,9 +461,10 @@ impl ExporterBuilder {
         }
         let p = &self.metrics_path;
         if !p.starts_with('/') || p == "/" || p == "/-/healthy" || p == "/-/ready" {
-            return Err(ExporterError::Config(format!(
-                "metrics path {p:?} must start with '/' and must not be '/' or a health path"
-            )));
+            return Err(invalid(
+                "metrics_path",
+                format!("{p:?} must start with '/' and must not be '/' or a health path"),
+            ));
         }
         let l = &self.limits;
         for (name, d) in [
@@ -473,32 +474,35 @@ impl ExporterBuilder {
             ("response_timeout", l.response_timeout),
         ] {
             if d.is_zero() {
-                return Err(ExporterError::Config(format!(
-                    "{name} must not be zero: every connection would be closed at once"
-                )));
+                return Err(invalid(
+                    name,
+                    "must not be zero: every connection would be closed at once",
+                ));
             }
         }
         if self.updaters.iter().any(|(every, _)| every.is_zero()) {
-            return Err(ExporterError::Config(
-                "update_every interval must not be zero".to_owned(),
-            ));
+            return Err(invalid("update_every", "the interval must not be zero"));
         }
         if l.max_connections == 0 {
-            return Err(ExporterError::Config(
-                "max_connections must not be zero: nothing could be served".to_owned(),
+            return Err(invalid(
+                "max_connections",
+                "must not be zero: nothing could be served",
             ));
         }
         if l.http2_max_concurrent_streams == 0 {
-            return Err(ExporterError::Config(
-                "http2_max_concurrent_streams must not be zero; turn HTTP/2 off with http2(false)"
-                    .to_owned(),
+            return Err(invalid(
+                "http2_max_concurrent_streams",
+                "must not be zero; turn HTTP/2 off with http2(false)",
             ));
         }
         if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&l.max_header_bytes) {
-            return Err(ExporterError::Config(format!(
-                "max_header_bytes {} is outside {MIN_HEADER_BYTES}..={MAX_HEADER_BYTES}",
-                l.max_header_bytes
-            )));
+            return Err(invalid(
+                "max_header_bytes",
+                format!(
+                    "{} is outside {MIN_HEADER_BYTES}..={MAX_HEADER_BYTES}",
+                    l.max_header_bytes
+                ),
+            ));
         }
         Ok(())
     }
@@ -592,9 +596,16 @@ impl ExporterBuilder {
 }
 
 fn misused() -> ExporterError {
-    ExporterError::Config(
+    invalid(
+        "handler",
         "handler(..) configures the handler of Exporter::builder(gatherer); a builder \
-         from with_handler(handler) serves that finished handler as it is"
-            .to_owned(),
+         from with_handler(handler) serves that finished handler as it is",
     )
+}
+
+fn invalid(option: &'static str, reason: impl Into<String>) -> ExporterError {
+    ExporterError::InvalidOption {
+        option,
+        reason: reason.into(),
+    }
 }

@@ -36,9 +36,14 @@ pub enum ExporterError {
         /// Why.
         source: prometheus::Error,
     },
-    /// The configuration cannot work (an empty metrics path, a zero timeout, ...);
-    /// the message names the option. Found by `start()`, before anything is bound.
-    Config(String),
+    /// An option's value cannot work (a metrics path without a leading `/`, a zero
+    /// timeout, ...). Found by `start()`, before anything is bound.
+    InvalidOption {
+        /// The builder method that set it, e.g. `"idle_timeout"`.
+        option: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
     /// The runtime of the blocking variant could not be started.
     Runtime(std::io::Error),
     /// The server task panicked or was cancelled.
@@ -58,7 +63,9 @@ impl fmt::Display for ExporterError {
             ExporterError::Register { name, source } => {
                 write!(f, "cannot register exporter metric {name}: {source}")
             }
-            ExporterError::Config(m) => write!(f, "invalid exporter configuration: {m}"),
+            ExporterError::InvalidOption { option, reason } => {
+                write!(f, "invalid exporter option {option}: {reason}")
+            }
             ExporterError::Runtime(e) => write!(f, "cannot start the exporter runtime: {e}"),
             ExporterError::Task(m) => write!(f, "exporter task failed: {m}"),
             #[cfg(feature = "web-config")]

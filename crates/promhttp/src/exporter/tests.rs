@@ -116,7 +116,16 @@ async fn bad_configuration_and_busy_address_are_typed_errors() {
             .start()
             .await
             .unwrap_err();
-        assert!(matches!(e, ExporterError::Config(_)), "{p}: {e}");
+        assert!(
+            matches!(
+                e,
+                ExporterError::InvalidOption {
+                    option: "metrics_path",
+                    ..
+                }
+            ),
+            "{p}: {e}"
+        );
     }
     let h = Exporter::builder(Registry::new())
         .listen_address(local())

@@ -30,8 +30,9 @@ impl ContentType {
         header: "application/openmetrics-text; version=0.0.1; charset=utf-8",
     };
 
-    /// Varint-delimited `io.prometheus.client.MetricFamily` messages.
-    pub(super) const PROTOBUF: ContentType = ContentType {
+    /// Varint-delimited `io.prometheus.client.MetricFamily` messages,
+    /// `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`.
+    pub const PROTOBUF: ContentType = ContentType {
         format: Format::Protobuf,
         header: "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
     };

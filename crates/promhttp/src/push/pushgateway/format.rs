@@ -1,6 +1,7 @@
 //! [`PushFormat`]: the body formats the Pushgateway reads.
 
 use crate::encode::Format;
+use crate::negotiate::ContentType;
 
 /// The body format of a push or add: one of the two the Pushgateway reads.
 ///
@@ -36,10 +37,8 @@ impl PushFormat {
     /// The `Content-Type` the body is sent with.
     pub fn content_type(self) -> &'static str {
         match self {
-            PushFormat::Protobuf => {
-                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-            }
-            PushFormat::Text => "text/plain; version=0.0.4; charset=utf-8",
+            PushFormat::Protobuf => ContentType::PROTOBUF.header,
+            PushFormat::Text => ContentType::TEXT.header,
         }
     }
 }
