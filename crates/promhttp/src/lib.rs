@@ -33,6 +33,7 @@ pub mod push;
 mod signal;
 #[cfg(any(feature = "exporter", feature = "remote-write"))]
 mod time;
+mod util;
 #[cfg(feature = "warp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "warp")))]
 pub mod warp;

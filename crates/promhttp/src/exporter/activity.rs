@@ -6,7 +6,7 @@
 //! when it has had no request for the idle timeout, or when a response has not
 //! moved for the write timeout, or has taken longer than the response timeout.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -73,7 +73,7 @@ impl Activity {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::util::lock(&self.state)
     }
 
     /// A request has arrived; it is in progress until the guard (moved into the

@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::util::lock;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -123,7 +125,7 @@ impl PageBudget {
     /// page not held yet would take the total over the limit.
     pub(super) fn reserve(self: &Arc<Self>, page: &Bytes) -> Option<Reservation> {
         let key = (page.as_ptr() as usize, page.len());
-        let mut held = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = lock(&self.state);
         match held.pages.get_mut(&key) {
             Some(n) => *n += 1,
             None => {
@@ -144,10 +146,7 @@ impl PageBudget {
     /// Bytes currently held.
     #[cfg(test)]
     pub(super) fn held(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .bytes
+        lock(&self.state).bytes
     }
 }
 
@@ -159,11 +158,7 @@ pub(super) struct Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        let mut held = self
-            .budget
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut held = lock(&self.budget.state);
         if let Some(n) = held.pages.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::ExporterError;
-use crate::gather::panic_message;
+use crate::util::panic_message;
 
 /// A running exporter, from [`ExporterBuilder::start`](super::ExporterBuilder::start).
 ///

@@ -4,14 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::ExporterError;
-use crate::gather::panic_message;
+use crate::util::{lock, panic_message};
 
 pub(super) type HookFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 pub(super) type Hook = Arc<dyn Fn() -> HookFuture + Send + Sync>;
@@ -92,7 +92,7 @@ impl ScrapeHook {
     /// time, however many scrapes time out on it.
     pub(super) async fn run(&self, wait: Duration) {
         let mut done = {
-            let mut slot = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = lock(&self.running);
             match slot.as_ref().filter(|rx| !*rx.borrow()) {
                 Some(rx) => rx.clone(),
                 None => {

@@ -76,10 +76,7 @@ impl RateLimiter {
     }
 
     pub(super) fn allow(&self) -> bool {
-        let mut st = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut st = crate::util::lock(&self.state);
         let now = Instant::now();
         let refill = now.duration_since(st.1).as_secs_f64() / self.interval.as_secs_f64().max(1e-9);
         st.0 = (st.0 + refill).min(f64::from(self.burst));

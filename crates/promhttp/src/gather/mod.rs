@@ -36,6 +36,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::model::MetricFamily;
+use crate::util::panic_message;
 
 mod error;
 mod normalize;
@@ -186,16 +187,6 @@ fn gather_caught(source: &dyn Gather, out: &mut Gathered, index: usize) {
                 origin: format!("source #{index}"),
                 message: panic_message(&*panic),
             }));
-    }
-}
-
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_owned()
     }
 }
 

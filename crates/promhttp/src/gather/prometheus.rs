@@ -5,11 +5,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use prometheus::proto;
 use prometheus::Registry;
 
-use super::{panic_message, Gather, GatherError, GatherErrorKind, Gathered};
+use super::{Gather, GatherError, GatherErrorKind, Gathered};
 use crate::model::{
     Bucket, CounterValue, HistogramValue, Label, Metric, MetricFamily, MetricType, Quantile, Str,
     SummaryValue, Value,
 };
+use crate::util::panic_message;
 
 impl Gather for Registry {
     fn gather_into(&self, out: &mut Gathered) {

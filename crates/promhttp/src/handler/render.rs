@@ -10,15 +10,16 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::{ErrorHandling, Inner};
 use crate::encode::{encode, EncodeOptions};
-use crate::gather::{normalize, panic_message, GatherError, GatherErrorKind, Gathered};
+use crate::gather::{normalize, GatherError, GatherErrorKind, Gathered};
 use crate::negotiate::{ContentType, Encoding};
+use crate::util::{lock, panic_message};
 
 /// What identifies the bytes of a page.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -39,11 +40,6 @@ pub(crate) enum Outcome {
 
 type Slot = Option<Arc<Outcome>>;
 pub(crate) type Jobs = Mutex<HashMap<Key, Arc<watch::Sender<Slot>>>>;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding these locks leaves consistent data (a map, a pool).
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Waits for a render of `key`, joining one under way or starting one.
 pub(crate) async fn rendered(inner: Arc<Inner>, key: Key) -> Outcome {

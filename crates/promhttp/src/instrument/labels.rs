@@ -7,6 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use http::Method;
 
+use crate::util::{read, write};
+
 /// The methods that are always their own `method` value, lower-cased (Go's list).
 pub(crate) const STANDARD_METHODS: [&str; 10] = [
     "get", "put", "head", "post", "delete", "connect", "options", "notify", "trace", "patch",
@@ -199,15 +201,6 @@ impl Interner {
             None => self.overflow_value.clone(),
         }
     }
-}
-
-/// Locks survive a panic elsewhere: the data they guard is always consistent.
-pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

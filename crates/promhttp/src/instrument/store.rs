@@ -12,7 +12,8 @@ use crate::model::{
     Value,
 };
 
-use super::labels::{code_value, read, write, Interner, Methods};
+use super::labels::{code_value, Interner, Methods};
+use crate::util::{lock, read, write};
 
 /// The most request-derived labels (besides `route`) one set of metrics may have.
 pub const MAX_REQUEST_LABELS: usize = 4;
@@ -303,7 +304,7 @@ impl Store {
         }
         if let Some(labels) = o.exemplar {
             let time = SystemTime::now();
-            let mut slot = cell.exemplars.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = lock(&cell.exemplars);
             let ex = slot.get_or_insert_with(Default::default);
             if self.counter.is_some() {
                 ex.counter = Some(Ex {
@@ -495,6 +496,6 @@ impl Gather for Store {
 }
 
 fn exemplars<T>(cell: &Cell, f: impl FnOnce(&CellExemplars) -> T) -> Option<T> {
-    let slot = cell.exemplars.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = lock(&cell.exemplars);
     slot.as_deref().map(f)
 }

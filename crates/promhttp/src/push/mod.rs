@@ -35,22 +35,6 @@ pub use pushgateway::{
     PushError, PushFormat, Pusher, PusherBuilder, DEFAULT_PUSH_TIMEOUT,
 };
 
-/// An error's text followed by those of its causes, `: `-separated; a cause whose
-/// text is already part of the text so far (as hyper's often are) is not repeated.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
-}
-
 /// Server-sent text made safe to show in one line of a log or a terminal: control
 /// characters become escapes (`\n`, `\r`, `\t`, otherwise `\x1b`-style for C0 and
 /// DEL, `\u{9b}`-style for C1), as do Unicode line and paragraph separators and
@@ -101,12 +85,12 @@ mod tests {
         }
         let refused = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         assert_eq!(
-            error_chain(&Outer(refused(), "client error (Connect)")),
+            crate::util::error_chain(&Outer(refused(), "client error (Connect)")),
             "client error (Connect): refused"
         );
         // A cause already in the text is not repeated.
         assert_eq!(
-            error_chain(&Outer(refused(), "connect: refused")),
+            crate::util::error_chain(&Outer(refused(), "connect: refused")),
             "connect: refused"
         );
     }

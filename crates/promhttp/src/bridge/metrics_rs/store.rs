@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use metrics::{CounterFn, GaugeFn, HistogramFn, Key, KeyName, SharedString, Unit};
@@ -11,6 +11,7 @@ use crate::gather::Gathered;
 use crate::model::{
     Bucket, CounterValue, HistogramValue, Label, Metric, MetricFamily, MetricType, Str, Value,
 };
+use crate::util::{read, write};
 
 use super::DEFAULT_BUCKETS;
 
@@ -147,14 +148,6 @@ pub(super) struct Inner {
     pub(super) maps: RwLock<Maps>,
     /// Help and unit per (family name, kind).
     pub(super) descriptions: RwLock<HashMap<(String, Kind), Description>>,
-}
-
-pub(super) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(super) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `name` with characters outside `[a-zA-Z0-9_:]` replaced by `_`, and `_` before a

@@ -76,14 +76,14 @@ impl Gather for Registry {
 
 impl Gather for Mutex<Registry> {
     fn gather_into(&self, out: &mut Gathered) {
-        let registry = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let registry = crate::util::lock(self);
         gather_registry(&registry, out)
     }
 }
 
 impl Gather for RwLock<Registry> {
     fn gather_into(&self, out: &mut Gathered) {
-        let registry = self.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let registry = crate::util::read(self);
         gather_registry(&registry, out)
     }
 }

@@ -11,6 +11,7 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{WebConfigError, MAX_BCRYPT_COST, MIN_BCRYPT_COST};
+use crate::util::lock;
 
 /// How many successful logins the cache keeps.
 const CACHE_CAPACITY: usize = 100;
@@ -85,7 +86,7 @@ fn dummy_hash(cost: u32) -> Result<String, WebConfigError> {
     check_cost(cost).map_err(|m| WebConfigError::new("basic_auth_users", m))?;
     static DUMMIES: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
     let dummies = DUMMIES.get_or_init(Default::default);
-    if let Some(hash) = dummies.lock().unwrap_or_else(|p| p.into_inner()).get(&cost) {
+    if let Some(hash) = lock(dummies).get(&cost) {
         return Ok(hash.clone());
     }
     let mut secret = [0u8; 32];
@@ -95,12 +96,7 @@ fn dummy_hash(cost: u32) -> Result<String, WebConfigError> {
     let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
     let hash = bcrypt::hash(password, cost)
         .map_err(|e| WebConfigError::new("basic_auth_users", e.to_string()))?;
-    Ok(dummies
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(cost)
-        .or_insert(hash)
-        .clone())
+    Ok(lock(dummies).entry(cost).or_insert(hash).clone())
 }
 
 struct Inner {
@@ -310,14 +306,11 @@ impl Inner {
     }
 
     fn cached(&self, mac: &[u8; 32]) -> bool {
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(mac)
+        lock(&self.cache).contains(mac)
     }
 
     fn remember(&self, mac: [u8; 32]) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = lock(&self.cache);
         if cache.contains(&mac) {
             return;
         }

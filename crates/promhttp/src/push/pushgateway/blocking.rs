@@ -35,7 +35,7 @@ where
                 Err(PushError::Runtime {
                     reason: format!(
                         "the push thread panicked: {}",
-                        crate::gather::panic_message(&*panic)
+                        crate::util::panic_message(&*panic)
                     ),
                 })
             })

@@ -169,7 +169,7 @@ impl fmt::Display for PushError {
                 f,
                 "error while {} {url}: {}",
                 method.doing(),
-                crate::push::error_chain(&**source)
+                crate::util::error_chain(&**source)
             ),
             PushError::Timeout {
                 method,

@@ -138,7 +138,7 @@ async fn run_periodic(
         }
     };
     let record = |result: &Result<(), PushError>| {
-        let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = crate::util::lock(&stats);
         match result {
             Ok(()) => s.pushes += 1,
             Err(e) => {
@@ -223,7 +223,7 @@ pub struct PeriodicHandle {
 impl PeriodicHandle {
     /// The counters so far.
     pub fn stats(&self) -> PeriodicStats {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::util::lock(&self.stats).clone()
     }
 
     /// Lets the pusher push on its interval until the runtime it runs on shuts

@@ -145,7 +145,7 @@ impl fmt::Display for RemoteWriteError {
             RemoteWriteError::Transport { url, source } => write!(
                 f,
                 "error while writing to {url}: {}",
-                crate::push::error_chain(&**source)
+                crate::util::error_chain(&**source)
             ),
             RemoteWriteError::Timeout { url, timeout } => {
                 write!(f, "no answer within {timeout:?} while writing to {url}")

@@ -33,7 +33,7 @@ pub(super) struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.queue)
     }
 
     /// Appends a batch, dropping the oldest ones while it does not fit.

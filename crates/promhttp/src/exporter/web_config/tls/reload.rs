@@ -227,10 +227,7 @@ impl TlsAcceptor {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::util::lock(&self.shared.state)
     }
 
     fn reload_locked(&self, state: &mut State) -> Result<bool, WebConfigError> {
