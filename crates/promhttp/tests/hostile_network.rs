@@ -291,6 +291,10 @@ async fn the_longest_durations_serve_and_zero_is_refused_before_binding() {
             exporter(Registry::new()).max_connections(0),
         ),
         (
+            "max_unsent_bytes",
+            exporter(Registry::new()).max_unsent_bytes(0),
+        ),
+        (
             "max_header_bytes",
             exporter(Registry::new()).max_header_bytes(100),
         ),

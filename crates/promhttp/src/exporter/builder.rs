@@ -295,7 +295,7 @@ impl ExporterBuilder {
     /// (compressed, if it is) length until the last response holding it is sent
     /// or dropped. A scrape whose page would go over the budget gets `503` with
     /// `Retry-After: 1`. Small answers (errors, landing page) are not counted.
-    /// Default: [`DEFAULT_MAX_UNSENT_BYTES`].
+    /// Zero is refused by `start()`. Default: [`DEFAULT_MAX_UNSENT_BYTES`].
     pub fn max_unsent_bytes(mut self, n: usize) -> Self {
         self.limits.max_unsent_bytes = n;
         self
@@ -487,6 +487,12 @@ impl ExporterBuilder {
             return Err(invalid(
                 "max_connections",
                 "must not be zero: nothing could be served",
+            ));
+        }
+        if l.max_unsent_bytes == 0 {
+            return Err(invalid(
+                "max_unsent_bytes",
+                "must not be zero: every page would be refused",
             ));
         }
         if l.http2_max_concurrent_streams == 0 {
