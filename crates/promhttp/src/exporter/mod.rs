@@ -76,6 +76,7 @@ mod handle;
 mod hooks;
 mod io;
 mod limits;
+mod prepare;
 mod routes;
 mod security;
 mod server;
