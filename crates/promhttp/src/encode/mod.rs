@@ -168,6 +168,7 @@ pub(crate) mod testdata {
                 ],
                 count: 5,
                 sum: 12.755,
+                native: None,
             }),
         );
         m.created = Some(at(1_600_000_002_250));
@@ -190,6 +191,7 @@ pub(crate) mod testdata {
                 ],
                 count: 0,
                 sum: 0.0,
+                native: None,
             }),
         ));
 

@@ -109,6 +109,7 @@ fn metric_from_proto(mut m: proto::Metric, t: MetricType) -> Option<Metric> {
                     .collect(),
                 count: h.sample_count.unwrap_or(0),
                 sum: h.sample_sum.unwrap_or(0.0),
+                native: None,
             })
         }
         MetricType::Summary => {

@@ -301,6 +301,7 @@ fn broken_shapes_are_reported() {
                     .collect(),
                 count,
                 sum: 1.0,
+                native: None,
             }),
         )
     };

@@ -444,6 +444,7 @@ impl Gather for Store {
                         buckets,
                         count: cumulative,
                         sum: f64::from_bits(h.sum_bits.load(Ordering::Relaxed)),
+                        native: None,
                     }),
                 );
                 m.created = Some(cell.created);

@@ -61,11 +61,13 @@
 //! is not valid ([`Exemplar::validate`]), and no format writes it.
 
 pub(crate) mod exemplar;
+mod native;
 mod string;
 pub(crate) mod time;
 mod value;
 
 pub use exemplar::{Exemplar, ExemplarError};
+pub use native::{BucketSpan, NativeHistogram};
 pub use string::Str;
 pub use value::{Bucket, CounterValue, HistogramValue, Quantile, SummaryValue, Value};
 

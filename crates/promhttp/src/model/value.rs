@@ -1,6 +1,6 @@
 //! The value of one metric: a number, or the state of a counter, histogram or summary.
 
-use super::{Exemplar, MetricType};
+use super::{Exemplar, MetricType, NativeHistogram};
 
 /// The value of one metric; its variant must match the family's [`MetricType`].
 ///
@@ -111,8 +111,14 @@ impl Bucket {
     }
 }
 
-/// A histogram's state. The text encoders add the `+Inf` bucket when it is missing;
-/// protobuf leaves it implicit, as the scraper derives it from `count`.
+/// A histogram's state: classic buckets, native buckets, or both.
+///
+/// The text encoders add the `+Inf` bucket when it is missing; protobuf leaves it
+/// implicit, as the scraper derives it from `count`. A histogram with
+/// [`native`](Self::native) buckets is a native histogram where the format has them
+/// (protobuf, remote write); the text formats have no place for native buckets and
+/// show only the classic ones, so a native-only histogram appears there as its
+/// `+Inf` bucket, `_sum` and `_count` (as Go's client writes it).
 #[derive(Clone, Debug, PartialEq, Default)]
 #[non_exhaustive]
 pub struct HistogramValue {
@@ -122,6 +128,8 @@ pub struct HistogramValue {
     pub count: u64,
     /// Sum of observations.
     pub sum: f64,
+    /// The exponential buckets, for a native histogram.
+    pub native: Option<Box<NativeHistogram>>,
 }
 
 impl HistogramValue {
@@ -132,7 +140,14 @@ impl HistogramValue {
             buckets,
             count,
             sum,
+            native: None,
         }
+    }
+
+    /// Sets the native buckets.
+    pub fn with_native(mut self, native: NativeHistogram) -> Self {
+        self.native = Some(Box::new(native));
+        self
     }
 }
 

@@ -309,6 +309,7 @@ impl Inner {
                         buckets,
                         count: cumulative,
                         sum: f64::from_bits(h.sum.0.load(Ordering::Relaxed)),
+                        native: None,
                     })
                 }
             };

@@ -281,6 +281,7 @@ fn arb_value(metric_type: MetricType) -> BoxedStrategy<Value> {
                     buckets,
                     count,
                     sum,
+                    native: None,
                 })
             })
             .boxed(),
@@ -543,6 +544,7 @@ fn golden_families() -> Vec<MetricFamily> {
                     ],
                     count: 4,
                     sum: 2.0,
+                    native: None,
                 }),
             ),
         )),
@@ -779,6 +781,7 @@ fn histogram_with(buckets: Vec<Bucket>) -> Vec<MetricFamily> {
                 buckets,
                 count: 7,
                 sum: 1.0,
+                native: None,
             }),
         )),
     ]

@@ -197,6 +197,7 @@ mod tests {
                         ],
                         count: 3,
                         sum: 2.5,
+                        native: None,
                     }),
                 )
             }),
