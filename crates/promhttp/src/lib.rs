@@ -27,6 +27,7 @@ mod handler;
 #[cfg(feature = "instrument")]
 pub mod instrument;
 pub mod model;
+pub mod metrics;
 pub mod negotiate;
 #[cfg(feature = "push")]
 pub mod push;
