@@ -26,8 +26,8 @@ pub mod gather;
 mod handler;
 #[cfg(feature = "instrument")]
 pub mod instrument;
-pub mod model;
 pub mod metrics;
+pub mod model;
 pub mod negotiate;
 #[cfg(feature = "push")]
 pub mod push;

@@ -29,14 +29,18 @@ impl Gather for Registry {
     }
 }
 
-/// The `prometheus` crate's global registry (`prometheus::default_registry()`),
-/// which holds the process metrics when the `process` feature is on.
+/// The default registries: the `prometheus` crate's global registry
+/// (`prometheus::default_registry()`, which holds the process metrics when the
+/// `process` feature is on) and promhttp's own
+/// ([`metrics::default_registry`](crate::metrics::default_registry), where the
+/// `register_*!` macros register), on one page.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultRegistry;
 
 impl Gather for DefaultRegistry {
     fn gather_into(&self, out: &mut Gathered) {
-        Gather::gather_into(prometheus::default_registry(), out)
+        Gather::gather_into(prometheus::default_registry(), out);
+        Gather::gather_into(crate::metrics::default_registry(), out);
     }
 }
 

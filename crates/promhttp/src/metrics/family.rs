@@ -1,0 +1,262 @@
+//! A family's series, keyed by their label values with exact equality.
+//!
+//! Lookups hash the values (length-prefixed, see `hash_values`) to find a small
+//! list of candidates, then compare every value: two label sets are the same series
+//! only when their values are equal, never because their hashes are. A read lock
+//! covers the lookup of an existing series; creating or removing one takes the write
+//! lock. Recording through a handle takes no lock at all.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::SystemTime;
+
+use super::labels::{hash_values, same_values, LabelValues};
+use super::opts::{shared, Desc};
+use super::MetricError;
+use crate::model::{Label, Metric, MetricFamily, MetricType, Str, Value};
+use crate::util::{read, write};
+
+/// One kind of metric: what a series stores and how it is read.
+pub trait Kind: Send + Sync + 'static {
+    /// The state of one series.
+    type Core: Send + Sync + 'static;
+    /// What every series of a family is made with (a histogram's buckets).
+    type Config: Send + Sync + 'static;
+    /// What a lookup returns.
+    type Handle;
+    /// The family's type.
+    const TYPE: MetricType;
+    /// A handle to a series.
+    fn handle(series: Arc<Series<Self::Core>>) -> Self::Handle;
+    /// A new series' state.
+    fn core(config: &Self::Config) -> Self::Core;
+    /// The series' value now.
+    fn value(core: &Self::Core) -> Value;
+}
+
+/// One series: its label values (in the family's label order), when it was
+/// created, and its state.
+pub struct Series<C> {
+    pub(crate) values: Box<[Str]>,
+    pub(crate) created: SystemTime,
+    pub(crate) core: C,
+}
+
+impl<C> Series<C> {
+    fn new(values: Box<[Str]>, core: C) -> Self {
+        Series {
+            values,
+            created: SystemTime::now(),
+            core,
+        }
+    }
+}
+
+type Map<C> = HashMap<u64, Vec<Arc<Series<C>>>, BuildHasherDefault<Prehashed>>;
+
+/// The label name of the overflow series (OpenTelemetry's convention).
+pub(crate) const OVERFLOW_LABEL: &str = "otel_metric_overflow";
+
+/// A family: its description and its series.
+pub(crate) struct Family<K: Kind> {
+    pub(crate) desc: Desc,
+    pub(crate) config: K::Config,
+    series: RwLock<Map<K::Core>>,
+    len: AtomicUsize,
+    overflow: OnceLock<Arc<Series<K::Core>>>,
+}
+
+impl<K: Kind> Family<K> {
+    pub(crate) fn new(desc: Desc, config: K::Config) -> Self {
+        Family {
+            desc,
+            config,
+            series: RwLock::new(Map::default()),
+            len: AtomicUsize::new(0),
+            overflow: OnceLock::new(),
+        }
+    }
+
+    /// The series with these values, created if needed.
+    pub(crate) fn get(
+        &self,
+        values: &(impl LabelValues + ?Sized),
+    ) -> Result<Arc<Series<K::Core>>, MetricError> {
+        let expected = self.desc.label_names.len();
+        if values.count() != expected {
+            return Err(MetricError::LabelCount {
+                metric: self.desc.name.to_string(),
+                expected,
+                got: values.count(),
+            });
+        }
+        let hash = hash_values(values);
+        if let Some(found) = find(&read(&self.series), hash, values) {
+            return Ok(found);
+        }
+        let mut map = write(&self.series);
+        if let Some(found) = find(&map, hash, values) {
+            return Ok(found);
+        }
+        if let Some(limit) = self.desc.max_series {
+            if self.len.load(Ordering::Relaxed) >= limit.get() {
+                return Err(MetricError::SeriesLimit {
+                    metric: self.desc.name.to_string(),
+                    limit: limit.get(),
+                });
+            }
+        }
+        let owned = (0..values.count())
+            .map(|i| shared(values.value(i)))
+            .collect();
+        let series = Arc::new(Series::new(owned, K::core(&self.config)));
+        map.entry(hash).or_default().push(series.clone());
+        self.len.fetch_add(1, Ordering::Relaxed);
+        Ok(series)
+    }
+
+    /// The series with these values; on any error, the overflow series (logged).
+    pub(crate) fn get_or_overflow(
+        &self,
+        values: &(impl LabelValues + ?Sized),
+    ) -> Arc<Series<K::Core>> {
+        match self.get(values) {
+            Ok(series) => series,
+            Err(e) => {
+                tracing::warn!(error = %e, "recording into the family's overflow series");
+                self.overflow().clone()
+            }
+        }
+    }
+
+    pub(crate) fn overflow(&self) -> &Arc<Series<K::Core>> {
+        self.overflow
+            .get_or_init(|| Arc::new(Series::new(Box::new([]), K::core(&self.config))))
+    }
+
+    /// Removes the series with these values.
+    pub(crate) fn remove(&self, values: &(impl LabelValues + ?Sized)) -> Result<(), MetricError> {
+        let hash = hash_values(values);
+        let mut map = write(&self.series);
+        let removed = match map.get_mut(&hash) {
+            Some(list) => {
+                let before = list.len();
+                list.retain(|s| !same_values(&s.values, values));
+                let removed = list.len() < before;
+                if list.is_empty() {
+                    map.remove(&hash);
+                }
+                removed
+            }
+            None => false,
+        };
+        if !removed {
+            return Err(MetricError::NoSuchSeries {
+                metric: self.desc.name.to_string(),
+            });
+        }
+        self.len.fetch_sub(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Removes every series but the overflow series.
+    pub(crate) fn clear(&self) {
+        write(&self.series).clear();
+        self.len.store(0, Ordering::Relaxed);
+    }
+
+    /// How many series the family holds (the overflow series aside).
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Every series, unordered (the overflow series last, when it exists).
+    pub(crate) fn all(&self) -> Vec<Arc<Series<K::Core>>> {
+        let map = read(&self.series);
+        let mut out = Vec::with_capacity(self.len() + 1);
+        for list in map.values() {
+            out.extend(list.iter().cloned());
+        }
+        drop(map);
+        out.extend(self.overflow.get().cloned());
+        out
+    }
+
+    /// The family in the model.
+    pub(crate) fn collect(&self) -> MetricFamily {
+        let all = self.all();
+        let mut family = MetricFamily::new(self.desc.name.clone(), self.desc.help.clone(), K::TYPE)
+            .with_unit(self.desc.unit.clone());
+        family.metrics.reserve(all.len());
+        for series in all {
+            let labels = self.labels(&series.values);
+            let mut metric = Metric::new(labels, K::value(&series.core));
+            if matches!(K::TYPE, MetricType::Counter | MetricType::Histogram) {
+                metric.created = Some(series.created);
+            }
+            family.metrics.push(metric);
+        }
+        family
+    }
+
+    /// A series' labels: the constant ones, then the variable ones; the overflow
+    /// series (no values) carries only the overflow label besides the constant ones.
+    fn labels(&self, values: &[Str]) -> Vec<Label> {
+        let mut labels = Vec::with_capacity(self.desc.const_labels.len() + values.len().max(1));
+        labels.extend(self.desc.const_labels.iter().cloned());
+        if values.is_empty() && !self.desc.label_names.is_empty() {
+            labels.push(Label::new(OVERFLOW_LABEL, "true"));
+        }
+        for (name, value) in self.desc.label_names.iter().zip(values.iter()) {
+            labels.push(Label::new(name.clone(), value.clone()));
+        }
+        labels
+    }
+}
+
+fn find<C>(
+    map: &Map<C>,
+    hash: u64,
+    values: &(impl LabelValues + ?Sized),
+) -> Option<Arc<Series<C>>> {
+    map.get(&hash)?
+        .iter()
+        .find(|s| same_values(&s.values, values))
+        .cloned()
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The value of a family with no labels: its one series, made at once.
+pub(crate) fn single<K: Kind>(family: &Family<K>) -> Arc<Series<K::Core>> {
+    // No labels: the lookup cannot fail; the overflow series stands in if it did.
+    family.get_or_overflow(&[] as &[&str])
+}
+
+impl<K: Kind> super::registry::Collect for Family<K> {
+    fn name(&self) -> &str {
+        &self.desc.name
+    }
+
+    fn collect_into(&self, out: &mut crate::gather::Gathered) {
+        out.families.push(self.collect());
+    }
+}

@@ -1,0 +1,264 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::*;
+use crate::encode::{encode, EncodeOptions, Format};
+use crate::gather::gather_all;
+use crate::model::{MetricFamily, Value};
+
+fn text(registry: &Registry) -> String {
+    let page = gather_all(registry);
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    let mut out = Vec::new();
+    encode(
+        Format::Text,
+        &page.families,
+        &EncodeOptions::default(),
+        &mut out,
+    );
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_page_of_every_kind() {
+    let registry = Registry::new();
+    let requests = IntCounterVec::new(
+        Opts::new("requests_total", "Requests.").const_label("app", "shop"),
+        &["method", "code"],
+    )
+    .unwrap();
+    let bytes = Counter::new("sent_bytes_total", "Bytes sent.").unwrap();
+    let queue = IntGauge::new("queue_length", "Jobs waiting.").unwrap();
+    let temp = GaugeVec::new(Opts::new("temperature_celsius", "Temp."), &["room"]).unwrap();
+    registry.register(Box::new(requests.clone())).unwrap();
+    registry.register(&bytes).unwrap();
+    registry.register(queue.clone()).unwrap();
+    registry.register(temp.clone()).unwrap();
+    registry
+        .register(
+            Info::new(Opts::new("build_info", "Build.").const_label("version", "1.2")).unwrap(),
+        )
+        .unwrap();
+    registry
+        .register(CounterFunc::new(Opts::new("ticks_total", "Ticks."), || 42.0).unwrap())
+        .unwrap();
+    requests.with_label_values(&["GET", "200"]).inc_by(3);
+    requests.with_labels(&("POST", "500")).inc();
+    bytes.inc_by(1.5);
+    bytes.inc_by(-1.0);
+    bytes.inc_by(f64::NAN);
+    queue.set(5);
+    queue.dec();
+    temp.with_label_values(&["kitchen"]).set(21.5);
+    temp.with_label_values(&["cellar"]).sub(3.25);
+    assert_eq!(
+        text(&registry),
+        "# HELP build_info Build.\n# TYPE build_info gauge\nbuild_info{version=\"1.2\"} 1\n\
+         # HELP queue_length Jobs waiting.\n# TYPE queue_length gauge\nqueue_length 4\n\
+         # HELP requests_total Requests.\n# TYPE requests_total counter\n\
+         requests_total{app=\"shop\",code=\"200\",method=\"GET\"} 3\n\
+         requests_total{app=\"shop\",code=\"500\",method=\"POST\"} 1\n\
+         # HELP sent_bytes_total Bytes sent.\n# TYPE sent_bytes_total counter\nsent_bytes_total 1.5\n\
+         # HELP temperature_celsius Temp.\n# TYPE temperature_celsius gauge\n\
+         temperature_celsius{room=\"cellar\"} -3.25\ntemperature_celsius{room=\"kitchen\"} 21.5\n\
+         # HELP ticks_total Ticks.\n# TYPE ticks_total counter\nticks_total 42\n"
+    );
+}
+
+/// The `prometheus` crate joins label values to hash them; here `["ab", "c"]`
+/// and `["a", "bc"]` (and every other split of one string) stay apart.
+#[test]
+fn joined_label_values_never_collide() {
+    let family = IntCounterVec::new(Opts::new("c_total", ""), &["a", "b", "c"]).unwrap();
+    let word = "abcdef";
+    let mut n = 0;
+    for i in 0..=word.len() {
+        for j in i..=word.len() {
+            n += 1;
+            family
+                .with_label_values(&[&word[..i], &word[i..j], &word[j..]])
+                .inc_by(n);
+        }
+    }
+    assert_eq!(family.len(), n as usize);
+    let mut n = 0;
+    for i in 0..=word.len() {
+        for j in i..=word.len() {
+            n += 1;
+            let got = family.get_metric_with_label_values(&[&word[..i], &word[i..j], &word[j..]]);
+            assert_eq!(got.unwrap().get(), n);
+        }
+    }
+    // Any UTF-8, the empty string included.
+    family.with_label_values(&["", "ß", "佖\n\""]).inc();
+    assert_eq!(family.with_labels(&["", "ß", "佖\n\""]).get(), 1);
+}
+
+#[test]
+fn the_series_limit_sends_new_label_sets_to_the_overflow_series() {
+    let registry = Registry::new();
+    let family = IntCounterVec::new(Opts::new("c_total", "").max_series(2), &["user"]).unwrap();
+    registry.register(family.clone()).unwrap();
+    family.with_label_values(&["a"]).inc();
+    family.with_label_values(&["b"]).inc();
+    assert!(matches!(
+        family.get_metric_with_label_values(&["c"]),
+        Err(MetricError::SeriesLimit { limit: 2, .. })
+    ));
+    family.with_label_values(&["c"]).inc_by(5);
+    family.with_label_values(&["d"]).inc();
+    // A wrong number of values also lands there, without a panic.
+    family.with_label_values(&["x", "y"]).inc();
+    assert!(matches!(
+        family.get_metric_with_label_values(&["x", "y"]),
+        Err(MetricError::LabelCount {
+            expected: 1,
+            got: 2,
+            ..
+        })
+    ));
+    assert_eq!(family.len(), 2);
+    assert!(text(&registry).contains("c_total{otel_metric_overflow=\"true\"} 7\n"));
+    // Removing a series makes room again.
+    family.remove_label_values(&["a"]).unwrap();
+    assert!(family.get_metric_with_label_values(&["c"]).is_ok());
+    assert!(matches!(
+        family.remove_label_values(&["zzz"]),
+        Err(MetricError::NoSuchSeries { .. })
+    ));
+    family.reset();
+    assert!(family.is_empty());
+}
+
+#[test]
+fn lookups_by_name() {
+    let family = IntGaugeVec::new(Opts::new("g", ""), &["a", "b"]).unwrap();
+    let labels = HashMap::from([("b", "2"), ("a", "1")]);
+    family.with(&labels).set(7);
+    assert_eq!(family.with_label_values(&["1", "2"]).get(), 7);
+    let wrong = HashMap::from([("a", "1"), ("c", "2")]);
+    assert!(matches!(
+        family.get_metric_with(&wrong),
+        Err(MetricError::UnknownLabel { label, .. }) if label == "c"
+    ));
+    family.remove(&labels).unwrap();
+    assert!(family.is_empty());
+}
+
+#[test]
+fn registration_rules() {
+    let registry = Registry::new();
+    let a = IntCounter::new("x_total", "").unwrap();
+    let b = IntCounter::new("x_total", "").unwrap();
+    registry.register(a.clone()).unwrap();
+    assert!(matches!(
+        registry.register(b.clone()),
+        Err(MetricError::AlreadyRegistered { name }) if name == "x_total"
+    ));
+    assert!(matches!(
+        registry.unregister(b),
+        Err(MetricError::NotRegistered { .. })
+    ));
+    registry.unregister(a.clone()).unwrap();
+    assert!(gather_all(&registry).families.is_empty());
+    a.inc(); // a handle of an unregistered metric still works
+    let family = IntCounterVec::new(Opts::new("y_total", ""), &["l"]).unwrap();
+    assert_eq!(
+        registry.register(family.with_label_values(&["v"])),
+        Err(MetricError::NotAFamily)
+    );
+    assert!(matches!(
+        IntCounter::new("bad-name", ""),
+        Err(MetricError::InvalidName { .. })
+    ));
+}
+
+#[test]
+fn counters_carry_exemplars_and_start_times() {
+    let c = Counter::new("c_total", "").unwrap();
+    let registry = Registry::new();
+    registry.register(c.clone()).unwrap();
+    c.inc_by_with_exemplar(2.0, &[("trace_id", "abc")]);
+    let page = gather_all(&registry);
+    let metric = &page.families[0].metrics[0];
+    assert_eq!(metric.created, Some(c.created()));
+    match &metric.value {
+        Value::Counter(v) => {
+            assert_eq!(v.value, 2.0);
+            let e = v.exemplar.as_deref().unwrap();
+            assert_eq!((e.value, e.labels[0].value.as_str()), (2.0, "abc"));
+            assert!(e.timestamp.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_default_registry_is_served_by_default_registry_source() {
+    let c = crate::register_int_counter!("metrics_tests_default_total", "Default.").unwrap();
+    c.inc();
+    let v = crate::register_gauge_vec!("metrics_tests_default_g", "G.", &["l"]).unwrap();
+    v.with_label_values(&["x"]).set(2.0);
+    let page = gather_all(&crate::gather::DefaultRegistry);
+    let names: Vec<&str> = page
+        .families
+        .iter()
+        .map(|f: &MetricFamily| f.name.as_str())
+        .collect();
+    assert!(names.contains(&"metrics_tests_default_total"), "{names:?}");
+    assert!(names.contains(&"metrics_tests_default_g"), "{names:?}");
+    assert!(crate::register_int_counter!("metrics_tests_default_total", "Again.").is_err());
+}
+
+/// Writers on both cores, a scraper in a loop: a counter never goes backwards on
+/// any page, and the last page has every increment.
+#[test]
+fn counters_never_go_backwards_under_load() {
+    let registry = Arc::new(Registry::new());
+    let family = IntCounterVec::new(Opts::new("c_total", ""), &["w"]).unwrap();
+    registry.register(family.clone()).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    const PER_WRITER: u64 = 200_000;
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let family = family.clone();
+            std::thread::spawn(move || {
+                let mine = family.with_label_values(&[if w == 0 { "a" } else { "b" }]);
+                let shared = family.with_label_values(&["shared"]);
+                for _ in 0..PER_WRITER {
+                    mine.inc();
+                    shared.inc();
+                }
+            })
+        })
+        .collect();
+    let scraper = {
+        let registry = registry.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut last: HashMap<String, f64> = HashMap::new();
+            let mut pages = 0;
+            let start = std::time::Instant::now();
+            while !done.load(Ordering::Relaxed) && pages < 100_000 && start.elapsed().as_secs() < 20
+            {
+                for m in &gather_all(&*registry).families[0].metrics {
+                    let (key, v) = match &m.value {
+                        Value::Counter(c) => (m.labels[0].value.to_string(), c.value),
+                        other => panic!("{other:?}"),
+                    };
+                    let before = last.insert(key.clone(), v).unwrap_or(0.0);
+                    assert!(v >= before, "{key} went from {before} to {v}");
+                }
+                pages += 1;
+            }
+            pages
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    assert!(scraper.join().unwrap() > 0);
+    assert_eq!(family.with_label_values(&["shared"]).get(), 2 * PER_WRITER);
+}
