@@ -838,10 +838,8 @@ fn round_trip(
 }
 
 fn normalized(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
-    let mut g = Gathered {
-        families,
-        errors: Vec::new(),
-    };
+    let mut g = Gathered::default();
+    g.families = families;
     normalize(&mut g);
     assert!(
         g.errors.is_empty(),
@@ -1532,10 +1530,8 @@ fn encode_om(families: Vec<MetricFamily>) -> String {
 fn regression_counter_and_gauge_share_an_openmetrics_family_name() {
     let counter = MetricFamily::new("x_total", "", MetricType::Counter)
         .with_metric(Metric::new(vec![], Value::counter(1.0)));
-    let mut g = promhttp::gather::Gathered {
-        families: vec![gauge("x", "", &[], 1.0), counter],
-        errors: vec![],
-    };
+    let mut g = promhttp::gather::Gathered::default();
+    g.families = vec![gauge("x", "", &[], 1.0), counter];
     promhttp::gather::normalize(&mut g);
     // The clash is reported and the gauge left out; the rest encodes cleanly.
     assert_eq!(g.errors.len(), 1, "{:?}", g.errors);

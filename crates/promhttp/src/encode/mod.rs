@@ -75,10 +75,29 @@ impl EncodeOptions {
 /// Families should be normalized first (sorted, merged, checked), as
 /// [`crate::gather`] does; encoders write what they are given.
 pub fn encode(format: Format, families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
+    encode_families(format, families, opts, out);
+    finish(format, out);
+}
+
+/// Encodes `families` without what ends a page (OpenMetrics' `# EOF`), so that
+/// pieces of a page can be written in turn.
+pub(crate) fn encode_families(
+    format: Format,
+    families: &[MetricFamily],
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) {
     match format {
         Format::Text => text::encode(families, out),
-        Format::OpenMetrics => openmetrics::encode(families, opts, out),
+        Format::OpenMetrics => openmetrics::encode_families(families, opts, out),
         Format::Protobuf => protobuf::encode(families, opts, out),
+    }
+}
+
+/// Ends a page written with [`encode_families`].
+pub(crate) fn finish(format: Format, out: &mut Vec<u8>) {
+    if format == Format::OpenMetrics {
+        out.extend_from_slice(b"# EOF\n");
     }
 }
 

@@ -27,12 +27,17 @@ use crate::model::{Exemplar, Metric, MetricFamily, MetricType, Value};
 
 /// Encodes `families` as OpenMetrics 1.0.0 text, ending with `# EOF`.
 pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
+    encode_families(families, opts, out);
+    out.extend_from_slice(b"# EOF\n");
+}
+
+/// Encodes `families` without the closing `# EOF`.
+pub(crate) fn encode_families(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
     let mut labels = Vec::with_capacity(256);
     let mut bounds = FloatCache::new(true);
     for family in families {
         encode_family(family, opts, &mut labels, &mut bounds, out);
     }
-    out.extend_from_slice(b"# EOF\n");
 }
 
 fn encode_family(

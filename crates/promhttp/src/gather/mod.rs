@@ -38,6 +38,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::model::MetricFamily;
 use crate::util::panic_message;
 
+pub(crate) mod direct;
 mod error;
 mod normalize;
 mod prometheus;
@@ -46,6 +47,7 @@ mod tests;
 
 pub use self::error::{GatherError, GatherErrorKind};
 pub use self::normalize::normalize;
+pub(crate) use self::normalize::normalize_keeping_direct;
 #[cfg(feature = "remote-write")]
 pub(crate) use self::prometheus::from_proto;
 pub use self::prometheus::DefaultRegistry;
@@ -62,12 +64,20 @@ pub trait Gather: Send + Sync {
 }
 
 /// What gathering produced: families, and the problems met on the way.
+///
+/// Made with `Gathered::default()`, then filled through its public fields: it
+/// also carries, privately, the families of
+/// promhttp's own storage that encode themselves, which [`normalize`] and
+/// [`gather_all`] move into [`families`](Self::families).
 #[derive(Debug, Default)]
 pub struct Gathered {
     /// The families, in the order sources produced them until [`normalize`]d.
     pub families: Vec<MetricFamily>,
     /// Problems; each names the family it concerns where there is one.
     pub errors: Vec<GatherError>,
+    /// Families of promhttp's own storage that encode themselves; turned into
+    /// `families` wherever the model is needed.
+    pub(crate) direct: Vec<direct::Direct>,
 }
 
 impl<G: Gather + ?Sized> Gather for std::sync::Arc<G> {
@@ -190,10 +200,12 @@ fn gather_caught(source: &dyn Gather, out: &mut Gathered, index: usize) {
     }
 }
 
-/// Gathers `source` (catching a panic) and [`normalize`]s the result.
+/// Gathers `source` (catching a panic) and [`normalize`]s the result: every
+/// family is in [`Gathered::families`].
 pub fn gather_all(source: &dyn Gather) -> Gathered {
     let mut out = Gathered::default();
     gather_caught(source, &mut out, 0);
+    out.materialize();
     normalize(&mut out);
     out
 }

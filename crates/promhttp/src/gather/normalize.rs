@@ -13,6 +13,18 @@ use crate::model::{
 /// each family's metrics are sorted by label values with no duplicate series, and
 /// labels are sorted by name. What could not be kept is described in `errors`.
 pub fn normalize(g: &mut Gathered) {
+    g.materialize();
+    normalize_model(g);
+}
+
+/// As [`normalize`], keeping the direct families that clash with nothing direct
+/// (sorted by name) for [`encode_page`](super::direct::encode_page).
+pub(crate) fn normalize_keeping_direct(g: &mut Gathered) {
+    super::direct::settle(g);
+    normalize_model(g);
+}
+
+fn normalize_model(g: &mut Gathered) {
     let errors = &mut g.errors;
     // 1. Names, types and labels of each family on its own.
     g.families.retain_mut(|f| {

@@ -32,7 +32,7 @@ fn gauge(labels: &[(&'static str, &'static str)], v: f64) -> Metric {
 fn run(families: Vec<MetricFamily>) -> Gathered {
     let mut g = Gathered {
         families,
-        errors: vec![],
+        ..Gathered::default()
     };
     normalize(&mut g);
     g

@@ -16,8 +16,9 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::{ErrorHandling, Inner};
-use crate::encode::{encode, EncodeOptions};
-use crate::gather::{normalize, GatherError, GatherErrorKind, Gathered};
+use crate::encode::EncodeOptions;
+use crate::gather::direct::encode_page as encode_with_direct;
+use crate::gather::{normalize_keeping_direct, GatherError, GatherErrorKind, Gathered};
 use crate::negotiate::{ContentType, Encoding};
 use crate::util::{lock, panic_message};
 
@@ -203,7 +204,7 @@ pub(crate) fn render(
     if !g.errors.is_empty() {
         let fail = match inner.opts.error_handling {
             ErrorHandling::HttpError | ErrorHandling::Panic => true,
-            ErrorHandling::Continue => g.families.is_empty(),
+            ErrorHandling::Continue => g.families.is_empty() && g.direct.is_empty(),
         };
         if fail {
             return Some(Outcome::Failed(error_text(&g.errors)));
@@ -217,10 +218,9 @@ fn gather(inner: &Inner, key: &Key) -> Gathered {
     let mut g = Gathered::default();
     inner.gatherer.gather_into(&mut g);
     if let Some(names) = &key.names {
-        g.families
-            .retain(|f| names.binary_search_by(|n| n.as_str().cmp(&f.name)).is_ok());
+        g.retain_names(|name| names.binary_search_by(|n| n.as_str().cmp(name)).is_ok());
     }
-    normalize(&mut g);
+    normalize_keeping_direct(&mut g);
     g
 }
 
@@ -254,7 +254,13 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
     let mut scratch = lock(&inner.buffers).pop().unwrap_or_default();
     scratch.clear();
     scratch.reserve(capacity);
-    encode(key.content_type.format, &g.families, &opts, &mut scratch);
+    encode_with_direct(
+        key.content_type.format,
+        &g.families,
+        &g.direct,
+        &opts,
+        &mut scratch,
+    );
     inner.size_hints[0].store(scratch.len(), Ordering::Relaxed);
     if key.encoding == Encoding::Identity {
         // The body keeps the buffer; it goes back to the pool when the last

@@ -21,7 +21,7 @@ impl Collect for Callback {
         &self.desc.name
     }
 
-    fn collect_into(&self, out: &mut Gathered) {
+    fn collect_into(self: Arc<Self>, out: &mut Gathered) {
         let v = (self.read)();
         let value = match self.metric_type {
             MetricType::Counter => Value::counter(v),

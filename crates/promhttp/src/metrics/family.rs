@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
@@ -32,6 +32,15 @@ pub trait Kind: Send + Sync + 'static {
     fn handle(series: Arc<Series<Self::Core>>) -> Self::Handle;
     /// A new series' state.
     fn core(config: &Self::Config) -> Self::Core;
+    /// Writes the series' text 0.0.4 lines: `name` is the family name, `labels`
+    /// the series' [`TextLabels`](super::page::TextLabels) block.
+    fn write_text(
+        config: &Self::Config,
+        name: &[u8],
+        labels: &[u8],
+        core: &Self::Core,
+        out: &mut Vec<u8>,
+    );
     /// The series' value now.
     fn value(core: &Self::Core) -> Value;
 }
@@ -42,6 +51,7 @@ pub struct Series<C> {
     pub(crate) values: Box<[Str]>,
     pub(crate) created: SystemTime,
     pub(crate) core: C,
+    pub(crate) text: super::page::TextLabels,
 }
 
 impl<C> Series<C> {
@@ -50,6 +60,7 @@ impl<C> Series<C> {
             values,
             created: SystemTime::now(),
             core,
+            text: Default::default(),
         }
     }
 }
@@ -66,6 +77,9 @@ pub(crate) struct Family<K: Kind> {
     series: RwLock<Map<K::Core>>,
     len: AtomicUsize,
     overflow: OnceLock<Arc<Series<K::Core>>>,
+    /// Changes whenever a series is added or removed.
+    pub(crate) generation: AtomicU64,
+    pub(crate) page: super::page::PageCache<K::Core>,
 }
 
 impl<K: Kind> Family<K> {
@@ -76,6 +90,8 @@ impl<K: Kind> Family<K> {
             series: RwLock::new(Map::default()),
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
+            generation: AtomicU64::new(0),
+            page: Default::default(),
         }
     }
 
@@ -114,6 +130,7 @@ impl<K: Kind> Family<K> {
         let series = Arc::new(Series::new(owned, K::core(&self.config)));
         map.entry(hash).or_default().push(series.clone());
         self.len.fetch_add(1, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(series)
     }
 
@@ -132,8 +149,10 @@ impl<K: Kind> Family<K> {
     }
 
     pub(crate) fn overflow(&self) -> &Arc<Series<K::Core>> {
-        self.overflow
-            .get_or_init(|| Arc::new(Series::new(Box::new([]), K::core(&self.config))))
+        self.overflow.get_or_init(|| {
+            self.generation.fetch_add(1, Ordering::Release);
+            Arc::new(Series::new(Box::new([]), K::core(&self.config)))
+        })
     }
 
     /// Removes the series with these values.
@@ -158,6 +177,7 @@ impl<K: Kind> Family<K> {
             });
         }
         self.len.fetch_sub(1, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -165,6 +185,7 @@ impl<K: Kind> Family<K> {
     pub(crate) fn clear(&self) {
         write(&self.series).clear();
         self.len.store(0, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// How many series the family holds (the overflow series aside).
@@ -256,7 +277,7 @@ impl<K: Kind> super::registry::Collect for Family<K> {
         &self.desc.name
     }
 
-    fn collect_into(&self, out: &mut crate::gather::Gathered) {
-        out.families.push(self.collect());
+    fn collect_into(self: Arc<Self>, out: &mut crate::gather::Gathered) {
+        out.push_direct(self);
     }
 }

@@ -31,6 +31,7 @@ mod labels;
 mod macros;
 mod number;
 mod opts;
+mod page;
 mod registry;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ pub trait Collect: Send + Sync + 'static {
     /// The family's name.
     fn name(&self) -> &str;
     /// Appends the family to `out`.
-    fn collect_into(&self, out: &mut Gathered);
+    fn collect_into(self: Arc<Self>, out: &mut Gathered);
 }
 
 /// What can be registered: every metric and family of [`metrics`](super)

@@ -262,3 +262,99 @@ fn counters_never_go_backwards_under_load() {
     assert!(scraper.join().unwrap() > 0);
     assert_eq!(family.with_label_values(&["shared"]).get(), 2 * PER_WRITER);
 }
+
+/// The page as the handler writes it (direct families kept) and as the model path
+/// writes it (everything through `gather_all`).
+fn both_pages(source: &dyn crate::Gather, format: Format) -> (Vec<u8>, Vec<u8>) {
+    let mut g = crate::Gathered::default();
+    source.gather_into(&mut g);
+    crate::gather::normalize_keeping_direct(&mut g);
+    assert!(g.errors.is_empty(), "{:?}", g.errors);
+    let mut direct = Vec::new();
+    crate::gather::direct::encode_page(
+        format,
+        &g.families,
+        &g.direct,
+        &EncodeOptions::default(),
+        &mut direct,
+    );
+    let page = gather_all(source);
+    let mut model = Vec::new();
+    encode(
+        format,
+        &page.families,
+        &EncodeOptions::default(),
+        &mut model,
+    );
+    (direct, model)
+}
+
+#[test]
+fn the_kept_page_is_the_model_page_byte_for_byte() {
+    let registry = Registry::new();
+    let c = IntCounterVec::new(
+        Opts::new("b_requests_total", "Requests \\ \"served\"\nnow.").const_label("zone", "z\"1"),
+        &["path", "code"],
+    )
+    .unwrap();
+    let g = GaugeVec::new(Opts::new("d_temp", "T."), &["room"]).unwrap();
+    let plain = Counter::new("a_plain_total", "Plain.").unwrap();
+    let empty = IntCounterVec::new(Opts::new("e_empty_total", "Never used."), &["x"]).unwrap();
+    registry.register(c.clone()).unwrap();
+    registry.register(g.clone()).unwrap();
+    registry.register(plain.clone()).unwrap();
+    registry.register(empty).unwrap();
+    for (i, path) in ["/a\\b", "/\n", "", "ü/佖", "/a", "/b"].iter().enumerate() {
+        c.with_label_values(&[path, "200"])
+            .inc_by(i as u64 * 1_000_000);
+        c.with_label_values(&[path, "500"]).inc();
+        g.with_label_values(&[path]).set(i as f64 / 3.0 - 1e-7);
+    }
+    plain.inc_by(0.1);
+    // Beside a `prometheus` registry: one distinct family, one merged with ours by
+    // name (the model path decides), one whose name clashes with a histogram's.
+    let theirs = ::prometheus::Registry::new();
+    let other = ::prometheus::IntCounter::new("c_other_total", "Other.").unwrap();
+    theirs.register(Box::new(other.clone())).unwrap();
+    other.inc();
+    let same =
+        ::prometheus::GaugeVec::new(::prometheus::Opts::new("d_temp", "T."), &["room"]).unwrap();
+    theirs.register(Box::new(same.clone())).unwrap();
+    same.with_label_values(&["attic"]).set(30.0);
+    let both = crate::Gatherers::new().with(registry).with(theirs);
+    for format in [Format::Text, Format::OpenMetrics, Format::Protobuf] {
+        let (direct, model) = both_pages(&both, format);
+        assert_eq!(
+            String::from_utf8_lossy(&direct),
+            String::from_utf8_lossy(&model),
+            "{format:?}"
+        );
+    }
+    let (text, _) = both_pages(&both, Format::Text);
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("d_temp{room=\"attic\"} 30\n"), "{text}");
+    assert!(
+        text.contains("b_requests_total{code=\"200\",path=\"/a\\\\b\",zone=\"z\\\"1\"} 0\n"),
+        "{text}"
+    );
+    assert!(!text.contains("e_empty_total"), "{text}");
+}
+
+#[test]
+fn the_kept_page_follows_added_and_removed_series() {
+    let registry = Registry::new();
+    let c = IntCounterVec::new(Opts::new("c_total", ""), &["l"]).unwrap();
+    registry.register(c.clone()).unwrap();
+    let page = || both_pages(&registry, Format::Text).0;
+    c.with_label_values(&["b"]).inc();
+    assert_eq!(page(), b"# TYPE c_total counter\nc_total{l=\"b\"} 1\n");
+    c.with_label_values(&["a"]).inc_by(2);
+    assert_eq!(
+        page(),
+        b"# TYPE c_total counter\nc_total{l=\"a\"} 2\nc_total{l=\"b\"} 1\n"
+    );
+    c.remove_label_values(&["b"]).unwrap();
+    assert_eq!(page(), b"# TYPE c_total counter\nc_total{l=\"a\"} 2\n");
+    c.reset();
+    assert_eq!(page(), b"");
+}

@@ -1,0 +1,129 @@
+//! Families that write themselves: promhttp's own storage keeps its page rendered
+//! (label blocks escaped once, bucket bounds formatted once) and writes numbers
+//! straight into the output, without building the model first.
+//!
+//! A source hands such families over with [`Gathered::push_direct`]. Where the
+//! model is needed (push, remote write, [`gather_all`](super::gather_all), a family
+//! that shares its name with another source's), a direct family is turned into a
+//! [`MetricFamily`] and takes the model path, checked and merged as every family is.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::Gathered;
+use crate::encode::{EncodeOptions, Format};
+use crate::model::MetricFamily;
+
+/// A family that can encode itself, and describe itself in the model.
+///
+/// Its name is valid, its series unique and sorted: [`normalize`](super::normalize)
+/// does not check it again.
+pub(crate) trait DirectFamily: Send + Sync {
+    /// The family name.
+    fn name(&self) -> &str;
+    /// Appends the family in `format` (no OpenMetrics `# EOF`).
+    fn encode(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>);
+    /// The family in the model.
+    fn to_model(&self) -> MetricFamily;
+}
+
+/// A shared direct family, as [`Gathered`] holds it.
+#[derive(Clone)]
+pub(crate) struct Direct(pub(crate) Arc<dyn DirectFamily>);
+
+impl fmt::Debug for Direct {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Direct").field(&self.0.name()).finish()
+    }
+}
+
+impl Gathered {
+    /// Adds a family that encodes itself.
+    pub(crate) fn push_direct(&mut self, family: Arc<dyn DirectFamily>) {
+        self.direct.push(Direct(family));
+    }
+
+    /// Turns every direct family into a model family.
+    pub(crate) fn materialize(&mut self) {
+        let direct = std::mem::take(&mut self.direct);
+        self.families.reserve(direct.len());
+        self.families.extend(direct.iter().map(|d| d.0.to_model()));
+    }
+
+    /// Whether a family of this name is on the page, directly or in the model.
+    pub(crate) fn retain_names(&mut self, keep: impl Fn(&str) -> bool) {
+        self.families.retain(|f| keep(&f.name));
+        self.direct.retain(|d| keep(d.0.name()));
+    }
+}
+
+/// Sample-name suffixes that could relate two families' names.
+const RELATED: [&str; 5] = ["_total", "_bucket", "_count", "_sum", "_created"];
+
+/// Moves into the model every direct family whose name is, or could clash with,
+/// another family's (the same name, or one that differs by a generated suffix), so
+/// the model path's merge and clash rules decide; the rest stay direct, sorted by
+/// name.
+pub(crate) fn settle(g: &mut Gathered) {
+    if g.direct.is_empty() {
+        return;
+    }
+    let mut names: Vec<&str> = g
+        .families
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(g.direct.iter().map(|d| d.0.name()))
+        .collect();
+    names.sort_unstable();
+    let taken = |n: &str| names.binary_search(&n).is_ok();
+    let count = |n: &str| names.iter().filter(|x| **x == n).count();
+    let related = |name: &str| {
+        count(name) > 1
+            || RELATED.iter().any(|s| {
+                name.strip_suffix(s).is_some_and(&taken)
+                    || taken(&format!("{name}{s}"))
+                    || name
+                        .strip_suffix("_total")
+                        .is_some_and(|base| taken(&format!("{base}{s}")))
+            })
+    };
+    let clashing: Vec<bool> = g.direct.iter().map(|d| related(d.0.name())).collect();
+    if clashing.iter().any(|c| *c) {
+        let direct = std::mem::take(&mut g.direct);
+        for (d, clash) in direct.into_iter().zip(clashing) {
+            if clash {
+                g.families.push(d.0.to_model());
+            } else {
+                g.direct.push(d);
+            }
+        }
+    }
+    g.direct.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+}
+
+/// Encodes normalized `families` and settled `direct` families in name order.
+pub(crate) fn encode_page(
+    format: Format,
+    families: &[MetricFamily],
+    direct: &[Direct],
+    opts: &EncodeOptions,
+    out: &mut Vec<u8>,
+) {
+    if direct.is_empty() {
+        return crate::encode::encode(format, families, opts, out);
+    }
+    let mut d = direct.iter().peekable();
+    let mut start = 0;
+    for (i, f) in families.iter().enumerate() {
+        while let Some(next) = d.next_if(|x| x.0.name() < f.name.as_str()) {
+            crate::encode::encode_families(format, &families[start..i], opts, out);
+            start = i;
+            next.0.encode(format, opts, out);
+        }
+    }
+    crate::encode::encode_families(format, &families[start..], opts, out);
+    for rest in d {
+        rest.0.encode(format, opts, out);
+    }
+    crate::encode::finish(format, out);
+}
