@@ -8,24 +8,45 @@
 //!
 //! # Wire format choices
 //!
-//! * **Field order.** Fields are written in the order `metrics.proto` declares them,
-//!   which is field-number order except in `Metric`, where `histogram` (7) comes
-//!   before `timestamp_ms` (6). For the fields it knows, this is byte for byte what
-//!   the `prometheus` crate's `ProtobufEncoder` writes. Any order is valid protobuf.
+//! * **Field order.** Fields are written in field-number order, as Go's protobuf
+//!   library writes them, with one exception: in `Metric`, `histogram` (7) comes
+//!   before `timestamp_ms` (6), the order `metrics.proto` declares them in. For the
+//!   fields it knows, this is byte for byte what the `prometheus` crate's
+//!   `ProtobufEncoder` writes. (In `Histogram`, `metrics.proto` declares
+//!   `created_timestamp` (15) before the native fields 5 to 14; it is written
+//!   after them, between `positive_delta` (13) and `exemplars` (16).) Any order is
+//!   valid protobuf.
 //! * **Presence.** The schema is proto2, so fields have explicit presence. Like Go's
 //!   client, the encoder always writes a family's `name` and `type`, each metric's
 //!   value message, and the numbers in it (`value`, `sample_count`, `sample_sum`,
-//!   `cumulative_count`, `upper_bound`, `quantile`), zeros included: a counter at 0
+//!   `cumulative_count`, `upper_bound`, `quantile`; for a native histogram
+//!   `schema`, `zero_threshold`, `zero_count`, and each span's `offset` and
+//!   `length`), zeros included: a counter at 0
 //!   is sent as `value: 0.0`, not as a missing value. A label's `name` and `value`
 //!   are both always written; an empty value is an empty string. `help` and `unit`
 //!   are written only when they are not empty.
-//! * **Histograms** are classic histograms: `sample_count`, `sample_sum` and the
+//! * **Classic buckets**: `sample_count`, `sample_sum` and the
 //!   buckets. No `+Inf` bucket is written: the scraper derives it from
 //!   `sample_count`, as it does for Go's client. An explicit `+Inf` bucket in the model
 //!   is skipped, with one exception taken from Go's client: when it carries an
 //!   exemplar (that is kept, see below), it is written, with its own cumulative count,
-//!   so that the exemplar is not lost. Every other bucket is written as given. The
-//!   native-histogram fields, `*_count_float` and `GAUGE_HISTOGRAM` are never used.
+//!   so that the exemplar is not lost. Every other bucket is written as given.
+//!   `*_count_float` and `GAUGE_HISTOGRAM` are never used.
+//! * **Native histograms** ([`HistogramValue::native`]) add `schema` (5),
+//!   `zero_threshold` (6), `zero_count` (7), `negative_span` (9), `negative_delta`
+//!   (10), `positive_span` (12), `positive_delta` (13) and `exemplars` (16), spans
+//!   and deltas as the model holds them. The deltas are `sint64`s written unpacked,
+//!   one field per delta, as Go's client writes them (its `metrics.proto` is proto2
+//!   without `packed`; parsers accept both). A native histogram without any span
+//!   gets a no-op `positive_span` (offset 0, length 0): without it, an empty native
+//!   histogram would look like a classic one without buckets (Go's client adds it
+//!   only when the zero threshold and zero count are 0 too; either is valid).
+//!   A *dual* histogram (classic buckets and native ones) writes both; a
+//!   *native-only* one (no classic bucket but perhaps `+Inf`) writes no `bucket` at
+//!   all, not even a `+Inf` one with an exemplar. Its `exemplars` are those of
+//!   [`NativeHistogram::exemplars`](crate::model::NativeHistogram::exemplars) that [`Exemplar::validate`] accepts *and* that
+//!   have a timestamp: Prometheus ignores a native-histogram exemplar without one.
+//!   The float-histogram fields (`zero_count_float`, `*_count`) are never used.
 //! * **Exemplars** are written on counters and histogram buckets, when
 //!   [`Exemplar::validate`] accepts them, as in OpenMetrics: protobuf itself has no
 //!   size limit and no rule for label names, but both formats expose the same
@@ -204,7 +225,7 @@ fn write_counter(counter: &CounterValue, created: Option<Timestamp>, out: &mut V
     let slot = begin_len(out, 9 + exemplar.map_or(0, exemplar_size_guess) + 14);
     put_double(out, SCALAR_VALUE, counter.value);
     if let Some(exemplar) = exemplar {
-        put_exemplar(out, COUNTER_EXEMPLAR, exemplar);
+        put_exemplar(out, &[COUNTER_EXEMPLAR], exemplar);
     }
     if let Some(created) = created {
         created.put(out, COUNTER_CREATED);
@@ -232,21 +253,36 @@ fn write_summary(summary: &SummaryValue, created: Option<Timestamp>, out: &mut V
 }
 
 fn write_histogram(histogram: &HistogramValue, created: Option<Timestamp>, out: &mut Vec<u8>) {
+    let native = histogram.native.as_deref();
     out.push(METRIC_HISTOGRAM);
-    let slot = begin_len(out, 20 + histogram.buckets.len() * 14 + 14);
+    let slot = begin_len(out, histogram_size_guess(histogram));
     out.push(HISTOGRAM_COUNT);
     put_varint(out, histogram.count);
     put_double(out, HISTOGRAM_SUM, histogram.sum);
-    for bucket in &histogram.buckets {
-        let exemplar = kept_exemplar(&bucket.exemplar);
-        // The +Inf bucket is implicit (sample_count), unless an exemplar needs it.
-        if bucket.upper_bound == f64::INFINITY && exemplar.is_none() {
-            continue;
+    // A native-only histogram has no classic bucket, not even +Inf.
+    let native_only = native.is_some()
+        && histogram
+            .buckets
+            .iter()
+            .all(|bucket| bucket.upper_bound == f64::INFINITY);
+    if !native_only {
+        for bucket in &histogram.buckets {
+            let exemplar = kept_exemplar(&bucket.exemplar);
+            // The +Inf bucket is implicit (sample_count), unless an exemplar needs it.
+            if bucket.upper_bound == f64::INFINITY && exemplar.is_none() {
+                continue;
+            }
+            write_bucket(bucket, exemplar, out);
         }
-        write_bucket(bucket, exemplar, out);
+    }
+    if let Some(native) = native {
+        native::write_buckets(native, out);
     }
     if let Some(created) = created {
         created.put(out, HISTOGRAM_CREATED);
+    }
+    if let Some(native) = native {
+        native::write_exemplars(native, out);
     }
     end_len(out, slot);
 }
@@ -258,7 +294,7 @@ fn write_bucket(bucket: &Bucket, exemplar: Option<&Exemplar>, out: &mut Vec<u8>)
     put_varint(out, bucket.cumulative_count);
     put_double(out, BUCKET_UPPER_BOUND, bucket.upper_bound);
     if let Some(exemplar) = exemplar {
-        put_exemplar(out, BUCKET_EXEMPLAR, exemplar);
+        put_exemplar(out, &[BUCKET_EXEMPLAR], exemplar);
     }
     end_len(out, slot);
 }
@@ -268,8 +304,9 @@ fn kept_exemplar(exemplar: &Option<Box<Exemplar>>) -> Option<&Exemplar> {
     exemplar.as_deref().filter(|exemplar| writable(exemplar))
 }
 
-fn put_exemplar(out: &mut Vec<u8>, key: u8, exemplar: &Exemplar) {
-    out.push(key);
+/// An exemplar as a field with `key` (one byte, or two for field 16 and up).
+fn put_exemplar(out: &mut Vec<u8>, key: &[u8], exemplar: &Exemplar) {
+    out.extend_from_slice(key);
     let slot = begin_len(out, exemplar_size_guess(exemplar));
     for label in &exemplar.labels {
         put_label(out, EXEMPLAR_LABEL, label);
@@ -351,18 +388,20 @@ fn metric_size_guess(metric: &Metric) -> usize {
         Value::Gauge(_) | Value::Untyped(_) => 11,
         Value::Counter(counter) => 11 + counter.exemplar.as_deref().map_or(0, exemplar_size_guess),
         Value::Summary(summary) => 14 + summary.quantiles.len() * 20,
-        Value::Histogram(histogram) => {
-            14 + histogram.buckets.len() * 14
-                + histogram
-                    .buckets
-                    .iter()
-                    .filter_map(|bucket| bucket.exemplar.as_deref())
-                    .map(exemplar_size_guess)
-                    .sum::<usize>()
-        }
+        Value::Histogram(histogram) => 3 + histogram_size_guess(histogram),
     };
     let timestamp = if metric.timestamp.is_some() { 7 } else { 0 };
     labels + value + timestamp
+}
+
+fn histogram_size_guess(histogram: &HistogramValue) -> usize {
+    let buckets: usize = histogram
+        .buckets
+        .iter()
+        .map(|bucket| 14 + bucket.exemplar.as_deref().map_or(0, exemplar_size_guess))
+        .sum();
+    let native = histogram.native.as_deref().map_or(0, native::size_guess);
+    20 + buckets + native + 14
 }
 
 fn exemplar_size_guess(exemplar: &Exemplar) -> usize {
@@ -374,6 +413,7 @@ fn exemplar_size_guess(exemplar: &Exemplar) -> usize {
     labels + 9 + 14
 }
 
+mod native;
 pub(crate) mod wire;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! rust-protobuf, and property tests through the strict decoder in `decoder`.
 
 use super::*;
-use crate::model::{Label, Quantile, Str};
+use crate::model::{BucketSpan, Label, NativeHistogram, Quantile, Str};
 use proptest::prelude::*;
 use std::time::Duration;
 
@@ -10,8 +10,10 @@ use std::time::Duration;
 const MAX_TIMESTAMP_SECONDS: i64 = MAX_SECONDS as i64;
 
 mod decoder;
+mod native;
 use decoder::{
-    decode_stream, read_varint, PBucket, PExemplar, PFamily, PLabel, PMetric, PTimestamp, PValue,
+    decode_stream, read_varint, PBucket, PExemplar, PFamily, PLabel, PMetric, PNative, PTimestamp,
+    PValue,
 };
 
 // ---- What the stream should hold: the rules of the module docs, restated. ----
@@ -57,7 +59,10 @@ fn expected_timestamp(t: Option<SystemTime>) -> Option<PTimestamp> {
 
 /// The exemplar, when the model's rule accepts it (that rule has its own tests).
 fn expected_exemplar(e: &Option<Box<Exemplar>>) -> Option<PExemplar> {
-    let e = e.as_ref()?;
+    expected_exemplar_of(e.as_deref()?)
+}
+
+fn expected_exemplar_of(e: &Exemplar) -> Option<PExemplar> {
     e.validate().is_ok().then(|| PExemplar {
         labels: expected_labels(&e.labels),
         value: e.value.to_bits(),
@@ -101,14 +106,44 @@ fn expected_metric(m: &Metric, opts: &EncodeOptions) -> PMetric {
                     exemplar: expected_exemplar(&b.exemplar),
                 })
                 .filter(|b| b.upper_bound != f64::INFINITY.to_bits() || b.exemplar.is_some())
+                // A native-only histogram (no finite bound) has no classic bucket.
+                .filter(|_| {
+                    h.native.is_none() || h.buckets.iter().any(|b| b.upper_bound != f64::INFINITY)
+                })
                 .collect(),
             created,
+            native: h.native.as_deref().map(expected_native),
         },
     };
     PMetric {
         labels: expected_labels(&m.labels),
         value,
         timestamp_ms: m.timestamp.map(crate::model::time::to_millis),
+    }
+}
+
+fn expected_native(n: &NativeHistogram) -> PNative {
+    let spans = |spans: &[BucketSpan]| -> Vec<(i32, u32)> {
+        spans.iter().map(|s| (s.offset, s.length)).collect()
+    };
+    let mut positive_spans = spans(&n.positive_spans);
+    if n.positive_spans.is_empty() && n.negative_spans.is_empty() {
+        positive_spans.push((0, 0));
+    }
+    PNative {
+        schema: n.schema,
+        zero_threshold: n.zero_threshold.to_bits(),
+        zero_count: n.zero_count,
+        negative_spans: spans(&n.negative_spans),
+        negative_deltas: n.negative_deltas.clone(),
+        positive_spans,
+        positive_deltas: n.positive_deltas.clone(),
+        exemplars: n
+            .exemplars
+            .iter()
+            .filter(|e| e.timestamp.is_some())
+            .filter_map(expected_exemplar_of)
+            .collect(),
     }
 }
 
@@ -243,6 +278,41 @@ fn arb_bucket() -> impl Strategy<Value = Bucket> {
         })
 }
 
+fn arb_spans() -> impl Strategy<Value = Vec<BucketSpan>> {
+    let offset = prop_oneof![any::<i32>(), -3..3i32];
+    let length = prop_oneof![any::<u32>(), 0..4u32];
+    prop::collection::vec(
+        (offset, length).prop_map(|(o, l)| BucketSpan::new(o, l)),
+        0..4,
+    )
+}
+
+fn arb_deltas() -> impl Strategy<Value = Vec<i64>> {
+    prop::collection::vec(prop_oneof![any::<i64>(), -3..3i64], 0..8)
+}
+
+/// Native buckets as given (the encoder writes spans and deltas as they are, so
+/// they need not agree), with exemplars valid or not, with a timestamp or not.
+fn arb_native() -> impl Strategy<Value = NativeHistogram> {
+    (
+        (prop_oneof![any::<i32>(), -4..=8i32], arb_f64(), arb_count()),
+        (arb_spans(), arb_deltas(), arb_spans(), arb_deltas()),
+        prop::collection::vec(arb_exemplar(), 0..3),
+    )
+        .prop_map(
+            |((schema, zero_threshold, zero_count), (ps, pd, ns, nd), exemplars)| NativeHistogram {
+                schema,
+                zero_threshold,
+                zero_count,
+                positive_spans: ps,
+                positive_deltas: pd,
+                negative_spans: ns,
+                negative_deltas: nd,
+                exemplars: exemplars.into_iter().flatten().collect(),
+            },
+        )
+}
+
 fn arb_value(metric_type: MetricType) -> BoxedStrategy<Value> {
     match metric_type {
         MetricType::Gauge => arb_f64().prop_map(Value::Gauge).boxed(),
@@ -272,16 +342,20 @@ fn arb_value(metric_type: MetricType) -> BoxedStrategy<Value> {
             })
             .boxed(),
         MetricType::Histogram => (
-            prop::collection::vec(arb_bucket(), 0..14),
+            prop_oneof![
+                3 => prop::collection::vec(arb_bucket(), 0..14),
+                1 => Just(Vec::new()),
+            ],
             arb_count(),
             arb_f64(),
+            prop::option::of(arb_native()),
         )
-            .prop_map(|(buckets, count, sum)| {
+            .prop_map(|(buckets, count, sum, native)| {
                 Value::Histogram(HistogramValue {
                     buckets,
                     count,
                     sum,
-                    native: None,
+                    native: native.map(Box::new),
                 })
             })
             .boxed(),
@@ -395,14 +469,18 @@ proptest! {
 }
 
 /// Drops what `prometheus` 0.14's schema lacks: units, exemplars (and so explicit
-/// +Inf buckets, which only an exemplar keeps) and created timestamps.
+/// +Inf buckets, which only an exemplar keeps), created timestamps and native
+/// buckets.
 fn without_newer_fields(mut family: MetricFamily) -> MetricFamily {
     family.unit = Str::default();
     for metric in &mut family.metrics {
         metric.created = None;
         match &mut metric.value {
             Value::Counter(c) => c.exemplar = None,
-            Value::Histogram(h) => h.buckets.iter_mut().for_each(|b| b.exemplar = None),
+            Value::Histogram(h) => {
+                h.buckets.iter_mut().for_each(|b| b.exemplar = None);
+                h.native = None;
+            }
             _ => {}
         }
     }

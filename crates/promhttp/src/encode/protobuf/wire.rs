@@ -1,7 +1,9 @@
 //! Protobuf wire primitives, shared by the exposition encoder and remote write:
 //! keys, varints, doubles, strings, label pairs and length prefixes.
 //!
-//! Both schemas number every field below 16, so every key is one byte.
+//! Both schemas number almost every field below 16, so almost every key is one
+//! byte: [`key`] makes those, [`long_key`] the two-byte keys of fields 16 and up
+//! (the native-histogram `exemplars` of `metrics.proto`).
 
 use crate::model::Label;
 
@@ -20,6 +22,29 @@ pub(crate) const fn key(field: u8, wire_type: u8) -> u8 {
         "a one-byte key needs a field number in 1..16"
     );
     field << 3 | wire_type
+}
+
+/// The two-byte key of a field numbered from 16 to 2047.
+pub(crate) const fn long_key(field: u16, wire_type: u8) -> [u8; 2] {
+    assert!(
+        field >= 16 && field < 2048,
+        "a two-byte key needs a field number in 16..2048"
+    );
+    let key = field << 3 | wire_type as u16;
+    [(key as u8 & 0x7f) | 0x80, (key >> 7) as u8]
+}
+
+/// A `sint32` as protobuf's zigzag encoding writes it: small magnitudes, of
+/// either sign, become small varints (0, -1, 1, -2 -> 0, 1, 2, 3).
+#[inline]
+pub(crate) fn zigzag32(value: i32) -> u64 {
+    u64::from(((value << 1) ^ (value >> 31)) as u32)
+}
+
+/// A `sint64` as protobuf's zigzag encoding writes it.
+#[inline]
+pub(crate) fn zigzag64(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
 }
 
 /// The size of a length-delimited field (one-byte key) with `len` bytes of content.
@@ -146,6 +171,25 @@ mod tests {
         assert_eq!(key(1, I64), 0x09);
         assert_eq!(key(2, VARINT), 0x10);
         assert_eq!(key(15, LEN), 0x7a);
+    }
+
+    #[test]
+    fn long_keys_are_two_bytes() {
+        // Field 16, wire type 2: (16 << 3 | 2) = 130 = 0x82 0x01 as a varint.
+        assert_eq!(long_key(16, LEN), [0x82, 0x01]);
+        assert_eq!(long_key(2047, VARINT), [0xf8, 0x7f]);
+    }
+
+    #[test]
+    fn zigzag_interleaves_signs() {
+        let small: Vec<u64> = [0, -1, 1, -2, 2].into_iter().map(zigzag32).collect();
+        assert_eq!(small, [0, 1, 2, 3, 4]);
+        assert_eq!(zigzag32(i32::MAX), u64::from(u32::MAX) - 1);
+        assert_eq!(zigzag32(i32::MIN), u64::from(u32::MAX));
+        let small: Vec<u64> = [0, -1, 1, -2, 2].into_iter().map(zigzag64).collect();
+        assert_eq!(small, [0, 1, 2, 3, 4]);
+        assert_eq!(zigzag64(i64::MAX), u64::MAX - 1);
+        assert_eq!(zigzag64(i64::MIN), u64::MAX);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! anything our encoder should never produce: unknown fields, wrong wire types,
 //! repeated singular fields, fields out of declaration order, non-canonical
 //! varints, missing always-written fields, non-zero-omitting proto3 timestamps.
+//! Native-histogram deltas are accepted packed or not, as the spec requires of
+//! parsers; the other native fields strictly.
 
 use super::MAX_TIMESTAMP_SECONDS;
 
@@ -50,7 +52,22 @@ pub(super) enum PValue {
         sum: u64,
         buckets: Vec<PBucket>,
         created: Option<PTimestamp>,
+        native: Option<PNative>,
     },
+}
+
+/// The native-histogram fields of a `Histogram`: present together or not at all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct PNative {
+    pub(super) schema: i32,
+    pub(super) zero_threshold: u64,
+    pub(super) zero_count: u64,
+    /// `(offset, length)`.
+    pub(super) negative_spans: Vec<(i32, u32)>,
+    pub(super) negative_deltas: Vec<i64>,
+    pub(super) positive_spans: Vec<(i32, u32)>,
+    pub(super) positive_deltas: Vec<i64>,
+    pub(super) exemplars: Vec<PExemplar>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -293,20 +310,91 @@ fn decode_summary(msg: &[u8]) -> R<PValue> {
 fn decode_histogram(msg: &[u8]) -> R<PValue> {
     let (mut count, mut sum, mut created) = (None, None, None);
     let mut buckets = Vec::new();
-    for (number, w) in fields(msg, &[1, 2, 3, 15], &[3])? {
+    let (mut schema, mut zero_threshold, mut zero_count) = (None, None, None);
+    let mut native = PNative::default();
+    let mut native_fields = 0;
+    let order = [1, 2, 3, 5, 6, 7, 9, 10, 12, 13, 15, 16];
+    for (number, w) in fields(msg, &order, &[3, 9, 10, 12, 13, 16])? {
+        if ![1, 2, 3, 15].contains(&number) {
+            native_fields += 1;
+        }
         match number {
             1 => count = Some(varint(w)?),
             2 => sum = Some(double(w)?),
             3 => buckets.push(decode_bucket(bytes(w)?)?),
-            _ => created = Some(decode_timestamp(bytes(w)?)?),
+            5 => schema = Some(unzigzag32(varint(w)?)?),
+            6 => zero_threshold = Some(double(w)?),
+            7 => zero_count = Some(varint(w)?),
+            9 => native.negative_spans.push(decode_span(bytes(w)?)?),
+            10 => deltas(w, &mut native.negative_deltas)?,
+            12 => native.positive_spans.push(decode_span(bytes(w)?)?),
+            13 => deltas(w, &mut native.positive_deltas)?,
+            15 => created = Some(decode_timestamp(bytes(w)?)?),
+            _ => {
+                let exemplar = decode_exemplar(bytes(w)?)?;
+                if exemplar.timestamp.is_none() {
+                    return Err("native exemplar without a timestamp".into());
+                }
+                native.exemplars.push(exemplar);
+            }
         }
     }
+    let native = match native_fields {
+        0 => None,
+        _ => {
+            native.schema = required(schema, "native schema")?;
+            native.zero_threshold = required(zero_threshold, "native zero threshold")?;
+            native.zero_count = required(zero_count, "native zero count")?;
+            if native.positive_spans.is_empty() && native.negative_spans.is_empty() {
+                return Err("native histogram without a span looks classic".into());
+            }
+            Some(native)
+        }
+    };
     Ok(PValue::Histogram {
         count: required(count, "histogram count")?,
         sum: required(sum, "histogram sum")?,
         buckets,
         created,
+        native,
     })
+}
+
+fn unzigzag64(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+fn unzigzag32(v: u64) -> R<i32> {
+    let v = u32::try_from(v).map_err(|_| format!("sint32 out of range: {v}"))?;
+    Ok((v >> 1) as i32 ^ -((v & 1) as i32))
+}
+
+/// `sint64` deltas: one varint field, or a packed run of them.
+fn deltas(w: Wire<'_>, out: &mut Vec<i64>) -> R<()> {
+    match w {
+        Wire::Varint(v) => out.push(unzigzag64(v)),
+        Wire::Len(mut packed) => {
+            while !packed.is_empty() {
+                out.push(unzigzag64(read_varint(&mut packed)?));
+            }
+        }
+        other => return Err(format!("expected sint64 deltas, got {other:?}")),
+    }
+    Ok(())
+}
+
+fn decode_span(msg: &[u8]) -> R<(i32, u32)> {
+    let (mut offset, mut length) = (None, None);
+    for (number, w) in fields(msg, &[1, 2], &[])? {
+        match number {
+            1 => offset = Some(unzigzag32(varint(w)?)?),
+            _ => length = Some(u32::try_from(varint(w)?).map_err(|e| e.to_string())?),
+        }
+    }
+    Ok((
+        required(offset, "span offset")?,
+        required(length, "span length")?,
+    ))
 }
 
 fn decode_bucket(msg: &[u8]) -> R<PBucket> {
