@@ -249,6 +249,28 @@ pub(crate) mod testdata {
         vec![requests, legacy, odd, latency, rpc, temperature]
     }
 
+    /// A dual histogram (classic and native buckets) and a native-only one, each
+    /// with a native exemplar, for what the text formats show of them.
+    pub(crate) fn native_families() -> Vec<MetricFamily> {
+        let native = NativeHistogram::from_counts(0, 2f64.powi(-128), 1, [(1, 3), (2, 1)], [])
+            .with_exemplars([Exemplar::new(vec![l("trace_id", "native")], 1.5)
+                .with_timestamp(at(1_600_000_000_000))]);
+        let classic = vec![
+            Bucket::new(1.0, 1).with_exemplar(
+                Exemplar::new(vec![l("trace_id", "classic")], 0.5)
+                    .with_timestamp(at(1_600_000_000_000)),
+            ),
+            Bucket::new(10.0, 5),
+        ];
+        let dual = HistogramValue::new(classic, 5, 7.5).with_native(native.clone());
+        let native_only = HistogramValue::new(vec![], 5, 7.5).with_native(native);
+        vec![
+            MetricFamily::new("lat_seconds", "Latency.", MetricType::Histogram)
+                .with_metric(Metric::new(vec![l("kind", "dual")], dual.into()))
+                .with_metric(Metric::new(vec![l("kind", "native")], native_only.into())),
+        ]
+    }
+
     /// Compares `got` with `testdata/golden/<name>`; `UPDATE_GOLDEN=1` rewrites it.
     pub(crate) fn assert_golden(name: &str, got: &[u8]) {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,6 +15,13 @@
 //!   dropped, the sample is kept;
 //! - `_created` samples when [`EncodeOptions::created`] is set and the model has them;
 //! - a histogram with a negative bucket bound has no `_sum` and no `_count`;
+//! - native histograms have no place in OpenMetrics 1.0: a histogram shows its
+//!   classic buckets only, so a dual histogram (classic and
+//!   [native](crate::model::HistogramValue::native) buckets) appears as its classic
+//!   self, and a native-only one as just its `+Inf` bucket, `_sum` and `_count`.
+//!   Native exemplars ([`NativeHistogram::exemplars`](crate::model::NativeHistogram::exemplars))
+//!   are not shown, not even on that `+Inf` bucket: Go's `expfmt` writes the
+//!   `+Inf` bucket it adds without an exemplar, and only protobuf carries them;
 //! - timestamps are seconds; the body ends with exactly one `# EOF`.
 
 use super::escape::{write_help_openmetrics, write_label_value};
@@ -252,6 +259,22 @@ mod tests {
             &mut out,
         );
         testdata::assert_golden("openmetrics_created.txt", &out);
+    }
+
+    /// Classic buckets and their exemplars only: the native-only histogram is
+    /// `+Inf`, `_sum`, `_count`, and no native exemplar shows.
+    #[test]
+    fn native_histograms_show_their_classic_buckets() {
+        let mut out = Vec::new();
+        encode(
+            &testdata::native_families(),
+            &EncodeOptions::default(),
+            &mut out,
+        );
+        testdata::assert_golden("openmetrics_native.txt", &out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("trace_id=\"classic\""), "{text}");
+        assert!(!text.contains("trace_id=\"native\""), "{text}");
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! never written: this format has no place for them, and Prometheus rejects a text
 //! scrape that carries exemplars.
 //!
+//! Native histograms have no place in this format either: a histogram shows its
+//! classic buckets only, so a dual histogram (classic and
+//! [native](crate::model::HistogramValue::native) buckets) appears as its classic
+//! self, and a native-only one (no classic bucket) as just its `+Inf` bucket,
+//! `_sum` and `_count`, as Go's client shows it.
+//!
 //! The output is the same, byte for byte, as Go's `expfmt` for the same families,
 //! except that an empty help omits the `# HELP` line.
 
@@ -200,6 +206,14 @@ mod tests {
         let mut out = Vec::new();
         encode(&testdata::families(), &mut out);
         testdata::assert_golden("text.txt", &out);
+    }
+
+    /// Classic buckets only: the native-only histogram is `+Inf`, `_sum`, `_count`.
+    #[test]
+    fn native_histograms_show_their_classic_buckets() {
+        let mut out = Vec::new();
+        encode(&testdata::native_families(), &mut out);
+        testdata::assert_golden("text_native.txt", &out);
     }
 
     #[test]
