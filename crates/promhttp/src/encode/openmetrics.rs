@@ -30,7 +30,9 @@ use super::text::{write_label_pairs, write_series, Extra};
 use super::EncodeOptions;
 use crate::model::exemplar::writable;
 use crate::model::time::{to_millis, to_seconds};
-use crate::model::{Exemplar, Metric, MetricFamily, MetricType, Value};
+use std::time::SystemTime;
+
+use crate::model::{Exemplar, MetricFamily, MetricType, Value};
 
 /// Encodes `families` as OpenMetrics 1.0.0 text, ending with `# EOF`.
 pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
@@ -54,25 +56,80 @@ fn encode_family(
     bounds: &mut FloatCache,
     out: &mut Vec<u8>,
 ) {
-    let full = family.name.as_bytes();
-    // A counter keeps its sample name `x_total`; the family is `x`.
-    let (name, type_name, counter) = match family.metric_type {
-        MetricType::Counter => match full.strip_suffix(b"_total") {
-            Some(base) if !base.is_empty() => (base, "counter", true),
-            Some(_) => (full, "unknown", false),
-            None => (full, "unknown", false),
-        },
-        MetricType::Gauge => (full, "gauge", false),
-        MetricType::Histogram => (full, "histogram", false),
-        MetricType::Summary => (full, "summary", false),
-        MetricType::Untyped => (full, "unknown", false),
+    let head = write_head(
+        out,
+        &family.name,
+        &family.help,
+        &family.unit,
+        family.metric_type,
+    );
+    for metric in &family.metrics {
+        labels.clear();
+        write_label_pairs(labels, &metric.labels);
+        let ts = metric.timestamp.map(to_millis);
+        write_metric(
+            out,
+            bounds,
+            head,
+            labels,
+            &metric.value,
+            ts,
+            metric.created,
+            opts,
+        );
+    }
+}
+
+/// How a family's samples are named: `name` is the OpenMetrics family name (a
+/// counter's without `_total`), and `counter` says whether its samples are `_total`.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    name: &'a [u8],
+    counter: bool,
+}
+
+impl<'a> Head<'a> {
+    /// How the samples of a family named `full` of this type are named.
+    pub(crate) fn of(full: &'a str, metric_type: MetricType) -> Head<'a> {
+        let full = full.as_bytes();
+        // A counter keeps its sample name `x_total`; the family is `x`.
+        match full.strip_suffix(b"_total") {
+            Some(base) if !base.is_empty() && metric_type == MetricType::Counter => Head {
+                name: base,
+                counter: true,
+            },
+            _ => Head {
+                name: full,
+                counter: false,
+            },
+        }
+    }
+}
+
+/// Appends a family's `# TYPE`, `# UNIT` (when the name ends with it) and `# HELP`
+/// lines; returns how its samples are named.
+pub(crate) fn write_head<'a>(
+    out: &mut Vec<u8>,
+    full: &'a str,
+    help: &str,
+    unit: &str,
+    metric_type: MetricType,
+) -> Head<'a> {
+    let head = Head::of(full, metric_type);
+    let name = head.name;
+    let type_name = match metric_type {
+        MetricType::Counter if head.counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Histogram => "histogram",
+        MetricType::Summary => "summary",
+        _ => "unknown",
     };
     out.extend_from_slice(b"# TYPE ");
     out.extend_from_slice(name);
     out.push(b' ');
     out.extend_from_slice(type_name.as_bytes());
     out.push(b'\n');
-    let unit = family.unit.as_bytes();
+    let unit = unit.as_bytes();
     if !unit.is_empty()
         && type_name != "unknown"
         && name.len() > unit.len() + 1
@@ -85,69 +142,81 @@ fn encode_family(
         out.extend_from_slice(unit);
         out.push(b'\n');
     }
-    if !family.help.is_empty() {
+    if !help.is_empty() {
         out.extend_from_slice(b"# HELP ");
         out.extend_from_slice(name);
         out.push(b' ');
-        write_help_openmetrics(out, &family.help);
+        write_help_openmetrics(out, help);
         out.push(b'\n');
     }
+    head
+}
 
-    for metric in &family.metrics {
-        labels.clear();
-        write_label_pairs(labels, &metric.labels);
-        let ts = metric.timestamp.map(to_millis);
-        match &metric.value {
-            Value::Counter(c) if counter => {
-                write_series(out, name, b"_total", labels, None, bounds);
-                write_om_float(out, c.value);
-                end(out, ts, c.exemplar.as_deref());
-                created(out, bounds, name, labels, metric, ts, opts);
+/// Appends the sample lines of one metric, whose label pairs
+/// [`write_label_pairs`] wrote into `labels`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn write_metric(
+    out: &mut Vec<u8>,
+    bounds: &mut FloatCache,
+    head: Head<'_>,
+    labels: &[u8],
+    value: &Value,
+    ts: Option<i64>,
+    created_at: Option<SystemTime>,
+    opts: &EncodeOptions,
+) {
+    let Head { name, counter } = head;
+    match value {
+        Value::Counter(c) if counter => {
+            write_series(out, name, b"_total", labels, None, bounds);
+            write_om_float(out, c.value);
+            end(out, ts, c.exemplar.as_deref());
+            created(out, bounds, name, labels, created_at, ts, opts);
+        }
+        Value::Counter(c) => float_line(out, bounds, name, labels, c.value, ts),
+        Value::Gauge(v) | Value::Untyped(v) => float_line(out, bounds, name, labels, *v, ts),
+        Value::Histogram(h) => {
+            let mut inf_seen = false;
+            let mut negative = false;
+            for b in &h.buckets {
+                inf_seen |= b.upper_bound == f64::INFINITY;
+                negative |= b.upper_bound < 0.0;
+                let le = Some(Extra(b"le", b.upper_bound));
+                write_series(out, name, b"_bucket", labels, le, bounds);
+                write_u64(out, b.cumulative_count);
+                end(out, ts, b.exemplar.as_deref());
             }
-            Value::Counter(c) => float_line(out, bounds, name, labels, c.value, ts),
-            Value::Gauge(v) | Value::Untyped(v) => float_line(out, bounds, name, labels, *v, ts),
-            Value::Histogram(h) => {
-                let mut inf_seen = false;
-                let mut negative = false;
-                for b in &h.buckets {
-                    inf_seen |= b.upper_bound == f64::INFINITY;
-                    negative |= b.upper_bound < 0.0;
-                    let le = Some(Extra(b"le", b.upper_bound));
-                    write_series(out, name, b"_bucket", labels, le, bounds);
-                    write_u64(out, b.cumulative_count);
-                    end(out, ts, b.exemplar.as_deref());
-                }
-                if !inf_seen {
-                    let le = Some(Extra(b"le", f64::INFINITY));
-                    write_series(out, name, b"_bucket", labels, le, bounds);
-                    write_u64(out, h.count);
-                    end(out, ts, None);
-                }
-                if !negative {
-                    write_series(out, name, b"_sum", labels, None, bounds);
-                    write_om_float(out, h.sum);
-                    end(out, ts, None);
-                    write_series(out, name, b"_count", labels, None, bounds);
-                    write_u64(out, h.count);
-                    end(out, ts, None);
-                }
-                created(out, bounds, name, labels, metric, ts, opts);
+            if !inf_seen {
+                let le = Some(Extra(b"le", f64::INFINITY));
+                write_series(out, name, b"_bucket", labels, le, bounds);
+                write_u64(out, h.count);
+                end(out, ts, None);
             }
-            Value::Summary(s) => {
-                for q in &s.quantiles {
-                    let extra = Some(Extra(b"quantile", q.quantile));
-                    write_series(out, name, b"", labels, extra, bounds);
-                    write_om_float(out, q.value);
-                    end(out, ts, None);
-                }
+            if !negative {
                 write_series(out, name, b"_sum", labels, None, bounds);
-                write_om_float(out, s.sum);
+                write_om_float(out, h.sum);
                 end(out, ts, None);
                 write_series(out, name, b"_count", labels, None, bounds);
-                write_u64(out, s.count);
+                write_u64(out, h.count);
                 end(out, ts, None);
-                created(out, bounds, name, labels, metric, ts, opts);
             }
+            created(out, bounds, name, labels, created_at, ts, opts);
+        }
+        Value::Summary(s) => {
+            for q in &s.quantiles {
+                let extra = Some(Extra(b"quantile", q.quantile));
+                write_series(out, name, b"", labels, extra, bounds);
+                write_om_float(out, q.value);
+                end(out, ts, None);
+            }
+            write_series(out, name, b"_sum", labels, None, bounds);
+            write_om_float(out, s.sum);
+            end(out, ts, None);
+            write_series(out, name, b"_count", labels, None, bounds);
+            write_u64(out, s.count);
+            end(out, ts, None);
+            created(out, bounds, name, labels, created_at, ts, opts);
         }
     }
 }
@@ -170,11 +239,11 @@ fn created(
     bounds: &mut FloatCache,
     name: &[u8],
     labels: &[u8],
-    m: &Metric,
+    created_at: Option<SystemTime>,
     ts: Option<i64>,
     opts: &EncodeOptions,
 ) {
-    if let (true, Some(c)) = (opts.created, m.created) {
+    if let (true, Some(c)) = (opts.created, created_at) {
         write_series(out, name, b"_created", labels, None, bounds);
         write_om_float(out, to_seconds(c));
         end(out, ts, None);

@@ -21,7 +21,7 @@
 use super::escape::{write_help_text, write_label_value};
 use super::float::{write_float, write_i64, FloatCache};
 use crate::model::time::to_millis;
-use crate::model::{Label, MetricFamily, Value};
+use crate::model::{Label, MetricFamily, MetricType, Value};
 
 /// Encodes `families` in text format 0.0.4, appending to `out`.
 pub fn encode(families: &[MetricFamily], out: &mut Vec<u8>) {
@@ -38,87 +38,88 @@ fn encode_family(
     bounds: &mut FloatCache,
     out: &mut Vec<u8>,
 ) {
+    write_head(out, &family.name, &family.help, family.metric_type);
     let name = family.name.as_bytes();
-    if !family.help.is_empty() {
+    for metric in &family.metrics {
+        labels.clear();
+        write_label_pairs(labels, &metric.labels);
+        let ts = metric.timestamp.map(to_millis);
+        write_metric(out, bounds, name, labels, &metric.value, ts);
+    }
+}
+
+/// Appends a family's `# HELP` (when the help is not empty) and `# TYPE` lines.
+pub(crate) fn write_head(out: &mut Vec<u8>, name: &str, help: &str, metric_type: MetricType) {
+    let name = name.as_bytes();
+    if !help.is_empty() {
         out.extend_from_slice(b"# HELP ");
         out.extend_from_slice(name);
         out.push(b' ');
-        write_help_text(out, &family.help);
+        write_help_text(out, help);
         out.push(b'\n');
     }
     out.extend_from_slice(b"# TYPE ");
     out.extend_from_slice(name);
     out.push(b' ');
-    out.extend_from_slice(family.metric_type.as_text().as_bytes());
+    out.extend_from_slice(metric_type.as_text().as_bytes());
     out.push(b'\n');
+}
 
-    for metric in &family.metrics {
-        labels.clear();
-        write_label_pairs(labels, &metric.labels);
-        let ts = metric.timestamp.map(to_millis);
-        match &metric.value {
-            Value::Counter(c) => line(out, bounds, name, b"", labels, None, c.value, ts),
-            Value::Gauge(v) | Value::Untyped(v) => {
-                line(out, bounds, name, b"", labels, None, *v, ts)
+/// Appends the sample lines of one metric of family `name`, whose label pairs
+/// [`write_label_pairs`] wrote into `labels`.
+#[inline]
+pub(crate) fn write_metric(
+    out: &mut Vec<u8>,
+    bounds: &mut FloatCache,
+    name: &[u8],
+    labels: &[u8],
+    value: &Value,
+    ts: Option<i64>,
+) {
+    match value {
+        Value::Counter(c) => line(out, bounds, name, b"", labels, None, c.value, ts),
+        Value::Gauge(v) | Value::Untyped(v) => line(out, bounds, name, b"", labels, None, *v, ts),
+        Value::Histogram(h) => {
+            let mut inf_seen = false;
+            for b in &h.buckets {
+                inf_seen |= b.upper_bound == f64::INFINITY;
+                let le = Extra(b"le", b.upper_bound);
+                let count = b.cumulative_count as f64;
+                line(out, bounds, name, b"_bucket", labels, Some(le), count, ts);
             }
-            Value::Histogram(h) => {
-                let mut inf_seen = false;
-                for b in &h.buckets {
-                    inf_seen |= b.upper_bound == f64::INFINITY;
-                    let le = Extra(b"le", b.upper_bound);
-                    line(
-                        out,
-                        bounds,
-                        name,
-                        b"_bucket",
-                        labels,
-                        Some(le),
-                        b.cumulative_count as f64,
-                        ts,
-                    );
-                }
-                if !inf_seen {
-                    let le = Extra(b"le", f64::INFINITY);
-                    line(
-                        out,
-                        bounds,
-                        name,
-                        b"_bucket",
-                        labels,
-                        Some(le),
-                        h.count as f64,
-                        ts,
-                    );
-                }
-                line(out, bounds, name, b"_sum", labels, None, h.sum, ts);
-                line(
-                    out,
-                    bounds,
-                    name,
-                    b"_count",
-                    labels,
-                    None,
-                    h.count as f64,
-                    ts,
-                );
+            if !inf_seen {
+                let le = Extra(b"le", f64::INFINITY);
+                let count = h.count as f64;
+                line(out, bounds, name, b"_bucket", labels, Some(le), count, ts);
             }
-            Value::Summary(s) => {
-                for q in &s.quantiles {
-                    let extra = Extra(b"quantile", q.quantile);
-                    line(out, bounds, name, b"", labels, Some(extra), q.value, ts);
-                }
-                line(out, bounds, name, b"_sum", labels, None, s.sum, ts);
-                line(
-                    out,
-                    bounds,
-                    name,
-                    b"_count",
-                    labels,
-                    None,
-                    s.count as f64,
-                    ts,
-                );
+            line(out, bounds, name, b"_sum", labels, None, h.sum, ts);
+            line(
+                out,
+                bounds,
+                name,
+                b"_count",
+                labels,
+                None,
+                h.count as f64,
+                ts,
+            );
+        }
+        Value::Summary(s) => {
+            for q in &s.quantiles {
+                let extra = Extra(b"quantile", q.quantile);
+                line(out, bounds, name, b"", labels, Some(extra), q.value, ts);
             }
+            line(out, bounds, name, b"_sum", labels, None, s.sum, ts);
+            line(
+                out,
+                bounds,
+                name,
+                b"_count",
+                labels,
+                None,
+                s.count as f64,
+                ts,
+            );
         }
     }
 }

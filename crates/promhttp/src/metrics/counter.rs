@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use super::family::{single, Family, Kind, Series};
 use super::number::Number;
 use super::opts::{Desc, Opts};
-use super::page::text_line;
 use super::vec::MetricVec;
 use super::MetricError;
 use crate::model::{CounterValue, Exemplar, Label, MetricType, Value};
@@ -45,10 +44,6 @@ impl<N: Number> Kind for CounterKind<N> {
             value: N::atomic(N::ZERO),
             exemplar: Mutex::new(None),
         }
-    }
-
-    fn write_text(_: &(), name: &[u8], labels: &[u8], core: &CounterCore<N>, out: &mut Vec<u8>) {
-        text_line(out, name, labels, N::to_f64(core.get()));
     }
 
     fn value(core: &CounterCore<N>) -> Value {

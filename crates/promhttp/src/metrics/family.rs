@@ -32,15 +32,12 @@ pub trait Kind: Send + Sync + 'static {
     fn handle(series: Arc<Series<Self::Core>>) -> Self::Handle;
     /// A new series' state.
     fn core(config: &Self::Config) -> Self::Core;
-    /// Writes the series' text 0.0.4 lines: `name` is the family name, `labels`
-    /// the series' [`TextLabels`](super::page::TextLabels) block.
-    fn write_text(
-        config: &Self::Config,
-        name: &[u8],
-        labels: &[u8],
-        core: &Self::Core,
-        out: &mut Vec<u8>,
-    );
+    /// Sets `value` to the series' value now, reusing what it holds (a
+    /// histogram's buckets) where it can.
+    fn fill(config: &Self::Config, core: &Self::Core, value: &mut Value) {
+        let _ = config;
+        *value = Self::value(core);
+    }
     /// The series' value now.
     fn value(core: &Self::Core) -> Value;
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::family::{single, Family, Kind, Series};
 use super::number::Number;
 use super::opts::{Desc, Opts};
-use super::page::text_line;
 use super::vec::MetricVec;
 use super::MetricError;
 use crate::model::{MetricType, Value};
@@ -32,10 +31,6 @@ impl<N: Number> Kind for GaugeKind<N> {
 
     fn core(_: &()) -> GaugeCore<N> {
         GaugeCore(N::atomic(N::ZERO))
-    }
-
-    fn write_text(_: &(), name: &[u8], labels: &[u8], core: &GaugeCore<N>, out: &mut Vec<u8>) {
-        text_line(out, name, labels, N::to_f64(N::load(&core.0)));
     }
 
     fn value(core: &GaugeCore<N>) -> Value {

@@ -2,19 +2,20 @@
 //! series' label block are escaped and laid out once, the series kept sorted until
 //! one is added or removed; a scrape only writes numbers.
 //!
-//! Text 0.0.4 is written directly. OpenMetrics and protobuf go through the model
-//! for now (the same bytes as any other source's), one family at a time.
+//! Both text formats are written directly, by the encoders' own per-metric
+//! writers (one home for each format's rules) from a value filled in place.
+//! Protobuf goes through the model for now, one family at a time.
 
 use std::cmp::Ordering;
 use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::family::{Family, Kind, Series};
-use crate::encode::escape::{write_help_text, write_label_value};
-use crate::encode::float::write_float;
-use crate::encode::{encode_families, EncodeOptions, Format};
+use crate::encode::float::FloatCache;
+use crate::encode::text::write_label_pairs;
+use crate::encode::{encode_families, openmetrics, text, EncodeOptions, Format};
 use crate::gather::direct::DirectFamily;
-use crate::model::{MetricFamily, Str};
+use crate::model::{Label, MetricFamily, MetricType, Str};
 use crate::util::lock;
 
 /// Series in page order.
@@ -26,6 +27,8 @@ pub(crate) struct PageCache<C> {
     sorted: Mutex<(u64, SortedSeries<C>)>,
     /// `# HELP` and `# TYPE` in text 0.0.4.
     text_head: OnceLock<Box<[u8]>>,
+    /// `# TYPE`, `# UNIT` and `# HELP` in OpenMetrics.
+    openmetrics_head: OnceLock<Box<[u8]>>,
     /// Label positions in name order: `Ok(i)` a constant label, `Err(i)` a variable one.
     order: OnceLock<Box<[Result<usize, usize>]>>,
 }
@@ -35,13 +38,14 @@ impl<C> Default for PageCache<C> {
         PageCache {
             sorted: Mutex::new((u64::MAX, Arc::from(Vec::new()))),
             text_head: OnceLock::new(),
+            openmetrics_head: OnceLock::new(),
             order: OnceLock::new(),
         }
     }
 }
 
-/// A series' label block in text form: `{a="x",b="y"` (no closing brace), empty
-/// when the series has no labels.
+/// A series' label pairs in text form (`a="x",b="y"`), laid out at the first
+/// scrape in a text format.
 pub(crate) type TextLabels = OnceLock<Box<[u8]>>;
 
 impl<K: Kind> Family<K> {
@@ -89,86 +93,82 @@ impl<K: Kind> Family<K> {
         sorted
     }
 
+    /// The series' labels in name order (constant and variable), as the model
+    /// has them once normalized.
+    fn sorted_labels(&self, series: &Series<K::Core>) -> Vec<Label> {
+        if series.values.is_empty() && !self.desc.label_names.is_empty() {
+            // The overflow series: constant labels, then its own.
+            let mut labels = self.desc.const_labels.to_vec();
+            labels.push(Label::new(super::family::OVERFLOW_LABEL, "true"));
+            return labels;
+        }
+        self.order()
+            .iter()
+            .map(|at| match *at {
+                Ok(i) => self.desc.const_labels[i].clone(),
+                Err(i) => Label::new(self.desc.label_names[i].clone(), series.values[i].clone()),
+            })
+            .collect()
+    }
+
+    /// The series' label pairs as both text formats write them (`a="x",b="y"`).
     fn text_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a [u8] {
         series.text.get_or_init(|| {
             let mut out = Vec::new();
-            let mut first = true;
-            let mut pair = |out: &mut Vec<u8>, name: &str, value: &str| {
-                out.push(if first { b'{' } else { b',' });
-                first = false;
-                out.extend_from_slice(name.as_bytes());
-                out.extend_from_slice(b"=\"");
-                write_label_value(out, value);
-                out.push(b'"');
-            };
-            if series.values.is_empty() && !self.desc.label_names.is_empty() {
-                // The overflow series: constant labels, then its own.
-                for l in self.desc.const_labels.iter() {
-                    pair(&mut out, &l.name, &l.value);
-                }
-                pair(&mut out, super::family::OVERFLOW_LABEL, "true");
-            } else {
-                for at in self.order() {
-                    match *at {
-                        Ok(i) => {
-                            let l = &self.desc.const_labels[i];
-                            pair(&mut out, &l.name, &l.value)
-                        }
-                        Err(i) => pair(&mut out, &self.desc.label_names[i], &series.values[i]),
-                    }
-                }
-            }
+            write_label_pairs(&mut out, &self.sorted_labels(series));
             out.into_boxed_slice()
         })
     }
 
-    fn text_head(&self) -> &[u8] {
-        self.page.text_head.get_or_init(|| {
+    /// The family's head in `format`, written once.
+    fn head(&self, format: Format) -> &[u8] {
+        let (slot, write): (_, fn(&Self, &mut Vec<u8>)) = match format {
+            Format::OpenMetrics => (&self.page.openmetrics_head, |f, out| {
+                let d = &f.desc;
+                openmetrics::write_head(out, &d.name, &d.help, &d.unit, K::TYPE);
+            }),
+            _ => (&self.page.text_head, |f, out| {
+                text::write_head(out, &f.desc.name, &f.desc.help, K::TYPE)
+            }),
+        };
+        slot.get_or_init(|| {
             let mut out = Vec::new();
-            let name = self.desc.name.as_bytes();
-            if !self.desc.help.is_empty() {
-                out.extend_from_slice(b"# HELP ");
-                out.extend_from_slice(name);
-                out.push(b' ');
-                write_help_text(&mut out, &self.desc.help);
-                out.push(b'\n');
-            }
-            out.extend_from_slice(b"# TYPE ");
-            out.extend_from_slice(name);
-            out.push(b' ');
-            out.extend_from_slice(K::TYPE.as_text().as_bytes());
-            out.push(b'\n');
+            write(self, &mut out);
             out.into_boxed_slice()
         })
     }
 
-    fn encode_text(&self, out: &mut Vec<u8>) {
+    /// Writes the family in a text format: the head and label blocks as kept,
+    /// the numbers read now.
+    fn encode_text(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
         let sorted = self.sorted();
         if sorted.is_empty() {
             return;
         }
-        out.extend_from_slice(self.text_head());
-        let name = self.desc.name.as_bytes();
+        out.extend_from_slice(self.head(format));
+        let mut bounds = FloatCache::new(format == Format::OpenMetrics);
+        let mut value = K::value(&sorted[0].core);
+        let om = openmetrics::Head::of(&self.desc.name, K::TYPE);
+        let created = matches!(K::TYPE, MetricType::Counter | MetricType::Histogram);
         for series in sorted.iter() {
+            K::fill(&self.config, &series.core, &mut value);
             let labels = self.text_labels(series);
-            K::write_text(&self.config, name, labels, &series.core, out);
+            match format {
+                Format::OpenMetrics => {
+                    let at = created.then_some(series.created);
+                    openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts)
+                }
+                _ => text::write_metric(
+                    out,
+                    &mut bounds,
+                    self.desc.name.as_bytes(),
+                    labels,
+                    &value,
+                    None,
+                ),
+            }
         }
     }
-}
-
-/// Writes `name{labels} value\n` for a series with `labels` from its
-/// [`TextLabels`].
-#[inline]
-pub(crate) fn text_line(out: &mut Vec<u8>, name: &[u8], labels: &[u8], value: f64) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(labels);
-    if labels.is_empty() {
-        out.push(b' ');
-    } else {
-        out.extend_from_slice(b"} ");
-    }
-    write_float(out, value);
-    out.push(b'\n');
 }
 
 impl<K: Kind> DirectFamily for Family<K> {
@@ -178,7 +178,7 @@ impl<K: Kind> DirectFamily for Family<K> {
 
     fn encode(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
         match format {
-            Format::Text => self.encode_text(out),
+            Format::Text | Format::OpenMetrics => self.encode_text(format, opts, out),
             _ => {
                 let family = self.to_model();
                 if !family.metrics.is_empty() {

@@ -266,26 +266,23 @@ fn counters_never_go_backwards_under_load() {
 /// The page as the handler writes it (direct families kept) and as the model path
 /// writes it (everything through `gather_all`).
 fn both_pages(source: &dyn crate::Gather, format: Format) -> (Vec<u8>, Vec<u8>) {
+    both_pages_with(source, format, &EncodeOptions::default())
+}
+
+fn both_pages_with(
+    source: &dyn crate::Gather,
+    format: Format,
+    opts: &EncodeOptions,
+) -> (Vec<u8>, Vec<u8>) {
     let mut g = crate::Gathered::default();
     source.gather_into(&mut g);
     crate::gather::normalize_keeping_direct(&mut g);
     assert!(g.errors.is_empty(), "{:?}", g.errors);
     let mut direct = Vec::new();
-    crate::gather::direct::encode_page(
-        format,
-        &g.families,
-        &g.direct,
-        &EncodeOptions::default(),
-        &mut direct,
-    );
+    crate::gather::direct::encode_page(format, &g.families, &g.direct, opts, &mut direct);
     let page = gather_all(source);
     let mut model = Vec::new();
-    encode(
-        format,
-        &page.families,
-        &EncodeOptions::default(),
-        &mut model,
-    );
+    encode(format, &page.families, opts, &mut model);
     (direct, model)
 }
 
@@ -310,7 +307,7 @@ fn the_kept_page_is_the_model_page_byte_for_byte() {
         c.with_label_values(&[path, "500"]).inc();
         g.with_label_values(&[path]).set(i as f64 / 3.0 - 1e-7);
     }
-    plain.inc_by(0.1);
+    plain.inc_by_with_exemplar(0.1, &[("trace_id", "t1")]);
     // Beside a `prometheus` registry: one distinct family, one merged with ours by
     // name (the model path decides), one whose name clashes with a histogram's.
     let theirs = ::prometheus::Registry::new();
@@ -323,13 +320,28 @@ fn the_kept_page_is_the_model_page_byte_for_byte() {
     same.with_label_values(&["attic"]).set(30.0);
     let both = crate::Gatherers::new().with(registry).with(theirs);
     for format in [Format::Text, Format::OpenMetrics, Format::Protobuf] {
-        let (direct, model) = both_pages(&both, format);
-        assert_eq!(
-            String::from_utf8_lossy(&direct),
-            String::from_utf8_lossy(&model),
-            "{format:?}"
-        );
+        for created in [false, true] {
+            let opts = EncodeOptions::default().with_created(created);
+            let (direct, model) = both_pages_with(&both, format, &opts);
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&model),
+                "{format:?}, created {created}"
+            );
+        }
     }
+    let om = both_pages_with(
+        &both,
+        Format::OpenMetrics,
+        &EncodeOptions::default().with_created(true),
+    )
+    .0;
+    let om = String::from_utf8(om).unwrap();
+    assert!(
+        om.contains("a_plain_total 0.1 # {trace_id=\"t1\"} 0.1 "),
+        "{om}"
+    );
+    assert!(om.contains("a_plain_created "), "{om}");
     let (text, _) = both_pages(&both, Format::Text);
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("d_temp{room=\"attic\"} 30\n"), "{text}");
