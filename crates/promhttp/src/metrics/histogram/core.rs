@@ -1,0 +1,251 @@
+//! [`HistogramCore`]: one histogram series, recorded without a lock and read whole.
+//!
+//! The state is kept twice, in two [`Half`]s, as Go's client does. One atomic word
+//! holds the index of the hot half (its top bit) and the number of observations
+//! started (the other bits). A writer bumps that word, which tells it the hot half,
+//! records into that half, and then bumps the half's completion count. A collector
+//! (collectors are serialized by a mutex that writers never take) flips the top
+//! bit: new observations now go to the other half. It waits until the old half's
+//! completion count reaches the started count it got from the flip (every writer
+//! that chose that half has then finished: a short spin, then yielding), reads the
+//! half, which holds every observation up to one moment, adds it into the new hot
+//! half and zeroes it. So a scrape never sees a torn histogram, and writers never
+//! wait for a scrape.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Instant, SystemTime};
+
+use super::config::{Buckets, NativeBuckets};
+use super::exemplars::Exemplars;
+use super::half::Half;
+use super::table::sign_and_index;
+use crate::model::{Bucket, Exemplar, HistogramValue, NativeHistogram};
+
+/// The top bit of `count_and_hot`: the hot half.
+pub(super) const HOT_BIT: u64 = 1 << 63;
+/// The other bits: observations started.
+pub(super) const STARTED: u64 = HOT_BIT - 1;
+
+/// State that only collectors and the bucket-limiting slow path touch.
+pub(super) struct Control {
+    /// When the histogram was created or last reset.
+    pub(super) last_reset: Instant,
+}
+
+/// One histogram series: classic buckets, native buckets or both.
+pub(crate) struct HistogramCore {
+    /// Hot half index (top bit) and observations started.
+    pub(super) count_and_hot: AtomicU64,
+    pub(super) halves: [Half; 2],
+    bounds: Arc<[f64]>,
+    /// Whether classic buckets were asked for (a native-only histogram has none).
+    classic: bool,
+    pub(super) native: Option<NativeBuckets>,
+    pub(super) control: Mutex<Control>,
+    exemplars: OnceLock<Box<Exemplars>>,
+}
+
+impl HistogramCore {
+    /// A series with `classic` buckets, `native` buckets, or both. With neither, it
+    /// has the default classic buckets (as Go's client).
+    pub(crate) fn new(classic: Option<&Buckets>, native: Option<&NativeBuckets>) -> Self {
+        let bounds = match (classic, native) {
+            (Some(b), _) => b.shared(),
+            (None, Some(_)) => Arc::from(Vec::new()),
+            (None, None) => Buckets::default().shared(),
+        };
+        let (schema, zero_threshold, max) = native.map_or((0, 0.0, None), |n| {
+            (
+                n.schema(),
+                n.zero_threshold(),
+                n.max_buckets().map(|m| m.get()),
+            )
+        });
+        let half = || Half::new(bounds.len(), schema, zero_threshold, max);
+        HistogramCore {
+            count_and_hot: AtomicU64::new(0),
+            halves: [half(), half()],
+            classic: classic.is_some() || native.is_none(),
+            bounds,
+            native: native.cloned(),
+            control: Mutex::new(Control {
+                last_reset: Instant::now(),
+            }),
+            exemplars: OnceLock::new(),
+        }
+    }
+
+    /// The classic bucket bounds, without `+Inf` (empty for a native-only series).
+    pub(crate) fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+
+    /// Records `v`. NaN counts in the count, the sum (which becomes NaN) and the
+    /// `+Inf` bucket, and in no native bucket (as Go). No lock is taken unless a
+    /// new native bucket passes the bucket limit.
+    pub(crate) fn observe(&self, v: f64) {
+        let bucket = self.classic_bucket(v);
+        let n = self.count_and_hot.fetch_add(1, Ordering::AcqRel);
+        let hot = &self.halves[(n >> 63) as usize];
+        if hot.record(v, bucket, self.native.is_some()) {
+            if let Some(max) = self.native.as_ref().and_then(NativeBuckets::max_buckets) {
+                if hot.table.len() > max.get() {
+                    self.limit_buckets(v, bucket, max.get());
+                }
+            }
+        }
+    }
+
+    /// Records `v` with an exemplar, whose value is set to `v` and which is
+    /// timestamped now if it has no timestamp. The exemplar replaces the one of the
+    /// classic bucket `v` fell into and joins the native exemplars (replacing the
+    /// oldest when there are `max_exemplars`). Storing the exemplar takes a short
+    /// lock of its own.
+    pub(crate) fn observe_with_exemplar(&self, v: f64, mut exemplar: Exemplar) {
+        self.observe(v);
+        exemplar.value = v;
+        if exemplar.timestamp.is_none() {
+            exemplar.timestamp = Some(SystemTime::now());
+        }
+        let max_native = self
+            .native
+            .as_ref()
+            .filter(|_| !v.is_nan())
+            .map_or(0, NativeBuckets::max_exemplars);
+        let exemplars = self
+            .exemplars
+            .get_or_init(|| Box::new(Exemplars::new(self.bounds.len() + 1)));
+        if max_native > 0 {
+            exemplars.add_native(exemplar.clone(), max_native);
+        }
+        if self.classic {
+            exemplars.set_classic(self.classic_bucket(v), exemplar);
+        }
+    }
+
+    /// The classic bucket of `v`: the first bound at or above it, or
+    /// `bounds.len()` for `+Inf` (NaN included).
+    fn classic_bucket(&self, v: f64) -> usize {
+        let bounds = &self.bounds[..];
+        if v.is_nan() {
+            return bounds.len();
+        }
+        if bounds.len() < 32 {
+            bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())
+        } else {
+            bounds.partition_point(|b| *b < v)
+        }
+    }
+
+    pub(super) fn lock_control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `read` on a half holding every observation up to one moment (see the
+    /// module documentation), then folds it back into the hot half.
+    fn read<R>(&self, read: impl FnOnce(&Half) -> R) -> R {
+        let _control = self.lock_control();
+        let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let cold = &self.halves[(n >> 63) as usize];
+        let hot = &self.halves[((n >> 63) ^ 1) as usize];
+        wait_for_writers(cold, n & STARTED);
+        let result = read(cold);
+        hot.absorb(cold, Some);
+        result
+    }
+
+    /// Writes the cumulative count of each classic bound into `cumulative` (as many
+    /// as both have) and returns the count and sum, all from one moment, without
+    /// allocating.
+    pub(crate) fn collect_classic(&self, cumulative: &mut [u64]) -> (u64, f64) {
+        debug_assert_eq!(cumulative.len(), self.bounds.len());
+        self.read(|half| {
+            let mut total = 0u64;
+            for (out, b) in cumulative.iter_mut().zip(half.classic.iter()) {
+                total += b.load(Ordering::Relaxed);
+                *out = total;
+            }
+            (half.count.load(Ordering::Relaxed), half.sum())
+        })
+    }
+
+    /// The series' value, all from one moment: cumulative classic buckets (with
+    /// their exemplars; no `+Inf` bucket unless it has an exemplar, as Go), count,
+    /// sum, and the native buckets for a native series.
+    pub(crate) fn collect(&self) -> HistogramValue {
+        let mut counts = vec![0u64; self.bounds.len()];
+        let native = self.native.is_some();
+        let (count, sum, native) = self.read(|half| {
+            let mut total = 0u64;
+            for (out, b) in counts.iter_mut().zip(half.classic.iter()) {
+                total += b.load(Ordering::Relaxed);
+                *out = total;
+            }
+            let native = native.then(|| native_histogram(half));
+            (half.count.load(Ordering::Relaxed), half.sum(), native)
+        });
+        let mut buckets: Vec<Bucket> = self
+            .bounds
+            .iter()
+            .zip(counts)
+            .map(|(bound, c)| Bucket::new(*bound, c))
+            .collect();
+        let mut value_native = native;
+        if let Some(exemplars) = self.exemplars.get() {
+            if self.classic {
+                exemplars.attach_classic(&mut buckets, count);
+            }
+            if let Some(n) = value_native.as_mut() {
+                n.exemplars = exemplars.native();
+            }
+        }
+        let value = HistogramValue::new(buckets, count, sum);
+        match value_native {
+            Some(n) => value.with_native(n),
+            None => value,
+        }
+    }
+}
+
+/// The native buckets of a half no writer reaches.
+fn native_histogram(half: &Half) -> NativeHistogram {
+    let mut entries = Vec::with_capacity(half.table.len() as usize);
+    half.table.for_each(|k, c| {
+        if c > 0 {
+            entries.push((sign_and_index(k), c));
+        }
+    });
+    entries.sort_unstable_by_key(|(k, _)| *k);
+    // A bucket may be listed twice (see the table); add up equal keys.
+    let mut merged: Vec<((bool, i32), u64)> = Vec::with_capacity(entries.len());
+    for (k, c) in entries {
+        match merged.last_mut() {
+            Some((last, total)) if *last == k => *total += c,
+            _ => merged.push((k, c)),
+        }
+    }
+    let split = merged.partition_point(|((negative, _), _)| !negative);
+    let (positive, negative) = merged.split_at(split);
+    NativeHistogram::from_counts(
+        half.schema(),
+        half.zero_threshold(),
+        half.zero.load(Ordering::Relaxed),
+        positive.iter().map(|((_, i), c)| (*i, *c)),
+        negative.iter().map(|((_, i), c)| (*i, *c)),
+    )
+}
+
+/// Waits until `half` has completed `started` observations: the writers that chose
+/// it before it went cold are finishing a few atomic operations, so this ends.
+pub(super) fn wait_for_writers(half: &Half, started: u64) {
+    let mut spins = 0u32;
+    while half.count.load(Ordering::Acquire) != started {
+        if spins < 64 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}

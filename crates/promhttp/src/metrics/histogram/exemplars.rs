@@ -1,0 +1,74 @@
+//! The exemplars of a histogram series: one per classic bucket, and a bounded list
+//! for the native histogram. Kept behind short locks: exemplars are recorded far
+//! less often than observations.
+
+use std::sync::{Mutex, PoisonError};
+
+use crate::model::{Bucket, Exemplar};
+
+pub(super) struct Exemplars {
+    /// One per classic bound, then one for `+Inf`.
+    classic: Box<[Mutex<Option<Exemplar>>]>,
+    native: Mutex<Vec<Exemplar>>,
+}
+
+impl Exemplars {
+    pub(super) fn new(classic_buckets: usize) -> Self {
+        Exemplars {
+            classic: (0..classic_buckets).map(|_| Mutex::new(None)).collect(),
+            native: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Replaces the exemplar of classic bucket `bucket`.
+    pub(super) fn set_classic(&self, bucket: usize, exemplar: Exemplar) {
+        if let Some(slot) = self.classic.get(bucket) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(exemplar);
+        }
+    }
+
+    /// Adds a native exemplar (timestamped), replacing the oldest when there are
+    /// `max` already.
+    pub(super) fn add_native(&self, exemplar: Exemplar, max: usize) {
+        let mut list = self.native.lock().unwrap_or_else(PoisonError::into_inner);
+        if list.len() < max {
+            list.push(exemplar);
+            return;
+        }
+        let oldest = list
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, e)| e.timestamp)
+            .map(|(i, _)| i);
+        if let Some(i) = oldest {
+            list[i] = exemplar;
+        }
+    }
+
+    /// The native exemplars, oldest first.
+    pub(super) fn native(&self) -> Vec<Exemplar> {
+        let mut list = self
+            .native
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        list.sort_by_key(|e| e.timestamp);
+        list
+    }
+
+    /// Attaches the classic exemplars to `buckets`; an exemplar of the `+Inf` bucket
+    /// adds that bucket (cumulative count `count`).
+    pub(super) fn attach_classic(&self, buckets: &mut Vec<Bucket>, count: u64) {
+        for (bucket, slot) in buckets.iter_mut().zip(self.classic.iter()) {
+            let exemplar = slot.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            bucket.exemplar = exemplar.map(Box::new);
+        }
+        let inf = self
+            .classic
+            .get(buckets.len())
+            .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).clone());
+        if let Some(exemplar) = inf {
+            buckets.push(Bucket::new(f64::INFINITY, count).with_exemplar(exemplar));
+        }
+    }
+}
