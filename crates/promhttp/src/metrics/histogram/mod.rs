@@ -3,7 +3,7 @@
 //! without a lock.
 
 // The metric families that use the core come in a later step.
-#![allow(dead_code)]
+#![cfg_attr(not(test), allow(dead_code))]
 
 mod config;
 mod core;
@@ -12,7 +12,9 @@ mod half;
 mod index;
 mod limit;
 mod table;
+#[cfg(test)]
+mod tests;
 
 pub use config::{Buckets, HistogramConfigError, NativeBuckets};
-#[allow(unused_imports)]
+#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use core::HistogramCore;
