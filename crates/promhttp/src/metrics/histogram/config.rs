@@ -270,6 +270,12 @@ impl NativeBuckets {
     /// them), before the histogram limits itself (see the type's documentation).
     /// `None` removes the limit: memory then grows with the spread of the observed
     /// values, which an outside party may control. Default 160.
+    ///
+    /// Memory: a native series keeps its buckets in two tables of 16-byte slots,
+    /// allocated at its first native observation, each with room for 4/3 of the
+    /// limit rounded up to a power of two (256 slots, 8 KiB for both, with the
+    /// default; 256 slots each without a limit, and a slower overflow list past
+    /// 192 buckets).
     pub fn with_max_buckets(mut self, max: Option<NonZeroU32>) -> Self {
         self.max_buckets = max;
         self

@@ -82,8 +82,9 @@ impl HistogramCore {
     }
 
     /// Records `v`. NaN counts in the count, the sum (which becomes NaN) and the
-    /// `+Inf` bucket, and in no native bucket (as Go). No lock is taken unless a
-    /// new native bucket passes the bucket limit.
+    /// `+Inf` bucket, and in no native bucket (as Go). No lock is taken unless the
+    /// native buckets are past the bucket limit (the slow path that brings them
+    /// back, and the table's spill, see `table.rs`).
     pub(crate) fn observe(&self, v: f64) {
         let bucket = self.classic_bucket(v);
         let n = self.count_and_hot.fetch_add(1, Ordering::AcqRel);
