@@ -22,7 +22,9 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use bytes::Bytes;
 use promhttp::gather::{from_fn, Gathered};
-use promhttp::model::{Bucket, HistogramValue, Label, Metric, MetricFamily, MetricType, Value};
+use promhttp::model::{
+    Bucket, HistogramValue, Label, Metric, MetricFamily, MetricType, NativeHistogram, Value,
+};
 use promhttp::push::remote_write::{RemoteWriteHandle, RemoteWriter, RemoteWriterBuilder};
 use support::{
     free_port, require_tool, try_http_get, unique_temp_dir, url_encode, wait_until, Labels,
@@ -76,7 +78,82 @@ fn fields(b: &[u8]) -> Vec<(u64, u8, Vec<u8>)> {
     out
 }
 
-fn decode_write_request(body: &[u8]) -> Vec<Decoded> {
+/// A decoded prompb `Histogram` (integer counts).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct DecodedHistogram {
+    count: u64,
+    sum: f64,
+    schema: i32,
+    zero_threshold: f64,
+    zero_count: u64,
+    negative_spans: Vec<(i32, u32)>,
+    negative_deltas: Vec<i64>,
+    positive_spans: Vec<(i32, u32)>,
+    positive_deltas: Vec<i64>,
+    reset_hint: u64,
+    timestamp: i64,
+}
+
+fn varint_of(payload: &[u8]) -> u64 {
+    u64::from_le_bytes(payload.try_into().unwrap())
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+fn decode_span(b: &[u8]) -> (i32, u32) {
+    let (mut offset, mut length) = (0, 0);
+    for (f, w, p) in fields(b) {
+        assert_eq!(w, 0, "span fields are varints");
+        match f {
+            1 => offset = i32::try_from(unzigzag(varint_of(&p))).unwrap(),
+            2 => length = u32::try_from(varint_of(&p)).unwrap(),
+            other => panic!("unexpected BucketSpan field {other}"),
+        }
+    }
+    (offset, length)
+}
+
+/// Deltas, packed (proto3's default) or one varint field each.
+fn decode_deltas(w: u8, p: &[u8], out: &mut Vec<i64>) {
+    if w == 0 {
+        out.push(unzigzag(varint_of(p)));
+        return;
+    }
+    let mut i = 0;
+    while i < p.len() {
+        out.push(unzigzag(read_varint(p, &mut i)));
+    }
+}
+
+fn decode_histogram(b: &[u8]) -> DecodedHistogram {
+    let mut h = DecodedHistogram::default();
+    for (f, w, p) in fields(b) {
+        match (f, w) {
+            (1, 0) => h.count = varint_of(&p),
+            (3, 1) => h.sum = f64::from_le_bytes(p.try_into().unwrap()),
+            (4, 0) => h.schema = i32::try_from(unzigzag(varint_of(&p))).unwrap(),
+            (5, 1) => h.zero_threshold = f64::from_le_bytes(p.try_into().unwrap()),
+            (6, 0) => h.zero_count = varint_of(&p),
+            (8, 2) => h.negative_spans.push(decode_span(&p)),
+            (9, _) => decode_deltas(w, &p, &mut h.negative_deltas),
+            (11, 2) => h.positive_spans.push(decode_span(&p)),
+            (12, _) => decode_deltas(w, &p, &mut h.positive_deltas),
+            (14, 0) => h.reset_hint = varint_of(&p),
+            (15, 0) => h.timestamp = varint_of(&p) as i64,
+            other => panic!("unexpected Histogram field {other:?}"),
+        }
+    }
+    h
+}
+
+/// One decoded series with everything it carries: labels, float samples, native
+/// histograms.
+type DecodedAll = (Labels, Vec<(i64, f64)>, Vec<DecodedHistogram>);
+
+/// Every series of a request.
+fn decode_all(body: &[u8]) -> Vec<DecodedAll> {
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .expect("body is snappy block format");
@@ -85,6 +162,7 @@ fn decode_write_request(body: &[u8]) -> Vec<Decoded> {
         assert_eq!((f, w), (1, 2), "WriteRequest has only timeseries");
         let mut labels = Labels::new();
         let mut samples = Vec::new();
+        let mut histograms = Vec::new();
         let mut last_name = String::new();
         for (f, w, part) in fields(&ts) {
             match (f, w) {
@@ -114,12 +192,22 @@ fn decode_write_request(body: &[u8]) -> Vec<Decoded> {
                     }
                     samples.push((t, v));
                 }
+                (4, 2) => histograms.push(decode_histogram(&part)),
                 other => panic!("unexpected TimeSeries field {other:?}"),
             }
         }
-        out.push((labels, samples));
+        out.push((labels, samples, histograms));
     }
     out
+}
+
+/// The float series of a request (a series with native histograms only has no samples).
+fn decode_write_request(body: &[u8]) -> Vec<Decoded> {
+    decode_all(body)
+        .into_iter()
+        .filter(|(_, samples, _)| !samples.is_empty())
+        .map(|(labels, samples, _)| (labels, samples))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -131,6 +219,7 @@ struct Received {
     at: Instant,
     headers: HeaderMap,
     series: Vec<Decoded>,
+    histograms: Vec<(Labels, Vec<DecodedHistogram>)>,
     status: u16,
 }
 
@@ -149,12 +238,18 @@ async fn receive(
     body: Bytes,
 ) -> impl IntoResponse {
     let series = decode_write_request(&body);
+    let histograms = decode_all(&body)
+        .into_iter()
+        .filter(|(_, _, h)| !h.is_empty())
+        .map(|(labels, _, h)| (labels, h))
+        .collect();
     let mut s = script.lock().unwrap();
     let (status, retry_after) = s.responses.pop_front().unwrap_or((204, None));
     s.received.push(Received {
         at: Instant::now(),
         headers,
         series,
+        histograms,
         status,
     });
     let mut resp_headers = HeaderMap::new();
@@ -309,6 +404,124 @@ async fn sends_protocol_headers_and_a_decodable_write_request() {
             ),
         ]
     );
+}
+
+/// A dual histogram and a native-only one, of schema 0: buckets 1 and 2 (`(1, 2]`,
+/// `(2, 4]`) hold 3 and 1, bucket 0 of the negative side (`[-1, -0.5)`) 2, the
+/// zero bucket 1.
+fn native_histograms_source() -> impl promhttp::Gather {
+    from_fn(|out: &mut Gathered| {
+        let native = || NativeHistogram::from_counts(0, 1e-3, 1, [(1, 3), (2, 1)], [(0, 2)]);
+        let classic = vec![Bucket::new(1.0, 3), Bucket::new(4.0, 7)];
+        let dual = HistogramValue::new(classic, 7, 9.5).with_native(native());
+        let native_only = HistogramValue::new(vec![], 7, 9.5).with_native(native());
+        out.families.push(
+            MetricFamily::new("rw_native_seconds", "Native.", MetricType::Histogram)
+                .with_metric(Metric::new(vec![Label::new("kind", "dual")], dual.into()))
+                .with_metric(Metric::new(
+                    vec![Label::new("kind", "native")],
+                    native_only.into(),
+                )),
+        );
+    })
+}
+
+async fn one_snapshot(builder: RemoteWriterBuilder, script: &Shared) -> Received {
+    let writer = builder
+        .interval(Duration::from_secs(3600))
+        .final_snapshot(false)
+        .start()
+        .unwrap();
+    wait_until("first request", Duration::from_secs(10), || {
+        !script.lock().unwrap().received.is_empty()
+    })
+    .await;
+    let metrics = writer.metrics().clone();
+    assert!(writer.shutdown().await.flushed);
+    let received = script.lock().unwrap().received.clone();
+    assert_eq!(received.len(), 1);
+    // Each float sample and each native histogram is one sample.
+    let samples = received[0].series.len() + received[0].histograms.len();
+    assert_eq!(metrics.samples_sent(), samples as u64);
+    received[0].clone()
+}
+
+#[tokio::test]
+async fn native_histograms_are_sent_with_their_float_series() {
+    let (server, script) = scripted_receiver(&[]).await;
+    let builder = RemoteWriter::builder(server.url("/api/v1/write"), native_histograms_source())
+        .external_label("env", "prod");
+    let r = one_snapshot(builder, &script).await;
+    let names: Vec<String> = r
+        .series
+        .iter()
+        .map(|(l, s)| format!("{}{{kind={}}} {}", l["__name__"], l["kind"], s[0].1))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rw_native_seconds_bucket{kind=dual} 3",
+            "rw_native_seconds_bucket{kind=dual} 7",
+            "rw_native_seconds_bucket{kind=dual} 7",
+            "rw_native_seconds_sum{kind=dual} 9.5",
+            "rw_native_seconds_count{kind=dual} 7",
+            "rw_native_seconds_sum{kind=native} 9.5",
+            "rw_native_seconds_count{kind=native} 7",
+        ]
+    );
+    let stamp = r.series[0].1[0].0;
+    assert_eq!(r.histograms.len(), 2);
+    for ((labels, histograms), kind) in r.histograms.iter().zip(["dual", "native"]) {
+        let want: Labels = [
+            ("__name__", "rw_native_seconds"),
+            ("env", "prod"),
+            ("kind", kind),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(labels, &want);
+        assert_eq!(
+            histograms,
+            &[DecodedHistogram {
+                count: 7,
+                sum: 9.5,
+                schema: 0,
+                zero_threshold: 1e-3,
+                zero_count: 1,
+                negative_spans: vec![(0, 1)],
+                negative_deltas: vec![2],
+                positive_spans: vec![(1, 2)],
+                positive_deltas: vec![3, -2],
+                reset_hint: 0,
+                timestamp: stamp,
+            }]
+        );
+    }
+}
+
+#[tokio::test]
+async fn native_histograms_off_sends_float_series_only() {
+    let (server, script) = scripted_receiver(&[]).await;
+    let builder = RemoteWriter::builder(server.url("/api/v1/write"), native_histograms_source())
+        .native_histograms(false);
+    let r = one_snapshot(builder, &script).await;
+    assert!(r.histograms.is_empty());
+    let native: Vec<String> = r
+        .series
+        .iter()
+        .filter(|(l, _)| l["kind"] == "native")
+        .map(|(l, s)| format!("{} {:?} {}", l["__name__"], l.get("le"), s[0].1))
+        .collect();
+    assert_eq!(
+        native,
+        [
+            "rw_native_seconds_bucket Some(\"+Inf\") 7",
+            "rw_native_seconds_sum None 9.5",
+            "rw_native_seconds_count None 7",
+        ]
+    );
+    assert_eq!(r.series.len(), 5 + 3);
 }
 
 #[tokio::test]
@@ -741,6 +954,106 @@ async fn prometheus_reads_back_a_counter_with_external_labels() {
         0,
         "Prometheus accepted every batch"
     );
+}
+
+/// Prometheus 2.42 with native histograms on stores the native series (queried with
+/// the native-histogram functions) and the float series beside them.
+#[tokio::test]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
+async fn prometheus_stores_native_histograms() {
+    let target = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let prom = support::Prometheus::builder(target)
+        .flag("--web.enable-remote-write-receiver")
+        .flag("--enable-feature=native-histograms")
+        .start()
+        .await;
+    let writer = fast(RemoteWriter::builder(
+        prom.url("/api/v1/write"),
+        native_histograms_source(),
+    ))
+    .interval(Duration::from_millis(500))
+    .start()
+    .unwrap();
+    let by_kind = |r: &[(Labels, f64)]| -> BTreeMap<String, f64> {
+        r.iter().map(|(l, v)| (l["kind"].clone(), *v)).collect()
+    };
+    let both = |v: f64| BTreeMap::from([("dual".to_owned(), v), ("native".to_owned(), v)]);
+    for (query, want) in [
+        ("histogram_count(rw_native_seconds)", 7.0),
+        ("histogram_sum(rw_native_seconds)", 9.5),
+        // The highest populated bucket is (2, 4]: its upper bound.
+        ("histogram_quantile(1, rw_native_seconds)", 4.0),
+        // Below the zero bucket: the two observations in [-1, -0.5).
+        ("histogram_fraction(-1, -0.5, rw_native_seconds)", 2.0 / 7.0),
+        ("rw_native_seconds_count", 7.0),
+    ] {
+        let result = prom
+            .wait_for_query(query, |r| r.len() == 2, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}\n{}", prom.log_tail(30)));
+        assert_eq!(by_kind(&result), both(want), "{query}");
+    }
+    let classic = prom
+        .wait_for_query(
+            "rw_native_seconds_bucket",
+            |r| r.len() == 3,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert!(classic.iter().all(|(l, _)| l["kind"] == "dual"));
+    let metrics = writer.metrics().clone();
+    assert!(writer.shutdown().await.flushed);
+    assert_eq!(
+        metrics.samples_failed(),
+        0,
+        "Prometheus accepted every batch"
+    );
+    assert_eq!(metrics.retries(), 0, "and at the first try");
+}
+
+/// Prometheus 2.42 without native histograms answers a request holding one with a
+/// 5xx (so it is retried); `native_histograms(false)` gets the float series in.
+#[tokio::test]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
+async fn prometheus_without_native_histograms_needs_them_off() {
+    let target = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let prom = support::Prometheus::builder(target)
+        .flag("--web.enable-remote-write-receiver")
+        .start()
+        .await;
+    let url = prom.url("/api/v1/write");
+    let refused = fast(RemoteWriter::builder(
+        url.clone(),
+        native_histograms_source(),
+    ))
+    .shutdown_timeout(Duration::from_millis(300))
+    .final_snapshot(false)
+    .start()
+    .unwrap();
+    let metrics = refused.metrics().clone();
+    wait_until("a retry", Duration::from_secs(10), || metrics.retries() > 0).await;
+    refused.shutdown().await;
+    assert_eq!(metrics.samples_sent(), 0);
+
+    let writer = fast(RemoteWriter::builder(url, native_histograms_source()))
+        .native_histograms(false)
+        .interval(Duration::from_millis(500))
+        .start()
+        .unwrap();
+    let counts = prom
+        .wait_for_query(
+            "rw_native_seconds_count",
+            |r| r.len() == 2,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", prom.log_tail(30)));
+    assert!(counts.iter().all(|(_, v)| *v == 7.0));
+    let metrics = writer.metrics().clone();
+    assert!(writer.shutdown().await.flushed);
+    assert_eq!(metrics.retries(), 0);
+    assert_eq!(metrics.samples_failed(), 0);
 }
 
 /// The receiver is down while 30 snapshots are taken (6 s or more); the queue holds

@@ -54,6 +54,7 @@ pub struct RemoteWriterBuilder {
     max_retry_after: Duration,
     shutdown_timeout: Duration,
     final_snapshot: bool,
+    native_histograms: bool,
     basic_auth: Option<(String, String)>,
     headers: Vec<(String, String)>,
     metrics: Option<RemoteWriteMetrics>,
@@ -145,6 +146,19 @@ impl RemoteWriterBuilder {
     /// Whether shutdown takes one last snapshot before flushing (default `true`).
     pub fn final_snapshot(mut self, enabled: bool) -> Self {
         self.final_snapshot = enabled;
+        self
+    }
+
+    /// Whether histograms with native buckets are sent as native histograms
+    /// (default `true`; see [Series](super#series)).
+    ///
+    /// Turn it off for a receiver that cannot store them, such as Prometheus
+    /// without `--enable-feature=native-histograms` (before 3.0): it answers a
+    /// request holding a native histogram with a 5xx, so the whole batch would be
+    /// retried until dropped. With `false`, every histogram is sent as its float
+    /// series only, as the text format shows it.
+    pub fn native_histograms(mut self, enabled: bool) -> Self {
+        self.native_histograms = enabled;
         self
     }
 
@@ -283,6 +297,7 @@ impl RemoteWriterBuilder {
                 max_retry_after: self.max_retry_after,
                 shutdown_timeout: self.shutdown_timeout,
                 final_snapshot: self.final_snapshot,
+                native_histograms: self.native_histograms,
                 headers,
             }),
             metrics: self.metrics.unwrap_or_default(),
@@ -363,6 +378,7 @@ impl RemoteWriter {
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             final_snapshot: true,
+            native_histograms: true,
             basic_auth: None,
             headers: Vec::new(),
             metrics: None,

@@ -24,5 +24,6 @@ pub(super) struct Config {
     pub(super) max_retry_after: Duration,
     pub(super) shutdown_timeout: Duration,
     pub(super) final_snapshot: bool,
+    pub(super) native_histograms: bool,
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
 }

@@ -41,7 +41,24 @@
 //! | counter | `name` (the family name, which already ends in `_total`) |
 //! | gauge, untyped | `name` |
 //! | histogram | `name_bucket{le="..."}` per bucket, `+Inf` included (added from the count when missing), `name_sum`, `name_count` |
+//! | dual histogram (classic and [native](crate::model::HistogramValue::native) buckets) | `name` holding a native histogram sample, and the classic series above |
+//! | native-only histogram (no classic bucket but perhaps `+Inf`) | `name` holding a native histogram sample, `name_sum`, `name_count` |
 //! | summary | `name{quantile="..."}` per quantile, `name_sum`, `name_count` |
+//!
+//! **Native histograms** go in `TimeSeries.histograms` (remote write 1.0's
+//! `Histogram` message with integer counts, `reset_hint` `UNKNOWN`), their spans
+//! and deltas as the model holds them; their exemplars are not sent. The float
+//! series are sent too, so a receiver that ignores native histograms (or a query
+//! over the classic series) loses nothing a scrape of the text format would show.
+//! Each native histogram counts as one sample (batches, queue, self-metrics).
+//! Prometheus refuses a whole request for one native histogram it cannot store
+//! (with a 5xx, which is retried): one whose buckets disagree with their spans or
+//! count (see [`NativeHistogram`](crate::model::NativeHistogram)), or any when it
+//! runs without `--enable-feature=native-histograms` (before 3.0). So an
+//! inconsistent native histogram is sent as its float series only (logged at
+//! `warn`), and [`native_histograms(false)`](RemoteWriterBuilder::native_histograms)
+//! sends every histogram as its float series only (a native-only one as `+Inf`
+//! bucket, `_sum` and `_count`, as the text format shows it).
 //!
 //! `le` and `quantile` values are formatted like the text format (`0.5`, `1`,
 //! `+Inf`, `1e+06`), so the series match what a scrape of the same source would
@@ -139,4 +156,4 @@ pub use error::RemoteWriteError;
 pub use handle::{RemoteWriteHandle, ShutdownReport};
 pub use metrics::RemoteWriteMetrics;
 pub use sender::REMOTE_WRITE_VERSION;
-pub use series::{to_time_series, Sample, TimeSeries};
+pub use series::{to_time_series, HistogramSample, Sample, TimeSeries};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::encode::float::write_float;
 use crate::model::time::to_millis;
-use crate::model::{Label, MetricFamily, Str, Value};
+use crate::model::{BucketSpan, HistogramValue, Label, MetricFamily, NativeHistogram, Str, Value};
 
 /// One sample of a remote write time series.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -15,17 +15,38 @@ pub struct Sample {
     pub timestamp_ms: i64,
 }
 
-/// One remote write time series: labels (`__name__` included, sorted by name) and samples.
+/// One native histogram sample of a remote write time series (a prompb
+/// `Histogram` with integer counts).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct HistogramSample {
+    /// Number of observations.
+    pub count: u64,
+    /// Sum of observations.
+    pub sum: f64,
+    /// The exponential buckets; their exemplars are not sent.
+    pub native: NativeHistogram,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// One remote write time series: labels (`__name__` included, sorted by name) and
+/// samples, float ones or native histograms (never both in one series).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct TimeSeries {
     /// The labels, `__name__` included, sorted by name.
     pub labels: Vec<Label>,
-    /// The samples, oldest first.
+    /// The float samples, oldest first.
     pub samples: Vec<Sample>,
+    /// The native histogram samples, oldest first.
+    pub histograms: Vec<HistogramSample>,
 }
 
 /// Turns gathered families into remote write series, one sample each (see the
-/// [module docs](super#series) for names and labels).
+/// [module docs](super#series) for names and labels), native histograms included
+/// (as a writer with [`native_histograms(true)`](super::RemoteWriterBuilder::native_histograms),
+/// the default, sends them).
 ///
 /// `external_labels` are added to each series that has no label of the same name;
 /// `timestamp_ms` is used for metrics without their own timestamp.
@@ -33,6 +54,16 @@ pub fn to_time_series(
     families: &[MetricFamily],
     external_labels: &[Label],
     timestamp_ms: i64,
+) -> Vec<TimeSeries> {
+    series_of(families, external_labels, timestamp_ms, true)
+}
+
+/// [`to_time_series`], with native histograms sent as such or only as float series.
+pub(super) fn series_of(
+    families: &[MetricFamily],
+    external_labels: &[Label],
+    timestamp_ms: i64,
+    native_histograms: bool,
 ) -> Vec<TimeSeries> {
     // Strings are shared (`Arc<str>`) so that the many series of one metric, and
     // the bucket bounds common to a page, cost a reference count, not a copy.
@@ -54,7 +85,7 @@ pub fn to_time_series(
                     base.push(ext.clone());
                 }
             }
-            let mut push = |full_name: &Str, extra: Option<(&'static str, f64)>, value: f64| {
+            let mut push = |full_name: &Str, extra: Option<(&'static str, f64)>, value: Point| {
                 let mut labels = Vec::with_capacity(base.len() + 2);
                 labels.push(Label::new("__name__", full_name.clone()));
                 for l in &base {
@@ -67,44 +98,146 @@ pub fn to_time_series(
                     labels.push(Label::new(n, bound_text(&mut bounds, bound)));
                 }
                 labels.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+                let (samples, histograms) = match value {
+                    Point::Float(value) => (
+                        vec![Sample {
+                            value,
+                            timestamp_ms: ts,
+                        }],
+                        Vec::new(),
+                    ),
+                    Point::Native(h) => (
+                        Vec::new(),
+                        vec![HistogramSample {
+                            count: h.count,
+                            sum: h.sum,
+                            native: h.native,
+                            timestamp_ms: ts,
+                        }],
+                    ),
+                };
                 out.push(TimeSeries {
                     labels,
-                    samples: vec![Sample {
-                        value,
-                        timestamp_ms: ts,
-                    }],
+                    samples,
+                    histograms,
                 });
             };
             match &metric.value {
-                Value::Counter(c) => push(&names.plain, None, c.value),
-                Value::Gauge(v) | Value::Untyped(v) => push(&names.plain, None, *v),
+                Value::Counter(c) => push(&names.plain, None, Point::Float(c.value)),
+                Value::Gauge(v) | Value::Untyped(v) => push(&names.plain, None, Point::Float(*v)),
                 Value::Histogram(h) => {
-                    let mut has_inf = false;
-                    for b in &h.buckets {
-                        has_inf |= b.upper_bound == f64::INFINITY;
-                        push(
-                            &names.bucket,
-                            Some(("le", b.upper_bound)),
-                            b.cumulative_count as f64,
-                        );
+                    let native = h
+                        .native
+                        .as_deref()
+                        .filter(|_| native_histograms)
+                        .filter(|native| sendable(native, h, &family.name));
+                    // A native-only histogram's classic side is just its count.
+                    let native_only = native.is_some()
+                        && h.buckets.iter().all(|b| b.upper_bound == f64::INFINITY);
+                    if let Some(native) = native {
+                        let point = NativePoint {
+                            count: h.count,
+                            sum: h.sum,
+                            native: without_exemplars(native),
+                        };
+                        push(&names.plain, None, Point::Native(point));
                     }
-                    if !has_inf {
-                        push(&names.bucket, Some(("le", f64::INFINITY)), h.count as f64);
+                    if !native_only {
+                        let mut has_inf = false;
+                        for b in &h.buckets {
+                            has_inf |= b.upper_bound == f64::INFINITY;
+                            let count = Point::Float(b.cumulative_count as f64);
+                            push(&names.bucket, Some(("le", b.upper_bound)), count);
+                        }
+                        if !has_inf {
+                            let count = Point::Float(h.count as f64);
+                            push(&names.bucket, Some(("le", f64::INFINITY)), count);
+                        }
                     }
-                    push(&names.sum, None, h.sum);
-                    push(&names.count, None, h.count as f64);
+                    push(&names.sum, None, Point::Float(h.sum));
+                    push(&names.count, None, Point::Float(h.count as f64));
                 }
                 Value::Summary(s) => {
                     for q in &s.quantiles {
-                        push(&names.plain, Some(("quantile", q.quantile)), q.value);
+                        let value = Point::Float(q.value);
+                        push(&names.plain, Some(("quantile", q.quantile)), value);
                     }
-                    push(&names.sum, None, s.sum);
-                    push(&names.count, None, s.count as f64);
+                    push(&names.sum, None, Point::Float(s.sum));
+                    push(&names.count, None, Point::Float(s.count as f64));
                 }
             }
         }
     }
     out
+}
+
+/// What one series carries.
+enum Point {
+    Float(f64),
+    Native(NativePoint),
+}
+
+struct NativePoint {
+    count: u64,
+    sum: f64,
+    native: NativeHistogram,
+}
+
+/// Whether Prometheus would accept `native` as the buckets of `histogram`: a
+/// schema from -4 to 8, a zero threshold of at least 0, spans that cover exactly
+/// the deltas (only the first with a negative offset), no bucket count below 0,
+/// and no more observations in the buckets than `count`. Prometheus refuses a
+/// whole request for one bad histogram (with a 5xx, retried), so a bad one is
+/// sent only as its float series, and logged.
+fn sendable(native: &NativeHistogram, histogram: &HistogramValue, name: &str) -> bool {
+    let in_buckets = side_total(&native.positive_spans, &native.positive_deltas).and_then(|p| {
+        side_total(&native.negative_spans, &native.negative_deltas)
+            .and_then(|n| p.checked_add(n)?.checked_add(native.zero_count))
+    });
+    let ok = (-4..=8).contains(&native.schema)
+        && native.zero_threshold >= 0.0
+        && in_buckets.is_some_and(|total| total <= histogram.count);
+    if !ok {
+        tracing::warn!(
+            metric = name,
+            "remote write: native histogram buckets are inconsistent; sent as float series only"
+        );
+    }
+    ok
+}
+
+fn without_exemplars(native: &NativeHistogram) -> NativeHistogram {
+    NativeHistogram {
+        schema: native.schema,
+        zero_threshold: native.zero_threshold,
+        zero_count: native.zero_count,
+        positive_spans: native.positive_spans.clone(),
+        positive_deltas: native.positive_deltas.clone(),
+        negative_spans: native.negative_spans.clone(),
+        negative_deltas: native.negative_deltas.clone(),
+        exemplars: Vec::new(),
+    }
+}
+
+/// The total count of one side's buckets, `None` when the spans and deltas do
+/// not agree or a count falls below 0.
+fn side_total(spans: &[BucketSpan], deltas: &[i64]) -> Option<u64> {
+    let mut covered = 0usize;
+    for (i, span) in spans.iter().enumerate() {
+        if i > 0 && span.offset < 0 {
+            return None;
+        }
+        covered = covered.checked_add(usize::try_from(span.length).ok()?)?;
+    }
+    if covered != deltas.len() {
+        return None;
+    }
+    let (mut count, mut total) = (0i64, 0u64);
+    for delta in deltas {
+        count = count.checked_add(*delta)?;
+        total = total.checked_add(u64::try_from(count).ok()?)?;
+    }
+    Some(total)
 }
 
 /// The sample names of one family, made once.
@@ -261,5 +394,123 @@ mod tests {
                 expect("__name__=temp,env=prod,region=eu", -1.5, 1000),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod native_tests {
+    use super::*;
+    use crate::model::{Bucket, Exemplar, Metric, MetricType};
+
+    fn native() -> NativeHistogram {
+        NativeHistogram::from_counts(0, 0.0, 1, [(1, 3), (2, 1)], [(0, 2)])
+            .with_exemplars([Exemplar::new(vec![Label::new("trace_id", "a")], 1.5)
+                .with_timestamp(std::time::UNIX_EPOCH)])
+    }
+
+    fn family(histograms: Vec<(&'static str, HistogramValue)>) -> Vec<MetricFamily> {
+        let mut f = MetricFamily::new("lat", "h", MetricType::Histogram);
+        for (kind, h) in histograms {
+            f = f.with_metric(Metric::new(vec![Label::new("kind", kind)], h.into()));
+        }
+        vec![f]
+    }
+
+    /// `name{labels}` and what the series carries: a float or `native(count)`.
+    fn flat(series: &[TimeSeries]) -> Vec<String> {
+        series
+            .iter()
+            .map(|s| {
+                let labels: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={}", l.name, l.value))
+                    .collect();
+                let value = match (&s.samples[..], &s.histograms[..]) {
+                    ([sample], []) => sample.value.to_string(),
+                    ([], [h]) => format!("native({})", h.count),
+                    other => panic!("one sample per series, got {other:?}"),
+                };
+                format!("{} {value}", labels.join(","))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dual_and_native_only_histograms() {
+        let dual = HistogramValue::new(vec![Bucket::new(1.0, 2), Bucket::new(4.0, 7)], 7, 9.5)
+            .with_native(native());
+        let native_only = HistogramValue::new(vec![], 7, 9.5).with_native(native());
+        let families = family(vec![("dual", dual), ("native", native_only)]);
+        let series = to_time_series(&families, &[], 5);
+        assert_eq!(
+            flat(&series),
+            [
+                "__name__=lat,kind=dual native(7)",
+                "__name__=lat_bucket,kind=dual,le=1 2",
+                "__name__=lat_bucket,kind=dual,le=4 7",
+                "__name__=lat_bucket,kind=dual,le=+Inf 7",
+                "__name__=lat_sum,kind=dual 9.5",
+                "__name__=lat_count,kind=dual 7",
+                "__name__=lat,kind=native native(7)",
+                "__name__=lat_sum,kind=native 9.5",
+                "__name__=lat_count,kind=native 7",
+            ]
+        );
+        let h = &series[0].histograms[0];
+        assert_eq!((h.sum, h.timestamp_ms), (9.5, 5));
+        // The buckets as given, the exemplars left out (remote write 1.0 sends none).
+        assert_eq!(h.native, without_exemplars(&native()));
+        assert!(h.native.exemplars.is_empty());
+    }
+
+    #[test]
+    fn without_native_histograms_a_histogram_is_its_float_series() {
+        let native_only = HistogramValue::new(vec![], 7, 9.5).with_native(native());
+        let series = series_of(&family(vec![("native", native_only)]), &[], 5, false);
+        assert_eq!(
+            flat(&series),
+            [
+                "__name__=lat_bucket,kind=native,le=+Inf 7",
+                "__name__=lat_sum,kind=native 9.5",
+                "__name__=lat_count,kind=native 7",
+            ]
+        );
+    }
+
+    #[test]
+    fn inconsistent_native_buckets_are_sent_as_floats_only() {
+        let good = native();
+        let mut too_few_deltas = good.clone();
+        too_few_deltas.positive_deltas.pop();
+        let mut negative_count = good.clone();
+        negative_count.positive_deltas = vec![1, -2];
+        let mut negative_later_offset = good.clone();
+        negative_later_offset.positive_spans = vec![BucketSpan::new(1, 1), BucketSpan::new(-1, 1)];
+        let mut bad_schema = good.clone();
+        bad_schema.schema = 9;
+        let mut nan_threshold = good.clone();
+        nan_threshold.zero_threshold = f64::NAN;
+        let mut overflow = good.clone();
+        overflow.positive_deltas = vec![i64::MAX, 1];
+        let cases = [
+            (good, 7, true),
+            (native(), 6, false), // more in the buckets (1 + 4 + 2) than the count
+            (too_few_deltas, 7, false),
+            (negative_count, 7, false),
+            (negative_later_offset, 7, false),
+            (bad_schema, 7, false),
+            (nan_threshold, 7, false),
+            (overflow, u64::MAX, false),
+        ];
+        for (i, (native, count, sent)) in cases.into_iter().enumerate() {
+            let h = HistogramValue::new(vec![], count, 1.0).with_native(native);
+            let series = to_time_series(&family(vec![("x", h)]), &[], 5);
+            let natives = series.iter().filter(|s| !s.histograms.is_empty()).count();
+            assert_eq!(natives, usize::from(sent), "case {i}");
+            // Never lost: the classic side is sent either way.
+            let names: Vec<&str> = series.iter().map(|s| s.labels[0].value.as_str()).collect();
+            assert!(names.contains(&"lat_count"), "case {i}: {names:?}");
+        }
     }
 }

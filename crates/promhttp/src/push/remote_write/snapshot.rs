@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::config::Config;
 use super::queue::{Batch, Shared};
-use super::series::to_time_series;
+use super::series::series_of;
 use super::wire::{cut_batches, try_encode_compressed, MAX_REQUEST_BYTES};
 use crate::gather::gather_all;
 
@@ -57,7 +57,12 @@ async fn snapshot(config: &Arc<Config>, shared: &Shared, last_ts: &mut i64) {
                 "remote write: gathering reported problems; the broken families are left out"
             );
         }
-        let series = to_time_series(&gathered.families, &cfg.external_labels, ts);
+        let series = series_of(
+            &gathered.families,
+            &cfg.external_labels,
+            ts,
+            cfg.native_histograms,
+        );
         let mut batches = Vec::new();
         let mut unsendable = 0;
         for (range, samples) in cut_batches(&series, cfg.max_batch, MAX_REQUEST_BYTES) {

@@ -1,9 +1,11 @@
 //! The protobuf `WriteRequest` encoding, snappy compression and batch cutting.
 
-use super::series::{Sample, TimeSeries};
+use super::series::{HistogramSample, Sample, TimeSeries};
 use crate::encode::protobuf::wire::{
-    delimited_len, key, label_len, put_double, put_label, put_varint, varint_len, I64, LEN, VARINT,
+    delimited_len, key, label_len, put_double, put_label, put_varint, varint_len, zigzag32,
+    zigzag64, I64, LEN, VARINT,
 };
+use crate::model::BucketSpan;
 
 /// Largest uncompressed request: snappy's block format cannot compress more
 /// (4 GiB - 1). Batches are cut to stay within it whatever
@@ -13,12 +15,64 @@ pub(super) const MAX_REQUEST_BYTES: usize = u32::MAX as usize;
 const WRITE_REQUEST_TIMESERIES: u8 = key(1, LEN);
 const TIMESERIES_LABELS: u8 = key(1, LEN);
 const TIMESERIES_SAMPLES: u8 = key(2, LEN);
+const TIMESERIES_HISTOGRAMS: u8 = key(4, LEN);
 const SAMPLE_VALUE: u8 = key(1, I64);
 const SAMPLE_TIMESTAMP: u8 = key(2, VARINT);
+// Histogram (prompb `types.proto`; 2, 7, 10, 13 and 16 are the float-histogram
+// and custom-bucket fields, never written).
+const HISTOGRAM_COUNT_INT: u8 = key(1, VARINT);
+const HISTOGRAM_SUM: u8 = key(3, I64);
+const HISTOGRAM_SCHEMA: u8 = key(4, VARINT);
+const HISTOGRAM_ZERO_THRESHOLD: u8 = key(5, I64);
+const HISTOGRAM_ZERO_COUNT_INT: u8 = key(6, VARINT);
+const HISTOGRAM_NEGATIVE_SPANS: u8 = key(8, LEN);
+const HISTOGRAM_NEGATIVE_DELTAS: u8 = key(9, LEN);
+const HISTOGRAM_POSITIVE_SPANS: u8 = key(11, LEN);
+const HISTOGRAM_POSITIVE_DELTAS: u8 = key(12, LEN);
+const HISTOGRAM_RESET_HINT: u8 = key(14, VARINT);
+const HISTOGRAM_TIMESTAMP: u8 = key(15, VARINT);
+/// `ResetHint.UNKNOWN`: the receiver detects counter resets itself.
+const RESET_HINT_UNKNOWN: u64 = 0;
+const SPAN_OFFSET: u8 = key(1, VARINT);
+const SPAN_LENGTH: u8 = key(2, VARINT);
 
 fn sample_len(s: &Sample) -> usize {
     // value: key + fixed64; timestamp: key + varint.
     1 + 8 + 1 + varint_len(s.timestamp_ms as u64)
+}
+
+fn span_len(span: &BucketSpan) -> usize {
+    2 + varint_len(zigzag32(span.offset)) + varint_len(u64::from(span.length))
+}
+
+fn deltas_len(deltas: &[i64]) -> usize {
+    deltas.iter().map(|d| varint_len(zigzag64(*d))).sum()
+}
+
+/// The spans of one sign and their packed deltas (nothing for an empty list).
+fn buckets_len(spans: &[BucketSpan], deltas: &[i64]) -> usize {
+    let spans: usize = spans.iter().map(|s| delimited_len(span_len(s))).sum();
+    let deltas = match deltas_len(deltas) {
+        0 => 0,
+        len => delimited_len(len),
+    };
+    spans + deltas
+}
+
+fn histogram_len(h: &HistogramSample) -> usize {
+    let n = &h.native;
+    1 + varint_len(h.count)
+        + 9
+        + 1
+        + varint_len(zigzag32(n.schema))
+        + 9
+        + 1
+        + varint_len(n.zero_count)
+        + buckets_len(&n.negative_spans, &n.negative_deltas)
+        + buckets_len(&n.positive_spans, &n.positive_deltas)
+        + 2
+        + 1
+        + varint_len(h.timestamp_ms as u64)
 }
 
 fn series_len(ts: &TimeSeries) -> usize {
@@ -30,6 +84,65 @@ fn series_len(ts: &TimeSeries) -> usize {
             .iter()
             .map(|s| delimited_len(sample_len(s)))
             .sum::<usize>()
+        + ts.histograms
+            .iter()
+            .map(|h| delimited_len(histogram_len(h)))
+            .sum::<usize>()
+}
+
+/// The samples a series counts for in batches and self-metrics: each float
+/// sample and each native histogram is one.
+pub(super) fn sample_count(ts: &TimeSeries) -> usize {
+    ts.samples.len() + ts.histograms.len()
+}
+
+fn put_histogram(out: &mut Vec<u8>, h: &HistogramSample) {
+    let n = &h.native;
+    out.push(TIMESERIES_HISTOGRAMS);
+    put_varint(out, histogram_len(h) as u64);
+    out.push(HISTOGRAM_COUNT_INT);
+    put_varint(out, h.count);
+    put_double(out, HISTOGRAM_SUM, h.sum);
+    out.push(HISTOGRAM_SCHEMA);
+    put_varint(out, zigzag32(n.schema));
+    put_double(out, HISTOGRAM_ZERO_THRESHOLD, n.zero_threshold);
+    out.push(HISTOGRAM_ZERO_COUNT_INT);
+    put_varint(out, n.zero_count);
+    put_buckets(
+        out,
+        (HISTOGRAM_NEGATIVE_SPANS, &n.negative_spans),
+        (HISTOGRAM_NEGATIVE_DELTAS, &n.negative_deltas),
+    );
+    put_buckets(
+        out,
+        (HISTOGRAM_POSITIVE_SPANS, &n.positive_spans),
+        (HISTOGRAM_POSITIVE_DELTAS, &n.positive_deltas),
+    );
+    out.push(HISTOGRAM_RESET_HINT);
+    put_varint(out, RESET_HINT_UNKNOWN);
+    out.push(HISTOGRAM_TIMESTAMP);
+    put_varint(out, h.timestamp_ms as u64);
+}
+
+/// Spans (each a `BucketSpan` message), then the deltas packed (proto3's default
+/// for repeated numbers) as zigzag varints.
+fn put_buckets(out: &mut Vec<u8>, spans: (u8, &[BucketSpan]), deltas: (u8, &[i64])) {
+    for span in spans.1 {
+        out.push(spans.0);
+        put_varint(out, span_len(span) as u64);
+        out.push(SPAN_OFFSET);
+        put_varint(out, zigzag32(span.offset));
+        out.push(SPAN_LENGTH);
+        put_varint(out, u64::from(span.length));
+    }
+    let len = deltas_len(deltas.1);
+    if len > 0 {
+        out.push(deltas.0);
+        put_varint(out, len as u64);
+        for delta in deltas.1 {
+            put_varint(out, zigzag64(*delta));
+        }
+    }
 }
 
 /// Appends the protobuf encoding of `WriteRequest { timeseries: series }` to `out`.
@@ -38,10 +151,20 @@ fn series_len(ts: &TimeSeries) -> usize {
 ///
 /// ```text
 /// WriteRequest { repeated TimeSeries timeseries = 1; }
-/// TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
+/// TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
+///                repeated Histogram histograms = 4; }
 /// Label        { string name = 1; string value = 2; }
 /// Sample       { double value = 1; int64 timestamp = 2; }
+/// Histogram    { uint64 count_int = 1; double sum = 3; sint32 schema = 4;
+///                double zero_threshold = 5; uint64 zero_count_int = 6;
+///                repeated BucketSpan negative_spans = 8; repeated sint64 negative_deltas = 9;
+///                repeated BucketSpan positive_spans = 11; repeated sint64 positive_deltas = 12;
+///                ResetHint reset_hint = 14; int64 timestamp = 15; }
+/// BucketSpan   { sint32 offset = 1; uint32 length = 2; }
 /// ```
+///
+/// Histogram deltas are packed and left out when there are none; `reset_hint` is
+/// `UNKNOWN` (0), so the receiver detects resets as it does for counters.
 pub(super) fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
     let total: usize = series.iter().map(|s| delimited_len(series_len(s))).sum();
     out.reserve(total);
@@ -58,6 +181,9 @@ pub(super) fn encode_write_request(series: &[TimeSeries], out: &mut Vec<u8>) {
             out.push(SAMPLE_TIMESTAMP);
             put_varint(out, s.timestamp_ms as u64);
         }
+        for h in &ts.histograms {
+            put_histogram(out, h);
+        }
     }
 }
 
@@ -71,7 +197,7 @@ pub(super) fn try_encode_compressed(series: &[TimeSeries]) -> Result<Vec<u8>, sn
     snap::raw::Encoder::new().compress_vec(&raw)
 }
 
-/// Cuts `series` into batches of at most `max_samples` samples and at most
+/// Cuts `series` into batches of at most `max_samples` samples ([`sample_count`]) and at most
 /// `max_bytes` bytes of uncompressed request, in order: each batch is a range of
 /// `series` and its number of samples. A series over either limit on its own
 /// makes a batch of its own (never an empty one).
@@ -85,7 +211,7 @@ pub(super) fn cut_batches(
     while start < series.len() {
         let (mut end, mut samples, mut bytes) = (start, 0usize, 0usize);
         while let Some(s) = series.get(end) {
-            let (n, b) = (s.samples.len(), delimited_len(series_len(s)));
+            let (n, b) = (sample_count(s), delimited_len(series_len(s)));
             if end > start
                 && (samples.saturating_add(n) > max_samples || bytes.saturating_add(b) > max_bytes)
             {
@@ -113,6 +239,7 @@ mod tests {
                 value,
                 timestamp_ms: ts,
             }],
+            histograms: Vec::new(),
         }
     }
 
@@ -133,6 +260,49 @@ mod tests {
         .concat();
         assert_eq!(out, expected);
         assert_eq!(out.len(), 30);
+    }
+
+    #[test]
+    fn protobuf_of_a_native_histogram_by_hand() {
+        use crate::model::NativeHistogram;
+        let native = NativeHistogram::from_counts(3, 0.001, 0, [(0, 2)], [(-2, 1), (-1, 4)]);
+        let series = TimeSeries {
+            labels: vec![Label::new("__name__", "h")],
+            samples: Vec::new(),
+            histograms: vec![HistogramSample {
+                count: 7,
+                sum: 3.25,
+                native,
+                timestamp_ms: 2,
+            }],
+        };
+        let mut out = Vec::new();
+        encode_write_request(std::slice::from_ref(&series), &mut out);
+        #[rustfmt::skip]
+        let expected: Vec<u8> = [
+            &[0x0a, 64][..],                       // WriteRequest.timeseries, 64 bytes
+            &[0x0a, 13, 0x0a, 8], b"__name__", &[0x12, 1], b"h", // labels
+            &[0x22, 47],                           //   TimeSeries.histograms (4), 47 bytes
+            &[0x08, 7],                            //     count_int 7
+            &[0x19], &3.25f64.to_le_bytes(),       //     sum (3)
+            &[0x20, 6],                            //     schema 3 (zigzag 6)
+            &[0x29], &0.001f64.to_le_bytes(),      //     zero_threshold (5)
+            &[0x30, 0],                            //     zero_count_int 0 (6)
+            &[0x42, 4, 0x08, 3, 0x10, 2],          //     negative_spans (8) {offset -2, length 2}
+            &[0x4a, 2, 2, 6],                      //     negative_deltas (9) packed: 1, 3
+            &[0x5a, 4, 0x08, 0, 0x10, 1],          //     positive_spans (11) {0, 1}
+            &[0x62, 1, 4],                         //     positive_deltas (12) packed: 2
+            &[0x70, 0],                            //     reset_hint UNKNOWN (14)
+            &[0x78, 2],                            //     timestamp 2 (15)
+        ]
+        .concat();
+        assert_eq!(out, expected);
+        // A native histogram is one sample in batches.
+        assert_eq!(sample_count(&series), 1);
+        assert_eq!(
+            cut_batches(&[series.clone(), series], 1, usize::MAX).len(),
+            2
+        );
     }
 
     #[test]
