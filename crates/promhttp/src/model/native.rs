@@ -118,6 +118,46 @@ impl NativeHistogram {
     }
 }
 
+impl NativeHistogram {
+    /// Whether Prometheus accepts these buckets for a histogram of `count`
+    /// observations: a schema from -4 to 8, a zero threshold of at least 0, spans
+    /// covering exactly the deltas (only the first with a negative offset), no
+    /// bucket count below 0, and no more observations in the buckets (zero bucket
+    /// included) than `count`. Prometheus refuses a whole scrape or remote write
+    /// request for one histogram that breaks these rules, so the encoders send
+    /// such buckets nowhere.
+    pub(crate) fn is_consistent(&self, count: u64) -> bool {
+        let in_buckets = side_total(&self.positive_spans, &self.positive_deltas).and_then(|p| {
+            side_total(&self.negative_spans, &self.negative_deltas)
+                .and_then(|n| p.checked_add(n)?.checked_add(self.zero_count))
+        });
+        (-4..=8).contains(&self.schema)
+            && self.zero_threshold >= 0.0
+            && in_buckets.is_some_and(|total| total <= count)
+    }
+}
+
+/// The total count of one side's buckets, `None` when the spans and deltas do
+/// not agree or a count falls below 0.
+fn side_total(spans: &[BucketSpan], deltas: &[i64]) -> Option<u64> {
+    let mut covered = 0usize;
+    for (i, span) in spans.iter().enumerate() {
+        if i > 0 && span.offset < 0 {
+            return None;
+        }
+        covered = covered.checked_add(usize::try_from(span.length).ok()?)?;
+    }
+    if covered != deltas.len() {
+        return None;
+    }
+    let (mut count, mut total) = (0i64, 0u64);
+    for delta in deltas {
+        count = count.checked_add(*delta)?;
+        total = total.checked_add(u64::try_from(count).ok()?)?;
+    }
+    Some(total)
+}
+
 /// Spans and deltas for `(index, count)` pairs in increasing index order; a gap of
 /// up to two empty buckets is bridged with zero counts (cheaper than a new span, as
 /// Go's client does).
@@ -187,5 +227,33 @@ mod tests {
         assert_eq!(h.negative_counts().collect::<Vec<_>>(), [(3, 7)]);
         let empty = NativeHistogram::from_counts(0, 0.0, 0, [], []);
         assert!(empty.positive_spans.is_empty() && empty.positive_deltas.is_empty());
+    }
+
+    #[test]
+    fn consistency_is_what_prometheus_accepts() {
+        let good = NativeHistogram::from_counts(0, 0.0, 1, [(1, 3), (2, 1)], [(0, 2)]);
+        assert!(good.is_consistent(7) && good.is_consistent(8) && !good.is_consistent(6));
+        assert!(NativeHistogram::new(0, 0.0).is_consistent(0));
+        let broken = |change: fn(&mut NativeHistogram)| {
+            let mut h = good.clone();
+            change(&mut h);
+            !h.is_consistent(u64::MAX)
+        };
+        assert!(broken(|h| {
+            h.positive_deltas.pop();
+        }));
+        assert!(broken(|h| h.positive_deltas = vec![1, -2]));
+        assert!(broken(|h| h.positive_deltas = vec![i64::MAX, 1]));
+        assert!(broken(|h| {
+            h.positive_spans = vec![BucketSpan::new(1, 1), BucketSpan::new(-1, 1)]
+        }));
+        assert!(broken(|h| h.schema = 9));
+        assert!(broken(|h| h.schema = -5));
+        assert!(broken(|h| h.zero_threshold = f64::NAN));
+        assert!(broken(|h| h.zero_threshold = -1.0));
+        assert!(broken(|h| h.zero_count = u64::MAX));
+        // The first span may start below bucket 0.
+        let low = NativeHistogram::from_counts(8, 0.0, 0, [(i32::MIN, 1)], []);
+        assert!(low.is_consistent(1));
     }
 }

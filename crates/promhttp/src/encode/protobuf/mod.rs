@@ -47,6 +47,11 @@
 //!   [`NativeHistogram::exemplars`](crate::model::NativeHistogram::exemplars) that [`Exemplar::validate`] accepts *and* that
 //!   have a timestamp: Prometheus ignores a native-histogram exemplar without one.
 //!   The float-histogram fields (`zero_count_float`, `*_count`) are never used.
+//!   Native buckets that Prometheus would refuse (`NativeHistogram::is_consistent`:
+//!   spans and deltas that disagree, a bucket count below 0, more observations in
+//!   the buckets than `sample_count`, a schema outside -4..=8) are left out, and
+//!   logged at `warn`: the histogram is written as a classic one, as Prometheus
+//!   fails the whole scrape for one such histogram.
 //! * **Exemplars** are written on counters and histogram buckets, when
 //!   [`Exemplar::validate`] accepts them, as in OpenMetrics: protobuf itself has no
 //!   size limit and no rule for label names, but both formats expose the same
@@ -253,7 +258,7 @@ fn write_summary(summary: &SummaryValue, created: Option<Timestamp>, out: &mut V
 }
 
 fn write_histogram(histogram: &HistogramValue, created: Option<Timestamp>, out: &mut Vec<u8>) {
-    let native = histogram.native.as_deref();
+    let native = native::kept(histogram);
     out.push(METRIC_HISTOGRAM);
     let slot = begin_len(out, histogram_size_guess(histogram));
     out.push(HISTOGRAM_COUNT);

@@ -5,7 +5,7 @@ use super::wire::{key, long_key, put_double, put_varint, varint_len, zigzag32, z
 use super::wire::{I64, LEN, VARINT};
 use super::{exemplar_size_guess, put_exemplar};
 use crate::model::exemplar::writable;
-use crate::model::{BucketSpan, Exemplar, NativeHistogram};
+use crate::model::{BucketSpan, Exemplar, HistogramValue, NativeHistogram};
 
 // Histogram, the native part (field numbers of client_model's `metrics.proto`; 8,
 // 11 and 14 are the float-histogram fields, never written).
@@ -27,6 +27,17 @@ const NO_OP_SPAN: BucketSpan = BucketSpan {
     offset: 0,
     length: 0,
 };
+
+/// The native buckets of `histogram`, when Prometheus would accept them
+/// ([`NativeHistogram::is_consistent`]).
+pub(super) fn kept(histogram: &HistogramValue) -> Option<&NativeHistogram> {
+    let native = histogram.native.as_deref()?;
+    if native.is_consistent(histogram.count) {
+        return Some(native);
+    }
+    tracing::warn!("native histogram buckets are inconsistent; written as a classic histogram");
+    None
+}
 
 /// Writes fields 5 to 13: schema, zero bucket, then the negative and positive
 /// spans and deltas (deltas unpacked, one field each, as Go's client writes them).
@@ -51,14 +62,14 @@ pub(super) fn write_buckets(native: &NativeHistogram, out: &mut Vec<u8>) {
 
 /// Writes field 16: the exemplars that are valid and have a timestamp.
 pub(super) fn write_exemplars(native: &NativeHistogram, out: &mut Vec<u8>) {
-    for exemplar in native.exemplars.iter().filter(|e| kept(e)) {
+    for exemplar in native.exemplars.iter().filter(|e| kept_exemplar(e)) {
         put_exemplar(out, &EXEMPLARS, exemplar);
     }
 }
 
 /// Whether a native-histogram exemplar is written: [`Exemplar::validate`] accepts
 /// it and it has a timestamp (Prometheus ignores native exemplars without one).
-pub(super) fn kept(exemplar: &Exemplar) -> bool {
+fn kept_exemplar(exemplar: &Exemplar) -> bool {
     if exemplar.timestamp.is_none() {
         tracing::debug!("native-histogram exemplar without a timestamp dropped");
         return false;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::encode::float::write_float;
 use crate::model::time::to_millis;
-use crate::model::{BucketSpan, HistogramValue, Label, MetricFamily, NativeHistogram, Str, Value};
+use crate::model::{HistogramValue, Label, MetricFamily, NativeHistogram, Str, Value};
 
 /// One sample of a remote write time series.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -183,20 +183,11 @@ struct NativePoint {
     native: NativeHistogram,
 }
 
-/// Whether Prometheus would accept `native` as the buckets of `histogram`: a
-/// schema from -4 to 8, a zero threshold of at least 0, spans that cover exactly
-/// the deltas (only the first with a negative offset), no bucket count below 0,
-/// and no more observations in the buckets than `count`. Prometheus refuses a
-/// whole request for one bad histogram (with a 5xx, retried), so a bad one is
-/// sent only as its float series, and logged.
+/// Whether `native` can be sent ([`NativeHistogram::is_consistent`]): Prometheus
+/// refuses a whole request for one bad histogram (with a 5xx, retried), so a bad
+/// one is sent only as its float series, and logged.
 fn sendable(native: &NativeHistogram, histogram: &HistogramValue, name: &str) -> bool {
-    let in_buckets = side_total(&native.positive_spans, &native.positive_deltas).and_then(|p| {
-        side_total(&native.negative_spans, &native.negative_deltas)
-            .and_then(|n| p.checked_add(n)?.checked_add(native.zero_count))
-    });
-    let ok = (-4..=8).contains(&native.schema)
-        && native.zero_threshold >= 0.0
-        && in_buckets.is_some_and(|total| total <= histogram.count);
+    let ok = native.is_consistent(histogram.count);
     if !ok {
         tracing::warn!(
             metric = name,
@@ -217,27 +208,6 @@ fn without_exemplars(native: &NativeHistogram) -> NativeHistogram {
         negative_deltas: native.negative_deltas.clone(),
         exemplars: Vec::new(),
     }
-}
-
-/// The total count of one side's buckets, `None` when the spans and deltas do
-/// not agree or a count falls below 0.
-fn side_total(spans: &[BucketSpan], deltas: &[i64]) -> Option<u64> {
-    let mut covered = 0usize;
-    for (i, span) in spans.iter().enumerate() {
-        if i > 0 && span.offset < 0 {
-            return None;
-        }
-        covered = covered.checked_add(usize::try_from(span.length).ok()?)?;
-    }
-    if covered != deltas.len() {
-        return None;
-    }
-    let (mut count, mut total) = (0i64, 0u64);
-    for delta in deltas {
-        count = count.checked_add(*delta)?;
-        total = total.checked_add(u64::try_from(count).ok()?)?;
-    }
-    Some(total)
 }
 
 /// The sample names of one family, made once.
@@ -400,7 +370,7 @@ mod tests {
 #[cfg(test)]
 mod native_tests {
     use super::*;
-    use crate::model::{Bucket, Exemplar, Metric, MetricType};
+    use crate::model::{Bucket, BucketSpan, Exemplar, Metric, MetricType};
 
     fn native() -> NativeHistogram {
         NativeHistogram::from_counts(0, 0.0, 1, [(1, 3), (2, 1)], [(0, 2)])

@@ -111,26 +111,24 @@ fn negative_buckets_and_exemplars_with_timestamps_only() {
 #[test]
 fn native_only_drops_even_an_inf_bucket_with_exemplar() {
     let exemplar = Exemplar::new(vec![label("trace_id", "x")], 9.0);
-    let inf = Bucket::new(f64::INFINITY, 3).with_exemplar(exemplar);
+    let inf = Bucket::new(f64::INFINITY, 5).with_exemplar(exemplar);
     let classic = histogram_with(vec![inf.clone()]);
     assert_eq!(decoded_buckets(&classic).len(), 1);
-    let h = HistogramValue::new(vec![inf], 3, 1.0).with_native(small_native());
+    let h = HistogramValue::new(vec![inf], 5, 1.0).with_native(small_native());
     assert!(decoded_buckets(&[family("h", h)]).is_empty());
 }
 
-/// Span offsets and deltas use the whole range of `sint32` / `sint64`.
+/// Span offsets and deltas use the whole range of `sint32` / `sint64` that a
+/// consistent histogram can have.
 #[test]
 fn extreme_spans_and_deltas_round_trip() {
     let mut native = NativeHistogram::new(-4, 0.0);
-    native.positive_spans = vec![
-        BucketSpan::new(i32::MIN, u32::MAX),
-        BucketSpan::new(i32::MAX, 0),
-    ];
-    native.positive_deltas = vec![i64::MIN, i64::MAX, 0, -1];
-    let families = [family(
-        "x",
-        HistogramValue::new(vec![], 0, 0.0).with_native(native),
-    )];
+    native.positive_spans = vec![BucketSpan::new(i32::MIN, 2), BucketSpan::new(i32::MAX, 0)];
+    native.positive_deltas = vec![i64::MAX, -i64::MAX];
+    native.negative_spans = vec![BucketSpan::new(-1, 1)];
+    native.negative_deltas = vec![0];
+    let h = HistogramValue::new(vec![], u64::MAX, 0.0).with_native(native);
+    let families = [family("x", h)];
     let opts = EncodeOptions::default();
     let decoded = decode_stream(&encoded(&families, &opts)).unwrap();
     assert_eq!(decoded, expected(&families, &opts));
@@ -141,6 +139,30 @@ fn extreme_spans_and_deltas_round_trip() {
         panic!("native histogram expected")
     };
     assert_eq!(n.schema, -4);
-    assert_eq!(n.positive_spans, [(i32::MIN, u32::MAX), (i32::MAX, 0)]);
-    assert_eq!(n.positive_deltas, [i64::MIN, i64::MAX, 0, -1]);
+    assert_eq!(n.positive_spans, [(i32::MIN, 2), (i32::MAX, 0)]);
+    assert_eq!(n.positive_deltas, [i64::MAX, -i64::MAX]);
+    assert_eq!(n.negative_spans, [(-1, 1)]);
+}
+
+/// Buckets Prometheus would refuse (here more observations than the count) are
+/// left out: the histogram is written as a classic one.
+#[test]
+fn inconsistent_native_buckets_are_left_out() {
+    let classic = vec![Bucket::new(1.0, 2)];
+    let h = HistogramValue::new(classic.clone(), 4, 7.5).with_native(small_native());
+    let decoded = decode_stream(&encoded(&[family("i", h)], &EncodeOptions::default())).unwrap();
+    let plain = decode_stream(&encoded(
+        &[family("i", HistogramValue::new(classic, 4, 7.5))],
+        &EncodeOptions::default(),
+    ))
+    .unwrap();
+    assert_eq!(decoded, plain);
+    let PValue::Histogram {
+        native, buckets, ..
+    } = &decoded[0].metrics[0].value
+    else {
+        panic!("histogram expected")
+    };
+    assert!(native.is_none());
+    assert_eq!(buckets.len(), 1);
 }
