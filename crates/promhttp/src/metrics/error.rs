@@ -74,6 +74,8 @@ pub enum MetricError {
     /// [`Registry::register`](crate::metrics::Registry::register): register the
     /// family instead.
     NotAFamily,
+    /// A histogram setting is invalid.
+    Histogram(super::HistogramConfigError),
 }
 
 impl fmt::Display for MetricError {
@@ -115,6 +117,7 @@ impl fmt::Display for MetricError {
             MetricError::NoSuchSeries { metric } => {
                 write!(f, "metric {metric}: no series has these label values")
             }
+            MetricError::Histogram(e) => write!(f, "histogram: {e}"),
             MetricError::NotAFamily => f.write_str(
                 "a series taken from a family cannot be registered alone; register the family",
             ),
@@ -122,4 +125,17 @@ impl fmt::Display for MetricError {
     }
 }
 
-impl std::error::Error for MetricError {}
+impl std::error::Error for MetricError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MetricError::Histogram(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<super::HistogramConfigError> for MetricError {
+    fn from(e: super::HistogramConfigError) -> Self {
+        MetricError::Histogram(e)
+    }
+}

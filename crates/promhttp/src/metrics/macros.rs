@@ -92,3 +92,62 @@ macro_rules! __register_vec {
         })
     };
 }
+
+/// Makes a [`Histogram`](crate::metrics::Histogram) and registers it in the
+/// default registry: `register_histogram!(name, help)`,
+/// `register_histogram!(name, help, buckets)` or `register_histogram!(opts)`
+/// (a [`HistogramOpts`](crate::metrics::HistogramOpts)).
+///
+/// ```
+/// let latency =
+///     promhttp::register_histogram!("macro_latency_seconds", "Latency.", vec![0.1, 1.0]).unwrap();
+/// latency.observe(0.5);
+/// ```
+#[macro_export]
+macro_rules! register_histogram {
+    ($name:expr, $help:expr $(,)?) => {
+        $crate::register_histogram!($crate::metrics::HistogramOpts::new($name, $help))
+    };
+    ($name:expr, $help:expr, $buckets:expr $(,)?) => {
+        $crate::register_histogram!(
+            $crate::metrics::HistogramOpts::new($name, $help).buckets($buckets)
+        )
+    };
+    ($opts:expr $(,)?) => {
+        $crate::metrics::Histogram::with_opts($opts).and_then(|m| {
+            $crate::metrics::register(::std::boxed::Box::new(::std::clone::Clone::clone(&m)))
+                .map(|()| m)
+        })
+    };
+}
+
+/// Makes a [`HistogramVec`](crate::metrics::HistogramVec) and registers it in the
+/// default registry: `register_histogram_vec!(name, help, labels)`,
+/// `register_histogram_vec!(name, help, labels, buckets)` or
+/// `register_histogram_vec!(opts, labels)`.
+///
+/// ```
+/// let latency =
+///     promhttp::register_histogram_vec!("macro_route_seconds", "Latency.", &["route"]).unwrap();
+/// latency.with_label_values(&["/"]).observe(0.5);
+/// ```
+#[macro_export]
+macro_rules! register_histogram_vec {
+    ($name:expr, $help:expr, $labels:expr, $buckets:expr $(,)?) => {
+        $crate::__register_vec!(
+            $crate::metrics::HistogramVec,
+            $crate::metrics::HistogramOpts::new($name, $help).buckets($buckets),
+            $labels
+        )
+    };
+    ($name:expr, $help:expr, $labels:expr $(,)?) => {
+        $crate::__register_vec!(
+            $crate::metrics::HistogramVec,
+            $crate::metrics::HistogramOpts::new($name, $help),
+            $labels
+        )
+    };
+    ($opts:expr, $labels:expr $(,)?) => {
+        $crate::__register_vec!($crate::metrics::HistogramVec, $opts, $labels)
+    };
+}

@@ -42,7 +42,10 @@ pub use callback::{CounterFunc, GaugeFunc, Info};
 pub use counter::{Counter, CounterVec, GenericCounter, IntCounter, IntCounterVec};
 pub use error::MetricError;
 pub use gauge::{Gauge, GaugeVec, GenericGauge, IntGauge, IntGaugeVec};
-pub use histogram::{Buckets, HistogramConfigError, NativeBuckets};
+pub use histogram::{
+    Buckets, Histogram, HistogramConfigError, HistogramOpts, HistogramTimer, HistogramVec,
+    NativeBuckets,
+};
 pub use labels::LabelValues;
 pub use number::Number;
 pub use opts::Opts;

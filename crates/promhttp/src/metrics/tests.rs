@@ -308,6 +308,40 @@ fn the_kept_page_is_the_model_page_byte_for_byte() {
         g.with_label_values(&[path]).set(i as f64 / 3.0 - 1e-7);
     }
     plain.inc_by_with_exemplar(0.1, &[("trace_id", "t1")]);
+    let classic = HistogramVec::new(
+        HistogramOpts::new("f_seconds", "Classic.")
+            .unit("seconds")
+            .buckets(vec![0.1, 1.0]),
+        &["route"],
+    )
+    .unwrap();
+    let dual = Histogram::with_opts(
+        HistogramOpts::new("g_dual_seconds", "Dual.").native(NativeBuckets::default()),
+    )
+    .unwrap();
+    let native = Histogram::with_opts(
+        HistogramOpts::new("h_native", "Native only.").native_only(NativeBuckets::default()),
+    )
+    .unwrap();
+    let idle = HistogramVec::new(HistogramOpts::new("i_idle", "Idle."), &["x"]).unwrap();
+    idle.with_label_values(&["never observed"]);
+    registry.register(classic.clone()).unwrap();
+    registry.register(dual.clone()).unwrap();
+    registry.register(native.clone()).unwrap();
+    registry.register(idle).unwrap();
+    for (i, v) in [0.05, 0.5, 5.0, -2.0, 0.0, f64::NAN]
+        .into_iter()
+        .enumerate()
+    {
+        classic.with_label_values(&["/a"]).observe(v);
+        classic.with_label_values(&["/b"]).observe(v * 2.0);
+        dual.observe(v);
+        native.observe(v * i as f64);
+    }
+    classic
+        .with_label_values(&["/a"])
+        .observe_with_exemplar(0.07, &[("trace_id", "t2")]);
+    dual.observe_with_exemplar(3.0, &[("trace_id", "t3")]);
     // Beside a `prometheus` registry: one distinct family, one merged with ours by
     // name (the model path decides), one whose name clashes with a histogram's.
     let theirs = ::prometheus::Registry::new();
@@ -342,6 +376,11 @@ fn the_kept_page_is_the_model_page_byte_for_byte() {
         "{om}"
     );
     assert!(om.contains("a_plain_created "), "{om}");
+    assert!(
+        om.contains("f_seconds_bucket{route=\"/a\",le=\"0.1\"} 4 # {trace_id=\"t2\"} 0.07 "),
+        "{om}"
+    );
+    assert!(om.contains("# UNIT f_seconds seconds\n"), "{om}");
     let (text, _) = both_pages(&both, Format::Text);
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("d_temp{room=\"attic\"} 30\n"), "{text}");
@@ -369,4 +408,120 @@ fn the_kept_page_follows_added_and_removed_series() {
     assert_eq!(page(), b"# TYPE c_total counter\nc_total{l=\"a\"} 2\n");
     c.reset();
     assert_eq!(page(), b"");
+}
+
+#[test]
+fn histograms_as_the_prometheus_crate_has_them() {
+    let registry = Registry::new();
+    let h = HistogramVec::new(
+        HistogramOpts::new("latency_seconds", "Latency.").buckets(vec![0.5, 1.0, f64::INFINITY]),
+        &["route"],
+    )
+    .unwrap();
+    registry.register(h.clone()).unwrap();
+    let root = h.with_label_values(&["/"]);
+    root.observe(0.2);
+    root.observe(0.7);
+    root.observe_duration(std::time::Duration::from_secs(3));
+    {
+        let _timer = root.start_timer();
+    }
+    let discarded = root.start_timer().stop_and_discard();
+    assert!(discarded >= 0.0);
+    assert_eq!(root.get_sample_count(), 4);
+    assert!((root.get_sample_sum() - 3.9).abs() < 0.1);
+    let page = text(&registry);
+    assert!(
+        page.contains("latency_seconds_bucket{route=\"/\",le=\"0.5\"} 2\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("latency_seconds_bucket{route=\"/\",le=\"+Inf\"} 4\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("latency_seconds_count{route=\"/\"} 4\n"),
+        "{page}"
+    );
+    assert!(matches!(
+        HistogramVec::new(HistogramOpts::new("x", ""), &["le"]),
+        Err(MetricError::InvalidLabelName { label, .. }) if label == "le"
+    ));
+    assert!(matches!(
+        Histogram::with_opts(HistogramOpts::new("x", "").buckets(vec![1.0, 0.5])),
+        Err(MetricError::Histogram(
+            HistogramConfigError::BoundsNotIncreasing { .. }
+        ))
+    ));
+    let registered =
+        crate::register_histogram_vec!("metrics_tests_hist_seconds", "H.", &["l"], vec![1.0])
+            .unwrap();
+    registered.with_label_values(&["a"]).observe(0.5);
+    let single = crate::register_histogram!("metrics_tests_single_seconds", "H.").unwrap();
+    single.observe(1.0);
+}
+
+/// Writers observe on both cores while pages are written from the kept page: no
+/// page shows a torn histogram (cumulative counts, `+Inf` and `_count` from one
+/// moment; every observation is 1.0, so `_sum` equals `_count`).
+#[test]
+fn kept_pages_never_show_a_torn_histogram() {
+    let registry = Arc::new(Registry::new());
+    let h = HistogramVec::new(
+        HistogramOpts::new("h", "")
+            .buckets(vec![0.5, 1.0, 2.0])
+            .native(NativeBuckets::default()),
+        &["w"],
+    )
+    .unwrap();
+    registry.register(h.clone()).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let h = h.with_label_values(&["shared"]);
+            std::thread::spawn(move || {
+                for _ in 0..200_000 {
+                    h.observe(1.0);
+                }
+            })
+        })
+        .collect();
+    let scraper = {
+        let registry = registry.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut last = 0.0;
+            let mut pages = 0;
+            let start = std::time::Instant::now();
+            while !done.load(Ordering::Relaxed) && start.elapsed().as_secs() < 20 {
+                let (page, _) = both_pages(&*registry, Format::Text);
+                let page = String::from_utf8(page).unwrap();
+                let v = |line: &str| -> f64 {
+                    let l = page.lines().find(|l| l.starts_with(line)).unwrap();
+                    l.rsplit(' ').next().unwrap().parse().unwrap()
+                };
+                let (le1, le2, inf) = (
+                    v("h_bucket{w=\"shared\",le=\"1\"}"),
+                    v("h_bucket{w=\"shared\",le=\"2\"}"),
+                    v("h_bucket{w=\"shared\",le=\"+Inf\"}"),
+                );
+                let (sum, count) = (v("h_sum{w=\"shared\"}"), v("h_count{w=\"shared\"}"));
+                assert_eq!(v("h_bucket{w=\"shared\",le=\"0.5\"}"), 0.0);
+                assert!(
+                    le1 == le2 && le2 == inf && inf == count && count == sum,
+                    "{page}"
+                );
+                assert!(count >= last, "count went from {last} to {count}");
+                last = count;
+                pages += 1;
+            }
+            pages
+        })
+    };
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    assert!(scraper.join().unwrap() > 0);
+    assert_eq!(h.with_label_values(&["shared"]).get_sample_count(), 400_000);
 }

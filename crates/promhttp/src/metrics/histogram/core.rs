@@ -34,7 +34,7 @@ pub(super) struct Control {
 }
 
 /// One histogram series: classic buckets, native buckets or both.
-pub(crate) struct HistogramCore {
+pub struct HistogramCore {
     /// Hot half index (top bit) and observations started.
     pub(super) count_and_hot: AtomicU64,
     pub(super) halves: [Half; 2],
@@ -74,6 +74,11 @@ impl HistogramCore {
             }),
             exemplars: OnceLock::new(),
         }
+    }
+
+    /// Whether an exemplar was ever recorded.
+    pub(crate) fn has_exemplars(&self) -> bool {
+        self.exemplars.get().is_some()
     }
 
     /// The classic bucket bounds, without `+Inf` (empty for a native-only series).

@@ -1,9 +1,6 @@
 //! Histograms: the public configuration ([`Buckets`], [`NativeBuckets`]) and the
-//! recording core of one series ([`HistogramCore`]), classic and native, recorded
-//! without a lock.
-
-// The metric families that use the core come in a later step.
-#![cfg_attr(not(test), allow(dead_code))]
+//! recording core of one series (`HistogramCore`), classic and native, recorded
+//! without a lock, and the metrics built on it ([`Histogram`], [`HistogramVec`]).
 
 mod config;
 mod core;
@@ -11,10 +8,10 @@ mod exemplars;
 mod half;
 mod index;
 mod limit;
+mod metric;
 mod table;
 #[cfg(test)]
 mod tests;
 
 pub use config::{Buckets, HistogramConfigError, NativeBuckets};
-#[cfg_attr(not(test), allow(unused_imports))]
-pub(crate) use core::HistogramCore;
+pub use metric::{Histogram, HistogramOpts, HistogramTimer, HistogramVec};

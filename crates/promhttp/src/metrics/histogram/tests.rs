@@ -8,8 +8,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use proptest::prelude::*;
 
+use super::core::HistogramCore;
 use super::index::{bucket_index, MIN_SCHEMA};
-use super::{Buckets, HistogramCore, NativeBuckets};
+use super::{Buckets, NativeBuckets};
 use crate::model::{Exemplar, HistogramValue, Label, NativeHistogram};
 
 fn native(factor: f64, max: Option<u32>) -> NativeBuckets {
