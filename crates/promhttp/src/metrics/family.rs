@@ -48,7 +48,8 @@ pub struct Series<C> {
     pub(crate) values: Box<[Str]>,
     pub(crate) created: SystemTime,
     pub(crate) core: C,
-    pub(crate) text: super::page::TextLabels,
+    pub(crate) text: super::page::KeptLabels,
+    pub(crate) protobuf: super::page::KeptLabels,
 }
 
 impl<C> Series<C> {
@@ -58,6 +59,7 @@ impl<C> Series<C> {
             created: SystemTime::now(),
             core,
             text: Default::default(),
+            protobuf: Default::default(),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! series' label block are escaped and laid out once, the series kept sorted until
 //! one is added or removed; a scrape only writes numbers.
 //!
-//! Both text formats are written directly, by the encoders' own per-metric
-//! writers (one home for each format's rules) from a value filled in place.
-//! Protobuf goes through the model for now, one family at a time.
+//! Every format is written directly, by the encoders' own per-metric writers (one
+//! home for each format's rules), from label bytes kept per series and format (the
+//! text formats share theirs; protobuf keeps its encoded label fields) and a value
+//! filled in place.
 
 use std::cmp::Ordering;
 use std::sync::atomic::Ordering as AtomicOrdering;
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::family::{Family, Kind, Series};
 use crate::encode::float::FloatCache;
 use crate::encode::text::write_label_pairs;
-use crate::encode::{encode_families, openmetrics, text, EncodeOptions, Format};
+use crate::encode::{encode_families, openmetrics, protobuf, text, EncodeOptions, Format};
 use crate::gather::direct::DirectFamily;
 use crate::model::{Label, MetricFamily, MetricType, Str};
 use crate::util::lock;
@@ -44,9 +45,9 @@ impl<C> Default for PageCache<C> {
     }
 }
 
-/// A series' label pairs in text form (`a="x",b="y"`), laid out at the first
-/// scrape in a text format.
-pub(crate) type TextLabels = OnceLock<Box<[u8]>>;
+/// A series' labels as one format writes them, laid out at the first scrape in
+/// that format: text pairs (`a="x",b="y"`), or protobuf `label` fields.
+pub(crate) type KeptLabels = OnceLock<Box<[u8]>>;
 
 impl<K: Kind> Family<K> {
     fn order(&self) -> &[Result<usize, usize>] {
@@ -120,6 +121,36 @@ impl<K: Kind> Family<K> {
         })
     }
 
+    /// The series' label fields as protobuf writes them.
+    fn protobuf_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a [u8] {
+        series.protobuf.get_or_init(|| {
+            let mut out = Vec::new();
+            protobuf::write_label_fields(&mut out, &self.sorted_labels(series));
+            out.into_boxed_slice()
+        })
+    }
+
+    /// Writes the family as one protobuf `MetricFamily` message.
+    fn encode_protobuf(&self, opts: &EncodeOptions, out: &mut Vec<u8>) {
+        let sorted = self.sorted();
+        if sorted.is_empty() {
+            return;
+        }
+        let mut value = K::value(&sorted[0].core);
+        let each = self.protobuf_labels(&sorted[0]).len() + protobuf::value_size_guess(&value) + 3;
+        let d = &self.desc;
+        let guess = d.name.len() + d.help.len() + d.unit.len() + 12 + each * sorted.len();
+        let created = matches!(K::TYPE, MetricType::Counter | MetricType::Histogram);
+        protobuf::write_family_with(out, (&d.name, &d.help, &d.unit), K::TYPE, guess, |out| {
+            for series in sorted.iter() {
+                K::fill(&self.config, &series.core, &mut value);
+                let labels = self.protobuf_labels(series);
+                let at = created.then_some(series.created);
+                protobuf::write_metric_field(out, labels, &value, at, opts);
+            }
+        });
+    }
+
     /// The family's head in `format`, written once.
     fn head(&self, format: Format) -> &[u8] {
         let (slot, write): (_, fn(&Self, &mut Vec<u8>)) = match format {
@@ -179,6 +210,9 @@ impl<K: Kind> DirectFamily for Family<K> {
     fn encode(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
         match format {
             Format::Text | Format::OpenMetrics => self.encode_text(format, opts, out),
+            Format::Protobuf => self.encode_protobuf(opts, out),
+            // A format added later goes through the model until it has its own path.
+            #[allow(unreachable_patterns)]
             _ => {
                 let family = self.to_model();
                 if !family.metrics.is_empty() {

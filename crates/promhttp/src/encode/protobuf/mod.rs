@@ -101,8 +101,8 @@ use crate::encode::EncodeOptions;
 use crate::model::exemplar::writable;
 use crate::model::time::{to_millis, MAX_SECONDS};
 use crate::model::{
-    Bucket, CounterValue, Exemplar, HistogramValue, Metric, MetricFamily, MetricType, SummaryValue,
-    Value,
+    Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType,
+    SummaryValue, Value,
 };
 
 // MetricFamily.
@@ -166,21 +166,71 @@ pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>
 }
 
 fn write_family(family: &MetricFamily, opts: &EncodeOptions, out: &mut Vec<u8>) {
-    put_str(out, FAMILY_NAME, &family.name);
-    if !family.help.is_empty() {
-        put_str(out, FAMILY_HELP, &family.help);
-    }
-    out.push(FAMILY_TYPE);
-    out.push(type_number(family.metric_type));
+    write_family_head(out, &family.name, &family.help, family.metric_type);
     for metric in &family.metrics {
         out.push(FAMILY_METRIC);
         let slot = begin_len(out, metric_size_guess(metric));
-        write_metric(metric, opts, out);
+        write_label_fields(out, &metric.labels);
+        write_value(out, &metric.value, metric.created, metric.timestamp, opts);
         end_len(out, slot);
     }
-    if !family.unit.is_empty() {
-        put_str(out, FAMILY_UNIT, &family.unit);
+    write_family_unit(out, &family.unit);
+}
+
+/// Appends a `MetricFamily` message (its length first, from a guess of its size)
+/// whose `metric` fields `metrics` writes, with [`write_metric_field`].
+pub(crate) fn write_family_with(
+    out: &mut Vec<u8>,
+    (name, help, unit): (&str, &str, &str),
+    metric_type: MetricType,
+    guess: usize,
+    metrics: impl FnOnce(&mut Vec<u8>),
+) {
+    out.reserve(guess + 3);
+    let slot = begin_len(out, guess);
+    write_family_head(out, name, help, metric_type);
+    metrics(out);
+    write_family_unit(out, unit);
+    end_len(out, slot);
+}
+
+fn write_family_head(out: &mut Vec<u8>, name: &str, help: &str, metric_type: MetricType) {
+    put_str(out, FAMILY_NAME, name);
+    if !help.is_empty() {
+        put_str(out, FAMILY_HELP, help);
     }
+    out.push(FAMILY_TYPE);
+    out.push(type_number(metric_type));
+}
+
+fn write_family_unit(out: &mut Vec<u8>, unit: &str) {
+    if !unit.is_empty() {
+        put_str(out, FAMILY_UNIT, unit);
+    }
+}
+
+/// Appends the `label` fields of a `Metric` message: what
+/// [`write_metric_field`] takes, kept by a source that encodes its labels once.
+pub(crate) fn write_label_fields(out: &mut Vec<u8>, labels: &[Label]) {
+    for label in labels {
+        put_label(out, METRIC_LABEL, label);
+    }
+}
+
+/// Appends one `metric` field of a `MetricFamily`: `labels` as
+/// [`write_label_fields`] wrote them, then the value.
+pub(crate) fn write_metric_field(
+    out: &mut Vec<u8>,
+    labels: &[u8],
+    value: &Value,
+    created: Option<SystemTime>,
+    opts: &EncodeOptions,
+) {
+    out.push(FAMILY_METRIC);
+    let slot = begin_len(out, labels.len() + value_size_guess(value));
+    out.extend_from_slice(labels);
+    write_value(out, value, created, None, opts);
+    end_len(out, slot);
 }
 
 /// The `MetricType` enum number.
@@ -194,23 +244,27 @@ fn type_number(metric_type: MetricType) -> u8 {
     }
 }
 
-fn write_metric(metric: &Metric, opts: &EncodeOptions, out: &mut Vec<u8>) {
-    for label in &metric.labels {
-        put_label(out, METRIC_LABEL, label);
-    }
+/// Appends a metric's value message, created time and timestamp.
+fn write_value(
+    out: &mut Vec<u8>,
+    value: &Value,
+    created: Option<SystemTime>,
+    timestamp: Option<SystemTime>,
+    opts: &EncodeOptions,
+) {
     let created = if opts.created {
-        metric.created.and_then(Timestamp::from_time)
+        created.and_then(Timestamp::from_time)
     } else {
         None
     };
-    match &metric.value {
+    match value {
         Value::Gauge(value) => put_scalar_message(out, METRIC_GAUGE, *value),
         Value::Counter(counter) => write_counter(counter, created, out),
         Value::Summary(summary) => write_summary(summary, created, out),
         Value::Untyped(value) => put_scalar_message(out, METRIC_UNTYPED, *value),
         Value::Histogram(histogram) => write_histogram(histogram, created, out),
     }
-    if let Some(timestamp) = metric.timestamp {
+    if let Some(timestamp) = timestamp {
         out.push(METRIC_TIMESTAMP_MS);
         // int64: negative numbers are their two's complement, ten bytes long.
         put_varint(out, to_millis(timestamp) as u64);
@@ -389,14 +443,18 @@ fn metric_size_guess(metric: &Metric) -> usize {
         .iter()
         .map(|label| label.name.len() + label.value.len() + 6)
         .sum();
-    let value = match &metric.value {
+    let timestamp = if metric.timestamp.is_some() { 7 } else { 0 };
+    labels + value_size_guess(&metric.value) + timestamp
+}
+
+/// The size of a value message with its key and length, and room for a created time.
+pub(crate) fn value_size_guess(value: &Value) -> usize {
+    match value {
         Value::Gauge(_) | Value::Untyped(_) => 11,
         Value::Counter(counter) => 11 + counter.exemplar.as_deref().map_or(0, exemplar_size_guess),
         Value::Summary(summary) => 14 + summary.quantiles.len() * 20,
         Value::Histogram(histogram) => 3 + histogram_size_guess(histogram),
-    };
-    let timestamp = if metric.timestamp.is_some() { 7 } else { 0 };
-    labels + value + timestamp
+    }
 }
 
 fn histogram_size_guess(histogram: &HistogramValue) -> usize {
