@@ -10,6 +10,7 @@ use super::opts::{Desc, Opts};
 use super::vec::MetricVec;
 use super::MetricError;
 use crate::model::{CounterValue, Exemplar, Label, MetricType, Value};
+use crate::util::try_lock;
 
 /// A counter's state: the total and the most recent exemplar.
 pub struct CounterCore<N: Number> {
@@ -148,7 +149,7 @@ impl<N: Number> GenericCounter<N> {
         if !N::is_increase(v) {
             return;
         }
-        if let Ok(mut slot) = self.series.core.exemplar.try_lock() {
+        if let Some(mut slot) = try_lock(&self.series.core.exemplar) {
             let labels = labels
                 .iter()
                 .map(|(n, v)| Label::new((*n).to_owned(), (*v).to_owned()))

@@ -106,8 +106,8 @@ impl HistogramCore {
     /// Records `v` with an exemplar, whose value is set to `v` and which is
     /// timestamped now if it has no timestamp. The exemplar replaces the one of the
     /// classic bucket `v` fell into and joins the native exemplars (replacing the
-    /// oldest when there are `max_exemplars`). Storing the exemplar takes a short
-    /// lock of its own.
+    /// oldest when there are `max_exemplars`). Storing the exemplar never waits:
+    /// when another thread is storing one in the same place, this one is dropped.
     pub(crate) fn observe_with_exemplar(&self, v: f64, mut exemplar: Exemplar) {
         self.observe(v);
         exemplar.value = v;

@@ -1,10 +1,12 @@
 //! The exemplars of a histogram series: one per classic bucket, and a bounded list
-//! for the native histogram. Kept behind short locks: exemplars are recorded far
-//! less often than observations.
+//! for the native histogram. Kept behind short locks that recording never waits
+//! for: when another thread holds one, the new exemplar is dropped (the
+//! observation itself is always counted).
 
 use std::sync::{Mutex, PoisonError};
 
 use crate::model::{Bucket, Exemplar};
+use crate::util::try_lock;
 
 pub(super) struct Exemplars {
     /// One per classic bound, then one for `+Inf`.
@@ -22,15 +24,17 @@ impl Exemplars {
 
     /// Replaces the exemplar of classic bucket `bucket`.
     pub(super) fn set_classic(&self, bucket: usize, exemplar: Exemplar) {
-        if let Some(slot) = self.classic.get(bucket) {
-            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(exemplar);
+        if let Some(mut slot) = self.classic.get(bucket).and_then(|s| try_lock(s)) {
+            *slot = Some(exemplar);
         }
     }
 
     /// Adds a native exemplar (timestamped), replacing the oldest when there are
     /// `max` already.
     pub(super) fn add_native(&self, exemplar: Exemplar, max: usize) {
-        let mut list = self.native.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(mut list) = try_lock(&self.native) else {
+            return;
+        };
         if list.len() < max {
             list.push(exemplar);
             return;
