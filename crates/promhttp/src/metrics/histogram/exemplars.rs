@@ -24,7 +24,7 @@ impl Exemplars {
 
     /// Replaces the exemplar of classic bucket `bucket`.
     pub(super) fn set_classic(&self, bucket: usize, exemplar: Exemplar) {
-        if let Some(mut slot) = self.classic.get(bucket).and_then(|s| try_lock(s)) {
+        if let Some(mut slot) = self.classic.get(bucket).and_then(try_lock) {
             *slot = Some(exemplar);
         }
     }
