@@ -1,7 +1,7 @@
 //! Counters: [`Counter`] (`f64`) and [`IntCounter`] (`u64`), alone or in a family.
 
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use super::family::{single, Family, Kind, Series};
@@ -10,12 +10,13 @@ use super::opts::{Desc, Opts};
 use super::vec::MetricVec;
 use super::MetricError;
 use crate::model::{CounterValue, Exemplar, Label, MetricType, Value};
-use crate::util::try_lock;
+use crate::util::{lock, try_lock};
 
 /// A counter's state: the total and the most recent exemplar.
 pub struct CounterCore<N: Number> {
     pub(crate) value: N::Atomic,
-    exemplar: Mutex<Option<Box<Exemplar>>>,
+    /// Made at the first exemplar: a counter without one costs a scrape no lock.
+    exemplar: OnceLock<Mutex<Option<Box<Exemplar>>>>,
 }
 
 impl<N: Number> CounterCore<N> {
@@ -43,14 +44,14 @@ impl<N: Number> Kind for CounterKind<N> {
     fn core(_: &()) -> CounterCore<N> {
         CounterCore {
             value: N::atomic(N::ZERO),
-            exemplar: Mutex::new(None),
+            exemplar: OnceLock::new(),
         }
     }
 
     fn value(core: &CounterCore<N>) -> Value {
         let mut value = CounterValue::new(N::to_f64(core.get()));
-        if let Ok(exemplar) = core.exemplar.lock() {
-            value.exemplar = exemplar.clone();
+        if let Some(exemplar) = core.exemplar.get() {
+            value.exemplar = lock(exemplar).clone();
         }
         Value::Counter(value)
     }
@@ -149,7 +150,8 @@ impl<N: Number> GenericCounter<N> {
         if !N::is_increase(v) {
             return;
         }
-        if let Some(mut slot) = try_lock(&self.series.core.exemplar) {
+        let slot = self.series.core.exemplar.get_or_init(|| Mutex::new(None));
+        if let Some(mut slot) = try_lock(slot) {
             let labels = labels
                 .iter()
                 .map(|(n, v)| Label::new((*n).to_owned(), (*v).to_owned()))
