@@ -525,3 +525,65 @@ fn kept_pages_never_show_a_torn_histogram() {
     assert!(scraper.join().unwrap() > 0);
     assert_eq!(h.with_label_values(&["shared"]).get_sample_count(), 400_000);
 }
+
+/// Through the handler: `name[]` filters the storage's families, gzip compresses
+/// them, and a page merged with a `prometheus` registry is sorted as one.
+#[test]
+#[cfg(feature = "gzip")]
+fn the_handler_serves_the_storage_with_every_option() {
+    use http::Request;
+    use http_body_util::BodyExt;
+
+    let registry = Registry::new();
+    let a = IntCounter::new("a_total", "A.").unwrap();
+    let c = IntGauge::new("c", "C.").unwrap();
+    registry.register(a.clone()).unwrap();
+    registry.register(c.clone()).unwrap();
+    a.inc();
+    c.set(3);
+    let theirs = ::prometheus::Registry::new();
+    let b = ::prometheus::IntGauge::new("b", "B.").unwrap();
+    theirs.register(Box::new(b.clone())).unwrap();
+    b.set(2);
+    let handler =
+        crate::MetricsHandler::builder(crate::Gatherers::new().with(registry).with(theirs)).build();
+    let body = |req: Request<()>| {
+        let response = handler.respond_blocking(&req);
+        let headers = response.headers().clone();
+        let bytes = block_on(response.into_body().collect()).unwrap().to_bytes();
+        (headers, bytes)
+    };
+    let (_, page) = body(Request::get("/metrics").body(()).unwrap());
+    assert_eq!(
+        String::from_utf8(page.to_vec()).unwrap(),
+        "# HELP a_total A.\n# TYPE a_total counter\na_total 1\n\
+         # HELP b B.\n# TYPE b gauge\nb 2\n# HELP c C.\n# TYPE c gauge\nc 3\n"
+    );
+    let (_, page) = body(Request::get("/metrics?name[]=c&name[]=b").body(()).unwrap());
+    assert_eq!(
+        String::from_utf8(page.to_vec()).unwrap(),
+        "# HELP b B.\n# TYPE b gauge\nb 2\n# HELP c C.\n# TYPE c gauge\nc 3\n"
+    );
+    let (headers, gz) = body(
+        Request::get("/metrics?name[]=a_total")
+            .header("accept-encoding", "gzip")
+            .body(())
+            .unwrap(),
+    );
+    assert_eq!(headers["content-encoding"], "gzip");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert_eq!(
+        text,
+        "# HELP a_total A.\n# TYPE a_total counter\na_total 1\n"
+    );
+}
+
+/// Runs a future that is ready at once (a collected full body).
+#[cfg(feature = "gzip")]
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
