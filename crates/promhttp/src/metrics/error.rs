@@ -45,6 +45,11 @@ pub enum MetricError {
         /// The label name given.
         label: String,
     },
+    /// A label value is longer than 4 GiB.
+    LabelValueTooLong {
+        /// The metric.
+        metric: String,
+    },
     /// The family holds as many series as its [limit](crate::metrics::Opts::max_series)
     /// allows; `get_metric_with_label_values` reports it, `with_label_values` records
     /// into the family's overflow series instead.
@@ -101,6 +106,9 @@ impl fmt::Display for MetricError {
                     f,
                     "metric {metric}: label {label:?} is not one of the family's labels"
                 )
+            }
+            MetricError::LabelValueTooLong { metric } => {
+                write!(f, "metric {metric}: a label value is longer than 4 GiB")
             }
             MetricError::SeriesLimit { metric, limit } => {
                 write!(

@@ -1,21 +1,23 @@
 //! A family's series, keyed by their label values with exact equality.
 //!
-//! Lookups hash the values (length-prefixed, see `hash_values`) to find a small
-//! list of candidates, then compare every value: two label sets are the same series
+//! Lookups hash the values with the family's keyed hasher (foldhash, seeded per
+//! family at random, so label values sent by a client cannot be chosen to collide)
+//! to find candidates, then compare every value: two label sets are the same series
 //! only when their values are equal, never because their hashes are. A read lock
 //! covers the lookup of an existing series; creating or removing one takes the write
 //! lock. Recording through a handle takes no lock at all.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::SystemTime;
 
-use super::labels::{hash_values, same_values, LabelValues};
-use super::opts::{shared, Desc};
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
+use super::labels::{hash_values, LabelValues, StoredValues};
+use super::opts::Desc;
 use super::MetricError;
-use crate::model::{Label, Metric, MetricFamily, MetricType, Str, Value};
+use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
 use crate::util::{read, write};
 
 /// One kind of metric: what a series stores and how it is read.
@@ -45,7 +47,7 @@ pub trait Kind: Send + Sync + 'static {
 /// One series: its label values (in the family's label order), when it was
 /// created, and its state.
 pub struct Series<C> {
-    pub(crate) values: Box<[Str]>,
+    pub(crate) values: StoredValues,
     pub(crate) created: SystemTime,
     pub(crate) core: C,
     pub(crate) text: super::page::KeptLabels,
@@ -53,7 +55,7 @@ pub struct Series<C> {
 }
 
 impl<C> Series<C> {
-    fn new(values: Box<[Str]>, core: C) -> Self {
+    fn new(values: StoredValues, core: C) -> Self {
         Series {
             values,
             created: SystemTime::now(),
@@ -64,7 +66,7 @@ impl<C> Series<C> {
     }
 }
 
-type Map<C> = HashMap<u64, Vec<Arc<Series<C>>>, BuildHasherDefault<Prehashed>>;
+type Map<C> = HashTable<Arc<Series<C>>>;
 
 /// The label name of the overflow series (OpenTelemetry's convention).
 pub(crate) const OVERFLOW_LABEL: &str = "otel_metric_overflow";
@@ -74,6 +76,7 @@ pub(crate) struct Family<K: Kind> {
     pub(crate) desc: Desc,
     pub(crate) config: K::Config,
     series: RwLock<Map<K::Core>>,
+    hasher: RandomState,
     len: AtomicUsize,
     overflow: OnceLock<Arc<Series<K::Core>>>,
     /// Changes whenever a series is added or removed.
@@ -86,7 +89,8 @@ impl<K: Kind> Family<K> {
         Family {
             desc,
             config,
-            series: RwLock::new(Map::default()),
+            series: RwLock::new(Map::new()),
+            hasher: RandomState::default(),
             len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             generation: AtomicU64::new(0),
@@ -107,13 +111,13 @@ impl<K: Kind> Family<K> {
                 got: values.count(),
             });
         }
-        let hash = hash_values(values);
-        if let Some(found) = find(&read(&self.series), hash, values) {
-            return Ok(found);
+        let hash = hash_values(&self.hasher, values);
+        if let Some(found) = read(&self.series).find(hash, |s| s.values.equals(values)) {
+            return Ok(found.clone());
         }
         let mut map = write(&self.series);
-        if let Some(found) = find(&map, hash, values) {
-            return Ok(found);
+        if let Some(found) = map.find(hash, |s| s.values.equals(values)) {
+            return Ok(found.clone());
         }
         if let Some(limit) = self.desc.max_series {
             if self.len.load(Ordering::Relaxed) >= limit.get() {
@@ -123,11 +127,12 @@ impl<K: Kind> Family<K> {
                 });
             }
         }
-        let owned = (0..values.count())
-            .map(|i| shared(values.value(i)))
-            .collect();
+        let owned = StoredValues::new(values).ok_or_else(|| MetricError::LabelValueTooLong {
+            metric: self.desc.name.to_string(),
+        })?;
         let series = Arc::new(Series::new(owned, K::core(&self.config)));
-        map.entry(hash).or_default().push(series.clone());
+        let hasher = &self.hasher;
+        map.insert_unique(hash, series.clone(), |s| s.values.hash_with(hasher));
         self.len.fetch_add(1, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Release);
         Ok(series)
@@ -150,30 +155,23 @@ impl<K: Kind> Family<K> {
     pub(crate) fn overflow(&self) -> &Arc<Series<K::Core>> {
         self.overflow.get_or_init(|| {
             self.generation.fetch_add(1, Ordering::Release);
-            Arc::new(Series::new(Box::new([]), K::core(&self.config)))
+            Arc::new(Series::new(StoredValues::empty(), K::core(&self.config)))
         })
     }
 
     /// Removes the series with these values.
     pub(crate) fn remove(&self, values: &(impl LabelValues + ?Sized)) -> Result<(), MetricError> {
-        let hash = hash_values(values);
+        let hash = hash_values(&self.hasher, values);
         let mut map = write(&self.series);
-        let removed = match map.get_mut(&hash) {
-            Some(list) => {
-                let before = list.len();
-                list.retain(|s| !same_values(&s.values, values));
-                let removed = list.len() < before;
-                if list.is_empty() {
-                    map.remove(&hash);
-                }
-                removed
+        match map.find_entry(hash, |s| s.values.equals(values)) {
+            Ok(entry) => {
+                entry.remove();
             }
-            None => false,
-        };
-        if !removed {
-            return Err(MetricError::NoSuchSeries {
-                metric: self.desc.name.to_string(),
-            });
+            Err(_) => {
+                return Err(MetricError::NoSuchSeries {
+                    metric: self.desc.name.to_string(),
+                })
+            }
         }
         self.len.fetch_sub(1, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Release);
@@ -195,10 +193,8 @@ impl<K: Kind> Family<K> {
     /// Every series, unordered (the overflow series last, when it exists).
     pub(crate) fn all(&self) -> Vec<Arc<Series<K::Core>>> {
         let map = read(&self.series);
-        let mut out = Vec::with_capacity(self.len() + 1);
-        for list in map.values() {
-            out.extend(list.iter().cloned());
-        }
+        let mut out = Vec::with_capacity(map.len() + 1);
+        out.extend(map.iter().cloned());
         drop(map);
         out.extend(self.overflow.get().cloned());
         out
@@ -223,45 +219,17 @@ impl<K: Kind> Family<K> {
 
     /// A series' labels: the constant ones, then the variable ones; the overflow
     /// series (no values) carries only the overflow label besides the constant ones.
-    fn labels(&self, values: &[Str]) -> Vec<Label> {
-        let mut labels = Vec::with_capacity(self.desc.const_labels.len() + values.len().max(1));
+    fn labels(&self, values: &StoredValues) -> Vec<Label> {
+        let names = &self.desc.label_names;
+        let mut labels = Vec::with_capacity(self.desc.const_labels.len() + names.len().max(1));
         labels.extend(self.desc.const_labels.iter().cloned());
-        if values.is_empty() && !self.desc.label_names.is_empty() {
+        if values.is_empty() && !names.is_empty() {
             labels.push(Label::new(OVERFLOW_LABEL, "true"));
         }
-        for (name, value) in self.desc.label_names.iter().zip(values.iter()) {
-            labels.push(Label::new(name.clone(), value.clone()));
+        for (name, value) in names.iter().zip(values.iter()) {
+            labels.push(Label::new(name.clone(), value.to_owned()));
         }
         labels
-    }
-}
-
-fn find<C>(
-    map: &Map<C>,
-    hash: u64,
-    values: &(impl LabelValues + ?Sized),
-) -> Option<Arc<Series<C>>> {
-    map.get(&hash)?
-        .iter()
-        .find(|s| same_values(&s.values, values))
-        .cloned()
-}
-
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-pub(crate) struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

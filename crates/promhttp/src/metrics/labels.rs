@@ -1,4 +1,7 @@
-//! Label values for a lookup: string slices, arrays, tuples, or a struct of your own.
+//! Label values for a lookup: string slices, arrays, tuples, or a struct of your own;
+//! and how a series stores them.
+
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// The values of a label set, in the order of the family's label names.
 ///
@@ -101,51 +104,86 @@ tuple_label_values!(6; A 0, B 1, C 2, D 3, E 4, F 5);
 tuple_label_values!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_label_values!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
-/// The hash of a label set: each value's length, then its bytes, so no two
-/// different sets are joined into the same input (`["ab", "c"]` and `["a", "bc"]`
-/// hash differently), and lookups still compare values exactly.
-pub(crate) fn hash_values(values: &(impl LabelValues + ?Sized)) -> u64 {
-    let mut h = Fx(0);
+/// The label values of a stored series, in one allocation: each value's length
+/// (4 bytes, little-endian), then its bytes.
+#[derive(Debug)]
+pub(crate) struct StoredValues(Box<[u8]>);
+
+impl StoredValues {
+    /// Copies `values`; `None` when one is longer than 4 GiB.
+    pub(crate) fn new(values: &(impl LabelValues + ?Sized)) -> Option<Self> {
+        let n = values.count();
+        let bytes: usize = (0..n).map(|i| values.value(i).len() + 4).sum();
+        let mut out = Vec::with_capacity(bytes);
+        for i in 0..n {
+            let v = values.value(i).as_bytes();
+            out.extend_from_slice(&u32::try_from(v.len()).ok()?.to_le_bytes());
+            out.extend_from_slice(v);
+        }
+        Some(StoredValues(out.into_boxed_slice()))
+    }
+
+    /// No values (a family without labels, or the overflow series).
+    pub(crate) fn empty() -> Self {
+        StoredValues(Box::new([]))
+    }
+
+    /// Whether there are no values.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The values' bytes, in order.
+    fn raw(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = &self.0[..];
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let (value, tail) = tail.split_at_checked(len)?;
+            rest = tail;
+            Some(value)
+        })
+    }
+
+    /// The values, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        // Every value was copied from a `&str`: the check cannot fail.
+        self.raw()
+            .map(|v| std::str::from_utf8(v).unwrap_or_default())
+    }
+
+    /// The value at `index`, or `""` past the end.
+    pub(crate) fn get(&self, index: usize) -> &str {
+        self.iter().nth(index).unwrap_or_default()
+    }
+
+    /// Whether these are exactly the values of `given`.
+    pub(crate) fn equals(&self, given: &(impl LabelValues + ?Sized)) -> bool {
+        let mut i = 0;
+        for v in self.raw() {
+            if i >= given.count() || given.value(i).as_bytes() != v {
+                return false;
+            }
+            i += 1;
+        }
+        i == given.count()
+    }
+
+    /// The hash of the values, as [`hash_values`] computes it.
+    pub(crate) fn hash_with(&self, hasher: &impl BuildHasher) -> u64 {
+        hash_values(hasher, &self.iter().collect::<Vec<_>>())
+    }
+}
+
+/// The hash of a label set under a family's keyed hasher. Each value is hashed as a
+/// `str` is (its bytes, then a byte UTF-8 never has), so `["ab", "c"]` and
+/// `["a", "bc"]` differ; equality is still checked value by value.
+pub(crate) fn hash_values(hasher: &impl BuildHasher, values: &(impl LabelValues + ?Sized)) -> u64 {
+    let mut h = hasher.build_hasher();
     for i in 0..values.count() {
-        let v = values.value(i).as_bytes();
-        h.add(v.len() as u64);
-        let mut chunks = v.chunks_exact(8);
-        for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            h.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            h.add(u64::from_le_bytes(word));
-        }
+        values.value(i).hash(&mut h);
     }
-    // Spread the high bits down: the map uses the low ones.
-    h.0 ^ (h.0 >> 29)
-}
-
-/// The multiply-rotate hash rustc uses for its own tables: fast on short keys.
-struct Fx(u64);
-
-impl Fx {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-/// Whether `stored` holds exactly the values of `given`.
-pub(crate) fn same_values(
-    stored: &[crate::model::Str],
-    given: &(impl LabelValues + ?Sized),
-) -> bool {
-    stored.len() == given.count()
-        && stored
-            .iter()
-            .enumerate()
-            .all(|(i, s)| s.as_str() == given.value(i))
+    h.finish()
 }
 
 #[cfg(test)]
@@ -154,9 +192,30 @@ mod tests {
 
     #[test]
     fn joined_values_do_not_collide() {
-        assert_ne!(hash_values(&["ab", "c"]), hash_values(&["a", "bc"]));
-        assert_ne!(hash_values(&["", "x"]), hash_values(&["x", ""]));
-        assert_eq!(hash_values(&("GET", "200")), hash_values(&["GET", "200"]));
+        let s = foldhash::fast::RandomState::default();
+        assert_ne!(hash_values(&s, &["ab", "c"]), hash_values(&s, &["a", "bc"]));
+        assert_ne!(hash_values(&s, &["", "x"]), hash_values(&s, &["x", ""]));
+        assert_eq!(
+            hash_values(&s, &("GET", "200")),
+            hash_values(&s, &["GET", "200"])
+        );
         assert_eq!(("a", String::from("b")).value(1), "b");
+    }
+
+    #[test]
+    fn stored_values_read_back_exactly() {
+        let v = StoredValues::new(&["", "ab", "ü佖"]).unwrap();
+        assert_eq!(v.iter().collect::<Vec<_>>(), ["", "ab", "ü佖"]);
+        assert_eq!((v.get(1), v.get(7)), ("ab", ""));
+        assert!(v.equals(&["", "ab", "ü佖"]));
+        assert!(!v.equals(&["", "ab"]));
+        assert!(!v.equals(&["", "ab", "ü佖", ""]));
+        assert!(!v.equals(&["a", "b", "ü佖"]));
+        let s = foldhash::fast::RandomState::default();
+        assert_eq!(v.hash_with(&s), hash_values(&s, &["", "ab", "ü佖"]));
+        assert!(
+            StoredValues::empty().is_empty()
+                && StoredValues::new(&[""]).is_some_and(|v| !v.is_empty())
+        );
     }
 }

@@ -84,7 +84,7 @@ impl<K: Kind> Family<K> {
         all.sort_by(|a, b| match (a.values.is_empty(), b.values.is_empty()) {
             (false, false) => order
                 .iter()
-                .map(|&i| a.values[i].cmp(&b.values[i]))
+                .map(|&i| a.values.get(i).cmp(b.values.get(i)))
                 .find(|o| o.is_ne())
                 .unwrap_or(Ordering::Equal),
             (a_overflow, b_overflow) => a_overflow.cmp(&b_overflow),
@@ -107,7 +107,10 @@ impl<K: Kind> Family<K> {
             .iter()
             .map(|at| match *at {
                 Ok(i) => self.desc.const_labels[i].clone(),
-                Err(i) => Label::new(self.desc.label_names[i].clone(), series.values[i].clone()),
+                Err(i) => Label::new(
+                    self.desc.label_names[i].clone(),
+                    series.values.get(i).to_owned(),
+                ),
             })
             .collect()
     }
