@@ -1,6 +1,6 @@
 //! Rendering a page: gather, check, encode, compress; shared among concurrent scrapes.
 //!
-//! A render runs on tokio's blocking pool. Scrapes that want the same bytes (same
+//! A render runs on a render thread ([`super::threads`]). Scrapes that want the same bytes (same
 //! format, coding and `name[]` filter) while one is running wait for it instead of
 //! starting their own: with a collector that takes longer than the scrape interval,
 //! at most one gather per kind of page runs, not one per scrape (client_golang#1477).
@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::threads::{Task, RENDER_THREADS};
 use super::{ErrorHandling, Inner};
 use crate::encode::EncodeOptions;
 use crate::gather::direct::encode_page as encode_with_direct;
@@ -91,7 +92,13 @@ struct Job {
 }
 
 impl Job {
+    /// Renders here and now, then answers.
     fn run(self) {
+        self.render()();
+    }
+
+    /// Renders, and returns what answers the waiting scrapes.
+    fn render(self) -> Box<dyn FnOnce() + Send> {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             render(&self.inner, &self.key, Some(&self.tx))
         }))
@@ -101,11 +108,13 @@ impl Job {
                 panic_message(&*panic)
             )))
         });
-        // Leave the map before answering, so later scrapes get a fresh render.
-        self.leave();
-        if let Some(outcome) = outcome {
-            self.tx.send_replace(Some(Arc::new(outcome)));
-        }
+        Box::new(move || {
+            // Leave the map before answering, so later scrapes get a fresh render.
+            self.leave();
+            if let Some(outcome) = outcome {
+                self.tx.send_replace(Some(Arc::new(outcome)));
+            }
+        })
     }
 
     fn leave(&self) {
@@ -132,6 +141,7 @@ fn start(inner: Arc<Inner>, key: Key, tx: Arc<watch::Sender<Slot>>) {
         // Not inside a runtime: render right here.
         Err(_) => return job.run(),
     };
+    let context = rt.clone();
     rt.spawn(async move {
         let renders = job.inner.renders.clone();
         let permit = tokio::select! {
@@ -144,12 +154,19 @@ fn start(inner: Arc<Inner>, key: Key, tx: Arc<watch::Sender<Slot>>) {
                 return;
             }
         };
-        let blocking = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job.run();
+        // Collectors keep the runtime context they would have on its blocking pool.
+        let task: Task = Box::new(move || {
+            let _rt = context.enter();
+            let finish = job.render();
+            Box::new(move || {
+                finish();
+                drop(permit);
+            })
         });
-        // A panic was caught inside; a cancelled task has already left the map.
-        let _ = blocking.await;
+        if let Err(e) = RENDER_THREADS.run(task) {
+            // The job, dropped unrun, has left the map; the scrapes retry once.
+            tracing::error!(error = %e, "starting a render thread failed");
+        }
     });
 }
 
@@ -368,5 +385,29 @@ impl Drop for Pooled {
         if let Some(pool) = self.pool.upgrade() {
             give_back(&pool, std::mem::take(&mut self.buf), self.hint);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_keeps_at_most_pooled_buffers() {
+        let pool = Mutex::new(Vec::new());
+        for _ in 0..POOLED_BUFFERS + 3 {
+            give_back(&pool, Vec::with_capacity(1000), 1000);
+        }
+        assert_eq!(lock(&pool).len(), POOLED_BUFFERS);
+    }
+
+    #[test]
+    fn a_buffer_much_larger_than_the_last_page_is_not_kept() {
+        let pool = Mutex::new(Vec::new());
+        let hint = 100_000;
+        give_back(&pool, Vec::with_capacity(2 * hint + 64 * 1024 + 1), hint);
+        assert!(lock(&pool).is_empty());
+        give_back(&pool, Vec::with_capacity(hint + hint / 8 + 64), hint);
+        assert_eq!(lock(&pool).len(), 1);
     }
 }
