@@ -269,6 +269,54 @@ async fn push_lands_with_exact_grouping_labels_and_values() {
     assert_eq!(h["labels"]["zone"], ZONE);
 }
 
+/// A `promhttp::metrics` registry (promhttp's own storage) lands like any source:
+/// a labelled counter, a classic histogram and a dual one (its classic buckets).
+#[tokio::test]
+#[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
+async fn own_storage_lands_with_counters_and_histograms() {
+    use promhttp::metrics::{self, NativeBuckets};
+
+    let gw = Gateway::start().await;
+    let registry = metrics::Registry::new();
+    let jobs =
+        metrics::IntCounterVec::new(metrics::Opts::new("own_jobs_total", "Jobs."), &["queue"])
+            .unwrap();
+    let latency = metrics::Histogram::with_opts(
+        metrics::HistogramOpts::new("own_latency_seconds", "Latency.").buckets(vec![0.1, 1.0]),
+    )
+    .unwrap();
+    let dual = metrics::Histogram::with_opts(
+        metrics::HistogramOpts::new("own_dual_seconds", "Latency.")
+            .buckets(vec![0.1, 1.0])
+            .native(NativeBuckets::default()),
+    )
+    .unwrap();
+    registry.register(Box::new(jobs.clone())).unwrap();
+    registry.register(Box::new(latency.clone())).unwrap();
+    registry.register(Box::new(dual.clone())).unwrap();
+    jobs.with_label_values(&["mail"]).inc_by(3);
+    for v in [0.05, 0.5, 2.0] {
+        latency.observe(v);
+        dual.observe(v);
+    }
+
+    let pusher = Pusher::builder(gw.base_url(), "own_job").build().unwrap();
+    pusher.push_from(&registry).await.unwrap();
+    let group = gw.group(&[("job", "own_job")]).await.expect("group");
+    assert_eq!(group["last_push_successful"], true);
+    let counter = &metrics(&group, "own_jobs_total")[0];
+    assert_eq!(counter["value"], "3", "{group:#}");
+    assert_eq!(counter["labels"]["queue"], "mail");
+    for name in ["own_latency_seconds", "own_dual_seconds"] {
+        assert_eq!(group[name]["type"], "HISTOGRAM", "{group:#}");
+        let h = &metrics(&group, name)[0];
+        assert_eq!(h["count"], "3", "{name}: {group:#}");
+        assert_eq!(h["sum"], "2.55", "{name}");
+        assert_eq!(h["buckets"]["0.1"], "1", "{name}");
+        assert_eq!(h["buckets"]["1"], "2", "{name}");
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs prometheus-pushgateway: run scripts/install-test-deps.sh"]
 async fn put_replaces_the_group_post_keeps_other_metrics_delete_removes_it() {

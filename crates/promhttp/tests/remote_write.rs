@@ -1012,6 +1012,84 @@ async fn prometheus_stores_native_histograms() {
     assert_eq!(metrics.retries(), 0, "and at the first try");
 }
 
+/// A `promhttp::metrics` registry (promhttp's own storage) with a native-only
+/// histogram, a dual one and a counter reaches Prometheus 2.42: the native series
+/// with the counts observed, the counter exactly.
+#[tokio::test]
+#[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
+async fn prometheus_stores_native_histograms_of_own_storage() {
+    use promhttp::metrics::{self, HistogramOpts, NativeBuckets};
+
+    let target = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let prom = support::Prometheus::builder(target)
+        .flag("--web.enable-remote-write-receiver")
+        .flag("--enable-feature=native-histograms")
+        .start()
+        .await;
+    let registry = metrics::Registry::new();
+    let latency = metrics::HistogramVec::new(
+        HistogramOpts::new("rw_own_seconds", "Work time.").native_only(NativeBuckets::default()),
+        &["kind"],
+    )
+    .unwrap();
+    let dual = metrics::Histogram::with_opts(
+        HistogramOpts::new("rw_own_dual_seconds", "Work time.").native(NativeBuckets::default()),
+    )
+    .unwrap();
+    let jobs = metrics::IntCounter::new("rw_own_jobs_total", "Jobs.").unwrap();
+    registry.register(Box::new(latency.clone())).unwrap();
+    registry.register(Box::new(dual.clone())).unwrap();
+    registry.register(Box::new(jobs.clone())).unwrap();
+    for i in 0..250 {
+        let v = f64::from(i) / 100.0 - 0.5; // -0.5 ..= 1.99: zero bucket and both signs
+        latency.with_label_values(&["a"]).observe(v);
+        dual.observe(v);
+    }
+    latency.with_label_values(&["b"]).observe(3.0);
+    jobs.inc_by(42);
+
+    let writer = fast(RemoteWriter::builder(prom.url("/api/v1/write"), registry))
+        .interval(Duration::from_millis(500))
+        .start()
+        .unwrap();
+    for (query, want) in [
+        (
+            "histogram_count(rw_own_seconds)",
+            BTreeMap::from([("a", 250.0), ("b", 1.0)]),
+        ),
+        (
+            "histogram_count(rw_own_dual_seconds)",
+            BTreeMap::from([("", 250.0)]),
+        ),
+        // The observations below 0: -0.5 ..= -0.01.
+        (
+            "histogram_fraction(-1, -0.001, rw_own_dual_seconds) * 250",
+            BTreeMap::from([("", 50.0)]),
+        ),
+        ("rw_own_jobs_total", BTreeMap::from([("", 42.0)])),
+    ] {
+        let result = prom
+            .wait_for_query(query, |r| r.len() == want.len(), Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}\n{}", prom.log_tail(30)));
+        let got: BTreeMap<&str, f64> = result
+            .iter()
+            .map(|(l, v)| (l.get("kind").map_or("", String::as_str), *v))
+            .collect();
+        assert_eq!(got.len(), want.len(), "{query}: {result:?}");
+        for (kind, v) in &want {
+            assert!((got[kind] - v).abs() < 1e-9, "{query}: {result:?}");
+        }
+    }
+    let metrics = writer.metrics().clone();
+    assert!(writer.shutdown().await.flushed);
+    assert_eq!(
+        metrics.samples_failed(),
+        0,
+        "Prometheus accepted every batch"
+    );
+}
+
 /// Prometheus 2.42 without native histograms answers a request holding one with a
 /// 5xx (so it is retried); `native_histograms(false)` gets the float series in.
 #[tokio::test]
