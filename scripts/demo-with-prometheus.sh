@@ -7,13 +7,17 @@
 # 1. installs Prometheus if missing (scripts/install-test-deps.sh, idempotent);
 # 2. builds promhttp-demo (release) and starts it on free loopback ports, starts
 #    /usr/bin/prometheus on another free port with its own temporary directory
-#    (config scraping the demo every second, TSDB, log), sends some app traffic;
-# 3. waits until the target is up, then polls the HTTP API until both tutorial
-#    queries return a finite value, and prints them:
+#    (config scraping the demo every second, TSDB, log; native histograms on, so
+#    it scrapes protobuf), sends some app traffic;
+# 3. waits until the target is up, then polls the HTTP API until the two tutorial
+#    queries and the native-histogram one return a finite value, and prints them:
 #      histogram_quantile(0.90, sum(rate(response_time_bucket{env="testing"}[2m])) by (le))
 #      sum(increase(response_code_total{env="testing"}[5m])) by (type)
+#      histogram_quantile(0.90, sum(rate(work_duration_seconds[2m])))
+#    (the last has a value only if work_duration_seconds was stored as a native
+#    histogram: its classic series would need `_bucket` and `le`);
 # 4. stops what it started (by PID, also on failure or interrupt) and removes its
-#    temporary directory. Exits 0 only if both queries returned numbers; otherwise
+#    temporary directory. Exits 0 only if every query returned a number; otherwise
 #    prints the last API answers and the tails of the Prometheus and demo logs.
 #
 # Everything after the build is bounded by DEMO_PROM_DEADLINE seconds (default 90).
@@ -27,6 +31,7 @@ JOB=promhttp-demo
 QUERIES=(
     'histogram_quantile(0.90, sum(rate(response_time_bucket{env="testing"}[2m])) by (le))'
     'sum(increase(response_code_total{env="testing"}[5m])) by (type)'
+    'histogram_quantile(0.90, sum(rate(work_duration_seconds[2m])))'
 )
 
 log() { printf 'demo-with-prometheus: %s\n' "$*" >&2; }
@@ -34,7 +39,7 @@ log() { printf 'demo-with-prometheus: %s\n' "$*" >&2; }
 tmp=""
 demo_pid=""
 prom_pid=""
-failed=1 # cleared only when both queries answered
+failed=1 # cleared only when every query answered
 
 # Stops a process this script started: SIGTERM, up to 10 s, then SIGKILL.
 stop_pid() {
@@ -164,6 +169,7 @@ EOF
     --storage.tsdb.path="$tmp/data" \
     --storage.tsdb.retention.time=1h \
     --web.listen-address="$prom_addr" \
+    --enable-feature=native-histograms \
     --log.level=info >"$tmp/prometheus.log" 2>&1 &
 prom_pid=$!
 wait_http "http://$prom_addr/-/ready" "$prom_pid" prometheus
@@ -272,4 +278,4 @@ for i in "${!QUERIES[@]}"; do
 done
 echo
 failed=0
-log "OK: both queries returned numbers"
+log "OK: every query returned a number"

@@ -6,6 +6,11 @@
 //! codes and response times, and a custom
 //! registry served together with the `prometheus` crate's default registry (and the
 //! handler's own `promhttp_metric_handler_*` metrics) on a separate metrics listener.
+//! The background job also times its simulated work in `work_duration_seconds`, a
+//! histogram of promhttp's own storage (`promhttp::metrics`) with classic and native
+//! buckets: a Prometheus started with `--enable-feature=native-histograms` asks for
+//! protobuf and stores it as a native histogram; the text formats show its classic
+//! buckets.
 //! The tutorial's counters `incoming_requests` and `response_code` are named
 //! `incoming_requests_total` and `response_code_total` here, as Prometheus' naming
 //! rules (and `promtool check metrics`) want; its queries change accordingly.
@@ -32,6 +37,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use promhttp::exporter::{ExporterBuilder, LandingPage};
+use promhttp::metrics::{self, NativeBuckets};
 use promhttp::prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
@@ -130,17 +136,22 @@ fn parse_args() -> Result<Config, String> {
     Ok(c)
 }
 
-/// The service's metrics, in their own registry.
+/// The service's metrics: the tutorial's in a `prometheus` registry, the
+/// simulated work's duration in promhttp's own storage.
 #[derive(Clone)]
 struct Metrics {
     incoming_requests: IntCounter,
     connected_clients: IntGauge,
     response_code: IntCounterVec,
     response_time: HistogramVec,
+    work_duration: metrics::Histogram,
 }
 
 impl Metrics {
-    fn register(registry: &Registry) -> promhttp::prometheus::Result<Metrics> {
+    fn register(
+        registry: &Registry,
+        work_duration: metrics::Histogram,
+    ) -> promhttp::prometheus::Result<Metrics> {
         let m = Metrics {
             incoming_requests: IntCounter::new("incoming_requests_total", "Incoming Requests")?,
             connected_clients: IntGauge::new("connected_clients", "Connected Clients")?,
@@ -152,6 +163,7 @@ impl Metrics {
                 HistogramOpts::new("response_time", "Response Times"),
                 &["env"],
             )?,
+            work_duration,
         };
         registry.register(Box::new(m.incoming_requests.clone()))?;
         registry.register(Box::new(m.connected_clients.clone()))?;
@@ -159,6 +171,18 @@ impl Metrics {
         registry.register(Box::new(m.response_time.clone()))?;
         Ok(m)
     }
+}
+
+/// `work_duration_seconds`: classic buckets (the default ones) and native buckets
+/// (the default factor, 2^(1/8)) in one histogram.
+fn work_duration_histogram() -> Result<metrics::Histogram, metrics::MetricError> {
+    metrics::Histogram::with_opts(
+        metrics::HistogramOpts::new(
+            "work_duration_seconds",
+            "Duration of the simulated work; a native histogram for scrapers that ask for one.",
+        )
+        .native(NativeBuckets::default()),
+    )
 }
 
 /// `/ws`: an echo websocket; `connected_clients` counts the open ones.
@@ -209,9 +233,11 @@ async fn simulate(m: Metrics) {
         m.response_code
             .with_label_values(&["testing", code, class])
             .inc();
+        let seconds = (x as f64 + 1.0) / 200.0;
         m.response_time
             .with_label_values(&["testing"])
-            .observe((x as f64 + 1.0) / 200.0);
+            .observe(seconds);
+        m.work_duration.observe(seconds);
     }
 }
 
@@ -242,7 +268,13 @@ async fn main() {
 
 async fn run(config: Config) -> Result<(), String> {
     let registry = Registry::new();
-    let metrics = Metrics::register(&registry).map_err(|e| format!("registering metrics: {e}"))?;
+    // promhttp's own storage, served on the same page as the `prometheus` registry.
+    let own = metrics::Registry::new();
+    let work_duration = work_duration_histogram()
+        .and_then(|h| own.register(h.clone()).map(|()| h))
+        .map_err(|e| format!("registering work_duration_seconds: {e}"))?;
+    let metrics = Metrics::register(&registry, work_duration)
+        .map_err(|e| format!("registering metrics: {e}"))?;
     let handler_metrics = HandlerMetrics::new();
     handler_metrics
         .register(&registry)
@@ -252,10 +284,11 @@ async fn run(config: Config) -> Result<(), String> {
     // method, code and route template) from promhttp's middleware preset.
     let http = promhttp::instrument::HttpMetrics::new();
 
-    // The custom registry, the middleware's metrics and the default registry
+    // The custom registries, the middleware's metrics and the default registry
     // (process metrics with the `process` feature) on one page.
     let page = Gatherers::new()
         .with(registry)
+        .with(own)
         .with(http.clone())
         .with(DefaultRegistry);
     let handler = MetricsHandler::builder(page)

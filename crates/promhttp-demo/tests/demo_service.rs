@@ -111,6 +111,8 @@ async fn demo_serves_app_and_metrics_and_stops_on_sigint() {
     for name in [
         "response_code_total",
         "response_time_bucket",
+        // promhttp's own storage, its classic buckets (the native ones need protobuf).
+        "work_duration_seconds_bucket",
         "process_cpu_seconds_total",
         "promhttp_metric_handler_requests_total",
     ] {
