@@ -31,6 +31,17 @@ pub(super) const STARTED: u64 = HOT_BIT - 1;
 pub(super) struct Control {
     /// When the histogram was created or last reset.
     pub(super) last_reset: Instant,
+    /// A classic-only histogram's totals (see [`HistogramCore::read_totals`]).
+    totals: Option<Box<Totals>>,
+}
+
+/// Everything a classic-only histogram has observed up to the last collection: the
+/// halves then only hold what came since, and a collection moves it here.
+struct Totals {
+    /// Per bucket, not cumulative.
+    classic: Box<[u64]>,
+    count: u64,
+    sum: f64,
 }
 
 /// One histogram series: classic buckets, native buckets or both.
@@ -63,6 +74,7 @@ impl HistogramCore {
             )
         });
         let half = || Half::new(bounds.len(), schema, zero_threshold, max);
+        let classic_buckets = bounds.len();
         HistogramCore {
             count_and_hot: AtomicU64::new(0),
             halves: [half(), half()],
@@ -71,6 +83,13 @@ impl HistogramCore {
             native: native.cloned(),
             control: Mutex::new(Control {
                 last_reset: Instant::now(),
+                totals: native.is_none().then(|| {
+                    Box::new(Totals {
+                        classic: vec![0; classic_buckets].into_boxed_slice(),
+                        count: 0,
+                        sum: 0.0,
+                    })
+                }),
             }),
             exemplars: OnceLock::new(),
         }
@@ -161,11 +180,41 @@ impl HistogramCore {
         result
     }
 
+    /// For a classic-only histogram: moves what the hot half gathered since the last
+    /// collection into the totals (flipping halves and waiting for its writers, as
+    /// [`read`](Self::read) does), and runs `read` on the totals. Unlike `read`, the
+    /// totals are not added back into a half: a collection touches only the buckets
+    /// observed since the last one, with plain loads and stores, instead of moving
+    /// every count between the halves with atomic read-modify-writes.
+    fn read_totals<R>(&self, read: impl FnOnce(&[u64], u64, f64) -> R) -> Option<R> {
+        let mut control = self.lock_control();
+        let totals = control.totals.as_mut()?;
+        let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let cold = &self.halves[(n >> 63) as usize];
+        // Everything started before the previous flip is in the totals already.
+        wait_for_writers(cold, (n & STARTED).wrapping_sub(totals.count));
+        let (count, sum) = cold.drain_classic(&mut totals.classic);
+        totals.count = totals.count.wrapping_add(count);
+        totals.sum += sum;
+        Some(read(&totals.classic, totals.count, totals.sum))
+    }
+
     /// Writes the cumulative count of each classic bound into `cumulative` (as many
     /// as both have) and returns the count and sum, all from one moment, without
     /// allocating.
     pub(crate) fn collect_classic(&self, cumulative: &mut [u64]) -> (u64, f64) {
         debug_assert_eq!(cumulative.len(), self.bounds.len());
+        let from_totals = self.read_totals(|classic, count, sum| {
+            let mut total = 0u64;
+            for (out, b) in cumulative.iter_mut().zip(classic.iter()) {
+                total += b;
+                *out = total;
+            }
+            (count, sum)
+        });
+        if let Some(read) = from_totals {
+            return read;
+        }
         self.read(|half| {
             let mut total = 0u64;
             for (out, b) in cumulative.iter_mut().zip(half.classic.iter()) {
@@ -181,16 +230,20 @@ impl HistogramCore {
     /// sum, and the native buckets for a native series.
     pub(crate) fn collect(&self) -> HistogramValue {
         let mut counts = vec![0u64; self.bounds.len()];
-        let native = self.native.is_some();
-        let (count, sum, native) = self.read(|half| {
-            let mut total = 0u64;
-            for (out, b) in counts.iter_mut().zip(half.classic.iter()) {
-                total += b.load(Ordering::Relaxed);
-                *out = total;
-            }
-            let native = native.then(|| native_histogram(half));
-            (half.count.load(Ordering::Relaxed), half.sum(), native)
-        });
+        let (count, sum, native) = if self.native.is_none() {
+            let (count, sum) = self.collect_classic(&mut counts);
+            (count, sum, None)
+        } else {
+            self.read(|half| {
+                let mut total = 0u64;
+                for (out, b) in counts.iter_mut().zip(half.classic.iter()) {
+                    total += b.load(Ordering::Relaxed);
+                    *out = total;
+                }
+                let native = native_histogram(half);
+                (half.count.load(Ordering::Relaxed), half.sum(), Some(native))
+            })
+        };
         let mut buckets: Vec<Bucket> = self
             .bounds
             .iter()

@@ -101,6 +101,28 @@ impl Half {
             .fetch_add(cold.count.swap(0, Ordering::Relaxed), Ordering::Relaxed);
     }
 
+    /// Adds this half's classic counts (which no writer reaches) into `totals`,
+    /// bucket by bucket, zeroing what it took, and returns its count and sum (also
+    /// zeroed). Buckets nothing was observed in cost a load and no store.
+    pub(super) fn drain_classic(&self, totals: &mut [u64]) -> (u64, f64) {
+        for (total, c) in totals.iter_mut().zip(self.classic.iter()) {
+            let v = c.load(Ordering::Relaxed);
+            if v != 0 {
+                *total = total.wrapping_add(v);
+                c.store(0, Ordering::Relaxed);
+            }
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        if count != 0 {
+            self.count.store(0, Ordering::Relaxed);
+        }
+        let sum = self.sum.load(Ordering::Relaxed);
+        if sum != 0 {
+            self.sum.store(0, Ordering::Relaxed);
+        }
+        (count, f64::from_bits(sum))
+    }
+
     /// Back to nothing observed, at `schema` and `zero_threshold`. Only for a half
     /// no writer reaches.
     pub(super) fn reset(&self, schema: i32, zero_threshold: f64) {
