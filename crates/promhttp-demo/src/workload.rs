@@ -50,8 +50,83 @@ pub fn observations(i: usize, m: usize, j: usize) -> usize {
     1 + (2 * i + m + j) % 4
 }
 
+/// The value histogram children observe in mutation pass `k` (from 1): the
+/// workload's observations in turn, so every bucket gets its share.
+pub fn pass_observation(k: u64) -> f64 {
+    OBS[((k - 1) % OBS.len() as u64) as usize]
+}
+
+/// Handles to every series of the workload, whatever API recorded it: counters in
+/// (path, method, code) order, gauges by path, histogram children in (path,
+/// method) order. Kept for `bench-server --mutate`.
+pub struct Handles<C, G, H> {
+    pub counters: Vec<C>,
+    pub gauges: Vec<G>,
+    pub histograms: Vec<H>,
+}
+
+/// The workload's series through one API: `counter(method, path, code, value)`,
+/// `gauge(path, value)` and `histogram(method, path)` make (and set) a series,
+/// `observe` records into a histogram child. The families must exist already.
+pub fn record<C, G, H>(
+    series: usize,
+    mut counter: impl FnMut(&str, &str, &str, u64) -> C,
+    mut gauge: impl FnMut(&str, f64) -> G,
+    mut histogram: impl FnMut(&str, &str) -> H,
+    observe: impl Fn(&H, f64),
+) -> Handles<C, G, H> {
+    let k = paths(series);
+    let mut handles = Handles {
+        counters: Vec::with_capacity(k * METHODS.len() * CODES.len()),
+        gauges: Vec::with_capacity(k),
+        histograms: Vec::with_capacity(k * METHODS.len()),
+    };
+    for i in 0..k {
+        let path = path_label(i);
+        for (m, method) in METHODS.iter().enumerate() {
+            for (c, code) in CODES.iter().enumerate() {
+                let value = counter_value(i, m, c);
+                handles.counters.push(counter(method, &path, code, value));
+            }
+        }
+        handles.gauges.push(gauge(&path, gauge_value(i)));
+        for (m, method) in METHODS.iter().enumerate() {
+            let h = histogram(method, &path);
+            for (j, obs) in OBS.iter().enumerate() {
+                for _ in 0..observations(i, m, j) {
+                    observe(&h, *obs);
+                }
+            }
+            handles.histograms.push(h);
+        }
+    }
+    handles
+}
+
+impl<C, G, H> Handles<C, G, H> {
+    /// Mutation pass `k` (from 1) over every series: each counter gains 1, gauge
+    /// `i` becomes `gauge_value(i) + k`, each histogram child observes
+    /// [`pass_observation(k)`](pass_observation) once. After pass `k` every value
+    /// is the workload's plus `k` (counters, gauges, histogram `_count`).
+    pub fn pass(&self, k: u64, inc: impl Fn(&C), set: impl Fn(&G, f64), observe: impl Fn(&H, f64)) {
+        for c in &self.counters {
+            inc(c);
+        }
+        for (i, g) in self.gauges.iter().enumerate() {
+            set(g, gauge_value(i) + k as f64);
+        }
+        let v = pass_observation(k);
+        for h in &self.histograms {
+            observe(h, v);
+        }
+    }
+}
+
+/// The workload through the `prometheus` crate.
+pub type PrometheusHandles = Handles<prometheus::Counter, prometheus::Gauge, prometheus::Histogram>;
+
 /// Registers the workload in `reg` and sets every value.
-pub fn register(reg: &Registry, series: usize) -> prometheus::Result<()> {
+pub fn register(reg: &Registry, series: usize) -> prometheus::Result<PrometheusHandles> {
     let counter = CounterVec::new(Opts::new(COUNTER.0, COUNTER.1), &["method", "path", "code"])?;
     let gauge = GaugeVec::new(Opts::new(GAUGE.0, GAUGE.1), &["path"])?;
     let hist = HistogramVec::new(
@@ -61,26 +136,26 @@ pub fn register(reg: &Registry, series: usize) -> prometheus::Result<()> {
     reg.register(Box::new(counter.clone()))?;
     reg.register(Box::new(gauge.clone()))?;
     reg.register(Box::new(hist.clone()))?;
-    for i in 0..paths(series) {
-        let path = path_label(i);
-        for (m, method) in METHODS.iter().enumerate() {
-            for (c, code) in CODES.iter().enumerate() {
-                counter
-                    .with_label_values(&[*method, path.as_str(), *code])
-                    .inc_by(counter_value(i, m, c) as f64);
-            }
-        }
-        gauge
-            .with_label_values(&[path.as_str()])
-            .set(gauge_value(i));
-        for (m, method) in METHODS.iter().enumerate() {
-            let h = hist.with_label_values(&[*method, path.as_str()]);
-            for (j, obs) in OBS.iter().enumerate() {
-                for _ in 0..observations(i, m, j) {
-                    h.observe(*obs);
-                }
-            }
-        }
+    Ok(record(
+        series,
+        |method, path, code, value| {
+            let c = counter.with_label_values(&[method, path, code]);
+            c.inc_by(value as f64);
+            c
+        },
+        |path, value| {
+            let g = gauge.with_label_values(&[path]);
+            g.set(value);
+            g
+        },
+        |method, path| hist.with_label_values(&[method, path]),
+        |h, v| h.observe(v),
+    ))
+}
+
+impl PrometheusHandles {
+    /// Mutation pass `k` (see [`Handles::pass`]).
+    pub fn mutate(&self, k: u64) {
+        self.pass(k, |c| c.inc(), |g, v| g.set(v), |h, v| h.observe(v));
     }
-    Ok(())
 }
