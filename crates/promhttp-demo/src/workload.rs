@@ -1,6 +1,10 @@
 //! The scrape benchmark workload (`shared/bench/WORKLOAD.md` of the project's
 //! steering repository): three families whose size follows `--series N`.
 
+// Included by bench-server, the scrape and bridge benches and an example, each
+// using a part of it.
+#![allow(dead_code)]
+
 use promhttp::prometheus::{
     self, CounterVec, GaugeVec, HistogramOpts, HistogramVec, Opts, Registry,
 };

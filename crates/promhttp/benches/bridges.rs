@@ -13,7 +13,6 @@
 //!
 //! `cargo bench -p promhttp --all-features --bench bridges`
 
-#[allow(dead_code)] // `register` (the prometheus crate) is not used here.
 #[path = "../../promhttp-demo/src/workload.rs"]
 mod workload;
 

@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p promhttp --bench scrape`
 
+#[allow(dead_code)]
+#[path = "../../promhttp-demo/src/own_workload.rs"]
+mod own_workload;
 #[path = "../../promhttp-demo/src/workload.rs"]
 mod workload;
 
@@ -79,5 +82,34 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages);
+/// The same workload in promhttp's own storage (`promhttp::metrics`), whose page is
+/// kept rendered: a whole handler render, and one after every series changed.
+fn own_storage(c: &mut Criterion) {
+    let reg = std::sync::Arc::new(promhttp::metrics::Registry::new());
+    let handles = own_workload::register(&reg, 10_000).expect("workload");
+    let mut g = c.benchmark_group("scrape-10k-own-storage");
+    g.sample_size(50);
+    let handler = MetricsHandler::builder(reg.clone()).build();
+    for coding in ["identity", "gzip"] {
+        let req = Request::get("/metrics")
+            .header("accept-encoding", coding)
+            .body(())
+            .expect("request");
+        g.bench_function(format!("handler/{coding}"), |b| {
+            b.iter(|| handler.respond_blocking(&req))
+        });
+    }
+    let req = Request::get("/metrics").body(()).expect("request");
+    let mut k = 0;
+    g.bench_function("handler/identity-after-mutating-every-series", |b| {
+        b.iter(|| {
+            k += 1;
+            handles.mutate(k);
+            handler.respond_blocking(&req)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages, own_storage);
 criterion_main!(benches);

@@ -72,18 +72,33 @@ impl FloatCache {
 }
 
 /// Appends an unsigned integer in decimal.
-pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    // The digits go left-aligned into a fixed-size buffer that is appended whole
+    // and cut back: a copy of known size is a few moves, where a copy of one to
+    // three bytes of unknown size is a call into libc's memcpy, which dominated
+    // the kept page's scrapes.
+    let digits = decimal_digits(n);
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let mut rest = n;
+    for slot in buf[..digits].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    out.extend_from_slice(&buf[i..]);
+    let len = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(len + digits);
+}
+
+/// How many decimal digits `n` has (1 for 0).
+#[inline]
+fn decimal_digits(n: u64) -> usize {
+    let mut digits = 1;
+    let mut bound = 10u64;
+    while digits < 20 && n >= bound {
+        digits += 1;
+        bound = bound.saturating_mul(10);
+    }
+    digits
 }
 
 /// Appends a signed integer in decimal.
@@ -301,6 +316,21 @@ mod tests {
                     assert_eq!(a, b, "round {round} value {v}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_digit_count() {
+        let mut edges = vec![0, 1, u64::MAX];
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            edges.extend([next - 1, next, next + 1]);
+            p = next;
+        }
+        for v in edges {
+            let mut out = b"x".to_vec();
+            write_u64(&mut out, v);
+            assert_eq!(out, format!("x{v}").into_bytes());
         }
     }
 

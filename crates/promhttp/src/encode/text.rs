@@ -76,51 +76,100 @@ pub(crate) fn write_metric(
     value: &Value,
     ts: Option<i64>,
 ) {
+    for_each_line(value, |suffix, extra, v| {
+        line(out, bounds, name, suffix, labels, extra, v, ts)
+    });
+}
+
+/// The sample lines of a value, in page order: each line's name suffix, its
+/// generated label, and its number. The one place that says which lines a value
+/// has.
+#[inline]
+fn for_each_line(value: &Value, mut line: impl FnMut(&'static [u8], Option<Extra>, f64)) {
     match value {
-        Value::Counter(c) => line(out, bounds, name, b"", labels, None, c.value, ts),
-        Value::Gauge(v) | Value::Untyped(v) => line(out, bounds, name, b"", labels, None, *v, ts),
+        Value::Counter(c) => line(b"", None, c.value),
+        Value::Gauge(v) | Value::Untyped(v) => line(b"", None, *v),
         Value::Histogram(h) => {
             let mut inf_seen = false;
             for b in &h.buckets {
                 inf_seen |= b.upper_bound == f64::INFINITY;
-                let le = Extra(b"le", b.upper_bound);
-                let count = b.cumulative_count as f64;
-                line(out, bounds, name, b"_bucket", labels, Some(le), count, ts);
+                line(
+                    b"_bucket",
+                    Some(Extra(b"le", b.upper_bound)),
+                    b.cumulative_count as f64,
+                );
             }
             if !inf_seen {
-                let le = Extra(b"le", f64::INFINITY);
-                let count = h.count as f64;
-                line(out, bounds, name, b"_bucket", labels, Some(le), count, ts);
+                line(
+                    b"_bucket",
+                    Some(Extra(b"le", f64::INFINITY)),
+                    h.count as f64,
+                );
             }
-            line(out, bounds, name, b"_sum", labels, None, h.sum, ts);
-            line(
-                out,
-                bounds,
-                name,
-                b"_count",
-                labels,
-                None,
-                h.count as f64,
-                ts,
-            );
+            line(b"_sum", None, h.sum);
+            line(b"_count", None, h.count as f64);
         }
         Value::Summary(s) => {
             for q in &s.quantiles {
-                let extra = Extra(b"quantile", q.quantile);
-                line(out, bounds, name, b"", labels, Some(extra), q.value, ts);
+                line(b"", Some(Extra(b"quantile", q.quantile)), q.value);
             }
-            line(out, bounds, name, b"_sum", labels, None, s.sum, ts);
-            line(
-                out,
-                bounds,
-                name,
-                b"_count",
-                labels,
-                None,
-                s.count as f64,
-                ts,
-            );
+            line(b"_sum", None, s.sum);
+            line(b"_count", None, s.count as f64);
         }
+    }
+}
+
+/// What comes before the number on each sample line of one series
+/// (`name_bucket{a="x",le="0.5"} `), laid out once for a source that keeps its
+/// page: a scrape then writes each line as one copy, a number and a newline.
+#[derive(Debug)]
+pub(crate) struct LinePrefixes {
+    bytes: Box<[u8]>,
+    ends: Box<[u32]>,
+}
+
+impl LinePrefixes {
+    /// The prefixes of the lines `value` has, for a series of family `name` whose
+    /// label pairs are `labels`; `None` past 4 GiB.
+    pub(crate) fn new(name: &[u8], labels: &[u8], value: &Value) -> Option<LinePrefixes> {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        let mut bounds = FloatCache::new(false);
+        let mut fits = true;
+        for_each_line(value, |suffix, extra, _| {
+            write_series(&mut bytes, name, suffix, labels, extra, &mut bounds);
+            match u32::try_from(bytes.len()) {
+                Ok(end) => ends.push(end),
+                Err(_) => fits = false,
+            }
+        });
+        fits.then(|| LinePrefixes {
+            bytes: bytes.into_boxed_slice(),
+            ends: ends.into_boxed_slice(),
+        })
+    }
+
+    /// Appends the lines of `value` after their kept prefixes; `false` (and nothing
+    /// written) when `value` has other lines than those the prefixes were made for
+    /// (a histogram that gained an explicit `+Inf` bucket).
+    #[inline]
+    pub(crate) fn write(&self, out: &mut Vec<u8>, value: &Value) -> bool {
+        let mut lines = 0;
+        for_each_line(value, |_, _, _| lines += 1);
+        if lines != self.ends.len() {
+            return false;
+        }
+        let mut start = 0;
+        let mut i = 0;
+        for_each_line(value, |_, _, v| {
+            let end = self.ends[i] as usize;
+            out.extend_from_slice(&self.bytes[start..end]);
+            write_float(out, v);
+            out.push(b'\n');
+            start = end;
+            i += 1;
+        });
+        true
     }
 }
 

@@ -77,14 +77,17 @@ pub(crate) fn settle(g: &mut Gathered) {
     names.sort_unstable();
     let taken = |n: &str| names.binary_search(&n).is_ok();
     let count = |n: &str| names.iter().filter(|x| **x == n).count();
+    // Another family's name equal to `other`, `other` not being `name` itself.
+    let other_taken = |name: &str, other: &str| other != name && taken(other);
     let related = |name: &str| {
         count(name) > 1
             || RELATED.iter().any(|s| {
-                name.strip_suffix(s).is_some_and(&taken)
-                    || taken(&format!("{name}{s}"))
+                name.strip_suffix(s)
+                    .is_some_and(|base| other_taken(name, base))
+                    || other_taken(name, &format!("{name}{s}"))
                     || name
                         .strip_suffix("_total")
-                        .is_some_and(|base| taken(&format!("{base}{s}")))
+                        .is_some_and(|base| other_taken(name, &format!("{base}{s}")))
             })
     };
     let clashing: Vec<bool> = g.direct.iter().map(|d| related(d.0.name())).collect();
@@ -126,4 +129,64 @@ pub(crate) fn encode_page(
         rest.0.encode(format, opts, out);
     }
     crate::encode::finish(format, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Metric, MetricType, Value};
+
+    struct Named(&'static str);
+
+    impl DirectFamily for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn encode(&self, _: Format, _: &EncodeOptions, _: &mut Vec<u8>) {}
+        fn to_model(&self) -> MetricFamily {
+            MetricFamily::new(self.0, "", MetricType::Gauge)
+                .with_metric(Metric::new(vec![], Value::Gauge(1.0)))
+        }
+    }
+
+    fn settled(direct: &[&'static str], model: &[&'static str]) -> (Vec<String>, Vec<String>) {
+        let mut g = Gathered::default();
+        for name in direct {
+            g.push_direct(Arc::new(Named(name)));
+        }
+        for name in model {
+            g.families
+                .push(MetricFamily::new(*name, "", MetricType::Gauge));
+        }
+        settle(&mut g);
+        (
+            g.direct.iter().map(|d| d.0.name().to_owned()).collect(),
+            g.families.iter().map(|f| f.name.to_string()).collect(),
+        )
+    }
+
+    /// Families that clash with nothing stay direct (a `_total` counter is not its
+    /// own clash); one that shares a name, or differs from another by a generated
+    /// suffix, goes to the model.
+    #[test]
+    fn only_related_names_leave_the_direct_path() {
+        let (direct, model) = settled(&["b_total", "a", "c_seconds"], &["z"]);
+        assert_eq!(
+            (direct, model.len()),
+            (vec!["a".into(), "b_total".into(), "c_seconds".into()], 1)
+        );
+        for (d, m) in [
+            ("x", "x"),
+            ("x_total", "x"),
+            ("x", "x_bucket"),
+            ("x_count", "x"),
+            ("x_total", "x_created"),
+        ] {
+            let (direct, model) = settled(&[d], &[m]);
+            assert!(direct.is_empty(), "{d} beside {m}");
+            assert_eq!(model.len(), 2, "{d} beside {m}");
+        }
+        let (direct, model) = settled(&["x", "x"], &[]);
+        assert_eq!((direct.len(), model.len()), (0, 2));
+    }
 }

@@ -51,6 +51,7 @@ pub struct Series<C> {
     pub(crate) created: SystemTime,
     pub(crate) core: C,
     pub(crate) text: super::page::KeptLabels,
+    pub(crate) text_lines: super::page::KeptLines,
     pub(crate) protobuf: super::page::KeptLabels,
 }
 
@@ -61,6 +62,7 @@ impl<C> Series<C> {
             created: SystemTime::now(),
             core,
             text: Default::default(),
+            text_lines: Default::default(),
             protobuf: Default::default(),
         }
     }

@@ -49,6 +49,10 @@ impl<C> Default for PageCache<C> {
 /// that format: text pairs (`a="x",b="y"`), or protobuf `label` fields.
 pub(crate) type KeptLabels = OnceLock<Box<[u8]>>;
 
+/// A series' text 0.0.4 lines up to their numbers, laid out at the first text
+/// scrape (`None` for a series too large to keep them).
+pub(crate) type KeptLines = OnceLock<Option<text::LinePrefixes>>;
+
 impl<K: Kind> Family<K> {
     fn order(&self) -> &[Result<usize, usize>] {
         self.page.order.get_or_init(|| {
@@ -184,22 +188,24 @@ impl<K: Kind> Family<K> {
         let mut value = K::value(&sorted[0].core);
         let om = openmetrics::Head::of(&self.desc.name, K::TYPE);
         let created = matches!(K::TYPE, MetricType::Counter | MetricType::Histogram);
+        let name = self.desc.name.as_bytes();
         for series in sorted.iter() {
             K::fill(&self.config, &series.core, &mut value);
-            let labels = self.text_labels(series);
-            match format {
-                Format::OpenMetrics => {
-                    let at = created.then_some(series.created);
-                    openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts)
-                }
-                _ => text::write_metric(
-                    out,
-                    &mut bounds,
-                    self.desc.name.as_bytes(),
-                    labels,
-                    &value,
-                    None,
-                ),
+            if format == Format::OpenMetrics {
+                let at = created.then_some(series.created);
+                let labels = self.text_labels(series);
+                openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts);
+                continue;
+            }
+            let prefixes = series.text_lines.get_or_init(|| {
+                let mut labels = Vec::new();
+                write_label_pairs(&mut labels, &self.sorted_labels(series));
+                text::LinePrefixes::new(name, &labels, &value)
+            });
+            let written = prefixes.as_ref().is_some_and(|p| p.write(out, &value));
+            if !written {
+                let labels = self.text_labels(series);
+                text::write_metric(out, &mut bounds, name, labels, &value, None);
             }
         }
     }
