@@ -14,12 +14,13 @@ use crate::model::{is_valid_label_name, is_valid_metric_name, Label, Str};
 /// setters that return `Self`. Nothing is checked until a metric is made from it.
 ///
 /// ```
+/// use std::num::NonZeroUsize;
 /// use promhttp::metrics::{IntCounterVec, Opts};
 ///
 /// let opts = Opts::new("requests_total", "Requests served.")
 ///     .namespace("shop")
 ///     .const_label("region", "eu")
-///     .max_series(1000);
+///     .max_series(NonZeroUsize::new(1000));
 /// let requests = IntCounterVec::new(opts, &["path"]).unwrap();
 /// requests.with_label_values(&["/cart"]).inc();
 /// ```
@@ -84,7 +85,7 @@ impl Opts {
         self
     }
 
-    /// Limits the family to `limit` series (0 means no limit, as `None` does).
+    /// Limits the family to `limit` series; `None` (the default) for no limit.
     ///
     /// When a new label set would exceed it, `get_metric_with_label_values` returns
     /// [`MetricError::SeriesLimit`] and `with_label_values` returns the family's
@@ -93,8 +94,8 @@ impl Opts {
     /// recorded for label sets that found no room, so totals stay right. The
     /// overflow series does not count against the limit. Removing series makes room
     /// again.
-    pub fn max_series(mut self, limit: usize) -> Self {
-        self.max_series = NonZeroUsize::new(limit);
+    pub fn max_series(mut self, limit: impl Into<Option<NonZeroUsize>>) -> Self {
+        self.max_series = limit.into();
         self
     }
 

@@ -98,7 +98,11 @@ fn joined_label_values_never_collide() {
 #[test]
 fn the_series_limit_sends_new_label_sets_to_the_overflow_series() {
     let registry = Registry::new();
-    let family = IntCounterVec::new(Opts::new("c_total", "").max_series(2), &["user"]).unwrap();
+    let family = IntCounterVec::new(
+        Opts::new("c_total", "").max_series(std::num::NonZeroUsize::new(2)),
+        &["user"],
+    )
+    .unwrap();
     registry.register(family.clone()).unwrap();
     family.with_label_values(&["a"]).inc();
     family.with_label_values(&["b"]).inc();

@@ -1,6 +1,7 @@
 //! [`Histogram`] and [`HistogramVec`]: classic, native or dual histograms, alone or
 //! in a family, described by [`HistogramOpts`].
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,7 +103,7 @@ impl HistogramOpts {
     }
 
     /// Limits the family's series (see [`Opts::max_series`]).
-    pub fn max_series(mut self, limit: usize) -> Self {
+    pub fn max_series(mut self, limit: impl Into<Option<NonZeroUsize>>) -> Self {
         self.common_opts = self.common_opts.max_series(limit);
         self
     }
