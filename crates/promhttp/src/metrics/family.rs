@@ -50,9 +50,7 @@ pub struct Series<C> {
     pub(crate) values: StoredValues,
     pub(crate) created: SystemTime,
     pub(crate) core: C,
-    pub(crate) text: super::page::KeptLabels,
-    pub(crate) text_lines: super::page::KeptLines,
-    pub(crate) protobuf: super::page::KeptLabels,
+    pub(crate) kept: OnceLock<Box<super::page::Kept>>,
 }
 
 impl<C> Series<C> {
@@ -61,9 +59,7 @@ impl<C> Series<C> {
             values,
             created: SystemTime::now(),
             core,
-            text: Default::default(),
-            text_lines: Default::default(),
-            protobuf: Default::default(),
+            kept: OnceLock::new(),
         }
     }
 }

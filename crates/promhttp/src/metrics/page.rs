@@ -45,13 +45,23 @@ impl<C> Default for PageCache<C> {
     }
 }
 
-/// A series' labels as one format writes them, laid out at the first scrape in
-/// that format: text pairs (`a="x",b="y"`), or protobuf `label` fields.
-pub(crate) type KeptLabels = OnceLock<Box<[u8]>>;
+/// What a series keeps of its page, made at its first scrape (so a series never
+/// scraped pays one pointer for it), each part at the first scrape in a format
+/// that needs it.
+#[derive(Default)]
+pub(crate) struct Kept {
+    /// Label pairs as both text formats write them (`a="x",b="y"`): OpenMetrics,
+    /// and text 0.0.4 when its lines cannot be kept.
+    text: OnceLock<Box<[u8]>>,
+    /// Text 0.0.4 lines up to their numbers (`None` for a series too large).
+    text_lines: OnceLock<Option<text::LinePrefixes>>,
+    /// Protobuf `label` fields.
+    protobuf: OnceLock<Box<[u8]>>,
+}
 
-/// A series' text 0.0.4 lines up to their numbers, laid out at the first text
-/// scrape (`None` for a series too large to keep them).
-pub(crate) type KeptLines = OnceLock<Option<text::LinePrefixes>>;
+fn kept<C>(series: &Series<C>) -> &Kept {
+    series.kept.get_or_init(Default::default)
+}
 
 impl<K: Kind> Family<K> {
     fn order(&self) -> &[Result<usize, usize>] {
@@ -121,7 +131,7 @@ impl<K: Kind> Family<K> {
 
     /// The series' label pairs as both text formats write them (`a="x",b="y"`).
     fn text_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a [u8] {
-        series.text.get_or_init(|| {
+        kept(series).text.get_or_init(|| {
             let mut out = Vec::new();
             write_label_pairs(&mut out, &self.sorted_labels(series));
             out.into_boxed_slice()
@@ -130,7 +140,7 @@ impl<K: Kind> Family<K> {
 
     /// The series' label fields as protobuf writes them.
     fn protobuf_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a [u8] {
-        series.protobuf.get_or_init(|| {
+        kept(series).protobuf.get_or_init(|| {
             let mut out = Vec::new();
             protobuf::write_label_fields(&mut out, &self.sorted_labels(series));
             out.into_boxed_slice()
@@ -197,7 +207,7 @@ impl<K: Kind> Family<K> {
                 openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts);
                 continue;
             }
-            let prefixes = series.text_lines.get_or_init(|| {
+            let prefixes = kept(series).text_lines.get_or_init(|| {
                 let mut labels = Vec::new();
                 write_label_pairs(&mut labels, &self.sorted_labels(series));
                 text::LinePrefixes::new(name, &labels, &value)
