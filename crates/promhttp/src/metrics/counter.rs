@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use super::family::{single, Family, Kind, Series};
+use super::labels::exemplar_labels;
 use super::number::Number;
 use super::opts::{Desc, Opts};
 use super::vec::MetricVec;
 use super::MetricError;
-use crate::model::{CounterValue, Exemplar, Label, MetricType, Value};
+use crate::model::{CounterValue, Exemplar, MetricType, Value};
 use crate::util::{lock, try_lock};
 
 /// A counter's state: the total and the most recent exemplar.
@@ -152,10 +153,7 @@ impl<N: Number> GenericCounter<N> {
         }
         let slot = self.series.core.exemplar.get_or_init(|| Mutex::new(None));
         if let Some(mut slot) = try_lock(slot) {
-            let labels = labels
-                .iter()
-                .map(|(n, v)| Label::new((*n).to_owned(), (*v).to_owned()))
-                .collect();
+            let labels = exemplar_labels(labels);
             *slot = Some(Box::new(
                 Exemplar::new(labels, N::to_f64(v)).with_timestamp(SystemTime::now()),
             ));
@@ -181,10 +179,7 @@ impl<N: Number> GenericCounter<N> {
 impl<N: Number> super::registry::sealed::Sealed for GenericCounter<N> {}
 impl<N: Number> super::Register for GenericCounter<N> {
     fn collector(&self) -> Result<Arc<dyn super::registry::Collect>, MetricError> {
-        match &self.family {
-            Some(family) => Ok(family.clone()),
-            None => Err(MetricError::NotAFamily),
-        }
+        super::family::collector(self.family.as_ref())
     }
 }
 

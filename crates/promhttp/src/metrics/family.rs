@@ -198,6 +198,12 @@ impl<K: Kind> Family<K> {
         out
     }
 
+    /// The series' start time as the formats carry it: counters and histograms
+    /// have one, gauges none.
+    pub(crate) fn start_time(series: &Series<K::Core>) -> Option<SystemTime> {
+        matches!(K::TYPE, MetricType::Counter | MetricType::Histogram).then_some(series.created)
+    }
+
     /// The family in the model.
     pub(crate) fn collect(&self) -> MetricFamily {
         let all = self.all();
@@ -207,9 +213,7 @@ impl<K: Kind> Family<K> {
         for series in all {
             let labels = self.labels(&series.values);
             let mut metric = Metric::new(labels, K::value(&series.core));
-            if matches!(K::TYPE, MetricType::Counter | MetricType::Histogram) {
-                metric.created = Some(series.created);
-            }
+            metric.created = Self::start_time(&series);
             family.metrics.push(metric);
         }
         family
@@ -228,6 +232,17 @@ impl<K: Kind> Family<K> {
             labels.push(Label::new(name.clone(), value.to_owned()));
         }
         labels
+    }
+}
+
+/// What a standalone metric registers: its family; a series taken from a
+/// `*Vec` family has none of its own.
+pub(crate) fn collector<K: Kind>(
+    family: Option<&Arc<Family<K>>>,
+) -> Result<Arc<dyn super::registry::Collect>, MetricError> {
+    match family {
+        Some(family) => Ok(family.clone()),
+        None => Err(MetricError::NotAFamily),
     }
 }
 

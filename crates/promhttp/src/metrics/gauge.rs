@@ -138,10 +138,7 @@ impl<N: Number> GenericGauge<N> {
 impl<N: Number> super::registry::sealed::Sealed for GenericGauge<N> {}
 impl<N: Number> super::Register for GenericGauge<N> {
     fn collector(&self) -> Result<Arc<dyn super::registry::Collect>, MetricError> {
-        match &self.family {
-            Some(family) => Ok(family.clone()),
-            None => Err(MetricError::NotAFamily),
-        }
+        super::family::collector(self.family.as_ref())
     }
 }
 

@@ -104,6 +104,14 @@ tuple_label_values!(6; A 0, B 1, C 2, D 3, E 4, F 5);
 tuple_label_values!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_label_values!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
+/// An exemplar's labels from the `(name, value)` pairs the recording methods take.
+pub(crate) fn exemplar_labels(pairs: &[(&str, &str)]) -> Vec<crate::model::Label> {
+    pairs
+        .iter()
+        .map(|(n, v)| crate::model::Label::new((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 /// The label values of a stored series, in one allocation: each value's length
 /// (4 bytes, little-endian), then its bytes.
 #[derive(Debug)]
@@ -171,7 +179,7 @@ impl StoredValues {
 
     /// The hash of the values, as [`hash_values`] computes it.
     pub(crate) fn hash_with(&self, hasher: &impl BuildHasher) -> u64 {
-        hash_values(hasher, &self.iter().collect::<Vec<_>>())
+        hash_strs(hasher, self.iter())
     }
 }
 
@@ -179,9 +187,13 @@ impl StoredValues {
 /// `str` is (its bytes, then a byte UTF-8 never has), so `["ab", "c"]` and
 /// `["a", "bc"]` differ; equality is still checked value by value.
 pub(crate) fn hash_values(hasher: &impl BuildHasher, values: &(impl LabelValues + ?Sized)) -> u64 {
+    hash_strs(hasher, (0..values.count()).map(|i| values.value(i)))
+}
+
+fn hash_strs<'a>(hasher: &impl BuildHasher, values: impl Iterator<Item = &'a str>) -> u64 {
     let mut h = hasher.build_hasher();
-    for i in 0..values.count() {
-        values.value(i).hash(&mut h);
+    for v in values {
+        v.hash(&mut h);
     }
     h.finish()
 }

@@ -16,7 +16,7 @@ use crate::encode::float::FloatCache;
 use crate::encode::text::write_label_pairs;
 use crate::encode::{encode_families, openmetrics, protobuf, text, EncodeOptions, Format};
 use crate::gather::direct::DirectFamily;
-use crate::model::{Label, MetricFamily, MetricType, Str};
+use crate::model::{Label, MetricFamily, Str};
 use crate::util::lock;
 
 /// Series in page order.
@@ -157,12 +157,14 @@ impl<K: Kind> Family<K> {
         let each = self.protobuf_labels(&sorted[0]).len() + protobuf::value_size_guess(&value) + 3;
         let d = &self.desc;
         let guess = d.name.len() + d.help.len() + d.unit.len() + 12 + each * sorted.len();
-        let created = matches!(K::TYPE, MetricType::Counter | MetricType::Histogram);
         protobuf::write_family_with(out, (&d.name, &d.help, &d.unit), K::TYPE, guess, |out| {
-            for series in sorted.iter() {
-                K::fill(&self.config, &series.core, &mut value);
+            for (i, series) in sorted.iter().enumerate() {
+                // The first series' value was read above.
+                if i > 0 {
+                    K::fill(&self.config, &series.core, &mut value);
+                }
                 let labels = self.protobuf_labels(series);
-                let at = created.then_some(series.created);
+                let at = Self::start_time(series);
                 protobuf::write_metric_field(out, labels, &value, at, opts);
             }
         });
@@ -197,12 +199,14 @@ impl<K: Kind> Family<K> {
         let mut bounds = FloatCache::new(format == Format::OpenMetrics);
         let mut value = K::value(&sorted[0].core);
         let om = openmetrics::Head::of(&self.desc.name, K::TYPE);
-        let created = matches!(K::TYPE, MetricType::Counter | MetricType::Histogram);
         let name = self.desc.name.as_bytes();
-        for series in sorted.iter() {
-            K::fill(&self.config, &series.core, &mut value);
+        for (i, series) in sorted.iter().enumerate() {
+            // The first series' value was read above.
+            if i > 0 {
+                K::fill(&self.config, &series.core, &mut value);
+            }
             if format == Format::OpenMetrics {
-                let at = created.then_some(series.created);
+                let at = Self::start_time(series);
                 let labels = self.text_labels(series);
                 openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts);
                 continue;

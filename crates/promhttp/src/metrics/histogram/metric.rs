@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use super::config::{Buckets, NativeBuckets};
 use super::core::HistogramCore;
 use crate::metrics::family::{single, Family, Kind, Series};
+use crate::metrics::labels::exemplar_labels;
 use crate::metrics::opts::{Desc, Opts};
 use crate::metrics::registry::{sealed, Collect, Register};
 use crate::metrics::vec::MetricVec;
 use crate::metrics::MetricError;
-use crate::model::{Exemplar, Label, MetricType, Value};
+use crate::model::{Exemplar, MetricType, Value};
 
 /// What describes a histogram: the common [`Opts`], its classic buckets and its
 /// native buckets.
@@ -251,10 +252,7 @@ impl Histogram {
     /// it is kept on the classic bucket the value fell into and, for native
     /// buckets, among the histogram's recent exemplars.
     pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) {
-        let labels = labels
-            .iter()
-            .map(|(n, v)| Label::new((*n).to_owned(), (*v).to_owned()))
-            .collect();
+        let labels = exemplar_labels(labels);
         self.series
             .core
             .observe_with_exemplar(v, Exemplar::new(labels, v));
@@ -339,9 +337,6 @@ impl MetricVec<HistogramKind> {
 impl sealed::Sealed for Histogram {}
 impl Register for Histogram {
     fn collector(&self) -> Result<Arc<dyn Collect>, MetricError> {
-        match &self.family {
-            Some(family) => Ok(family.clone()),
-            None => Err(MetricError::NotAFamily),
-        }
+        crate::metrics::family::collector(self.family.as_ref())
     }
 }
