@@ -8,6 +8,7 @@ mod metrics;
 mod query;
 mod render;
 mod threads;
+mod trace;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,6 +23,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::Full;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 pub(crate) use builder::Options;
 pub use builder::{ErrorHandling, HandlerBuilder, DEFAULT_SCRAPE_TIMEOUT_OFFSET};
@@ -89,6 +91,12 @@ pub(crate) struct Inner {
 ///    encoding.
 /// 6. The whole body is rendered before the status is sent, with `Content-Length`:
 ///    a failure is a `500` (or what [`ErrorHandling`] says), never a truncated `200`.
+/// 7. Each scrape runs in a `tracing` span named `scrape` (target `promhttp::scrape`,
+///    level DEBUG) with the negotiated `content_type` and `encoding`, the answer's
+///    `status`, and, when the scraper sent a valid W3C `traceparent` header (as
+///    Prometheus 3.6 and later do), its `trace_id`, `parent_span_id` and `sampled`
+///    flag; an invalid or repeated `traceparent` is ignored. The render runs inside
+///    the span of the scrape that started it.
 ///
 /// Memory kept between scrapes: at most 4 page buffers per handler, each dropped
 /// instead of kept when it holds more than twice the last page plus 64 KiB; the
@@ -215,16 +223,19 @@ impl MetricsHandler {
             },
         };
         let key = self.key(uri, headers);
+        let span = trace::scrape_span(&key, headers);
         let deadline = self
             .scrape_deadline(headers)
             .map(|d| arrived.map_or(d, |at| d.saturating_sub(at.elapsed())));
-        let render = render::rendered(inner.clone(), key.clone());
+        let render = render::rendered(inner.clone(), key.clone()).instrument(span.clone());
         let outcome = match deadline {
             None => render.await,
             Some(d) => match tokio::time::timeout(d, render).await {
                 Ok(o) => o,
                 Err(_) => {
+                    let _in = span.enter();
                     tracing::warn!("scrape timed out after {d:?}");
+                    span.record("status", 503);
                     return plain(
                         StatusCode::SERVICE_UNAVAILABLE,
                         format!("Exceeded configured timeout of {d:?}.\n"),
@@ -232,7 +243,10 @@ impl MetricsHandler {
                 }
             },
         };
-        self.finish(&key, &outcome, head)
+        let _in = span.enter();
+        let response = self.finish(&key, &outcome, head);
+        span.record("status", response.status().as_u16());
+        response
     }
 
     /// Answers a request on the calling thread, without coalescing or deadlines:
@@ -246,9 +260,13 @@ impl MetricsHandler {
         let response = match *request.method() {
             Method::GET | Method::HEAD => {
                 let key = self.key(request.uri(), request.headers());
+                let span = trace::scrape_span(&key, request.headers());
+                let _in = span.enter();
                 let outcome = render::render(&self.inner, &key, None)
                     .unwrap_or_else(|| Outcome::Failed("render abandoned\n".to_owned()));
-                self.finish(&key, &outcome, request.method() == Method::HEAD)
+                let response = self.finish(&key, &outcome, request.method() == Method::HEAD);
+                span.record("status", response.status().as_u16());
+                response
             }
             _ => method_not_allowed(),
         };

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::threads::{Task, RENDER_THREADS};
 use super::{ErrorHandling, Inner};
@@ -142,32 +143,39 @@ fn start(inner: Arc<Inner>, key: Key, tx: Arc<watch::Sender<Slot>>) {
         Err(_) => return job.run(),
     };
     let context = rt.clone();
-    rt.spawn(async move {
-        let renders = job.inner.renders.clone();
-        let permit = tokio::select! {
-            p = renders.acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            _ = job.tx.closed() => {
-                tracing::debug!("scrape abandoned before its render started");
-                return;
+    // The render runs in the span of the scrape that started it.
+    let span = tracing::Span::current();
+    let task_span = span.clone();
+    rt.spawn(
+        async move {
+            let renders = job.inner.renders.clone();
+            let permit = tokio::select! {
+                p = renders.acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                _ = job.tx.closed() => {
+                    tracing::debug!("scrape abandoned before its render started");
+                    return;
+                }
+            };
+            // Collectors keep the runtime context they would have on its blocking pool.
+            let task: Task = Box::new(move || {
+                let _rt = context.enter();
+                let _in = task_span.enter();
+                let finish = job.render();
+                Box::new(move || {
+                    finish();
+                    drop(permit);
+                })
+            });
+            if let Err(e) = RENDER_THREADS.run(task) {
+                // The job, dropped unrun, has left the map; the scrapes retry once.
+                tracing::error!(error = %e, "starting a render thread failed");
             }
-        };
-        // Collectors keep the runtime context they would have on its blocking pool.
-        let task: Task = Box::new(move || {
-            let _rt = context.enter();
-            let finish = job.render();
-            Box::new(move || {
-                finish();
-                drop(permit);
-            })
-        });
-        if let Err(e) = RENDER_THREADS.run(task) {
-            // The job, dropped unrun, has left the map; the scrapes retry once.
-            tracing::error!(error = %e, "starting a render thread failed");
         }
-    });
+        .instrument(span),
+    );
 }
 
 /// Gathers, checks, encodes and compresses one page.

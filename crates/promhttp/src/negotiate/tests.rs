@@ -152,6 +152,11 @@ fn table_headers_round_trip() {
 const PROMETHEUS_2_42: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 const PROMETHEUS_2_42_NATIVE: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 const PROMETHEUS_3: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+/// Prometheus 3.x (3.14 checked) with `scrape_native_histograms: true` (or the
+/// created-timestamp feature): protobuf first, every weight one step lower.
+const PROMETHEUS_3_PROTOBUF_FIRST: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+/// Prometheus 3.x with `metric_name_validation_scheme: legacy`: `underscores`.
+const PROMETHEUS_3_LEGACY: &str = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
 #[test]
 fn golden_prometheus_2_42() {
@@ -182,6 +187,34 @@ fn golden_prometheus_3() {
     assert_eq!(
         off.header,
         "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+    );
+}
+
+#[test]
+fn golden_prometheus_3_protobuf_first() {
+    assert_eq!(
+        fmt(PROMETHEUS_3_PROTOBUF_FIRST, true),
+        ContentType::PROTOBUF
+    );
+    assert_eq!(
+        fmt(PROMETHEUS_3_PROTOBUF_FIRST, false),
+        ContentType::PROTOBUF
+    );
+    assert_eq!(
+        ContentType::PROTOBUF.header,
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+    );
+}
+
+#[test]
+fn golden_prometheus_3_legacy_names() {
+    assert_eq!(
+        fmt(PROMETHEUS_3_LEGACY, true).header,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
+    );
+    assert_eq!(
+        fmt(PROMETHEUS_3_LEGACY, false).header,
+        "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
     );
 }
 
