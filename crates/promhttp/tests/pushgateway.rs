@@ -1018,3 +1018,81 @@ async fn dropping_the_periodic_handle_still_makes_the_final_push() {
     )
     .await;
 }
+
+/// Native histograms of promhttp's own storage, pushed with a pusher set to text
+/// (which has no native histograms, so the push goes as protobuf), are stored by
+/// the Pushgateway and served to a Prometheus 2.42 with native histograms on: the
+/// query API sees histograms, and the 0.9-quantile is within one bucket of the
+/// true one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus-pushgateway and prometheus: run scripts/install-test-deps.sh"]
+async fn native_histograms_reach_prometheus_through_the_gateway() {
+    use promhttp::metrics::{self, HistogramOpts as OwnOpts, NativeBuckets};
+
+    let gw = Gateway::start().await;
+    let registry = metrics::Registry::new();
+    let native = metrics::Histogram::with_opts(
+        OwnOpts::new("pushed_native_seconds", "Native only.").native_only(NativeBuckets::default()),
+    )
+    .unwrap();
+    let dual = metrics::Histogram::with_opts(
+        OwnOpts::new("pushed_dual_seconds", "Both.")
+            .buckets(vec![0.5, 1.0])
+            .native(NativeBuckets::default()),
+    )
+    .unwrap();
+    registry.register(Box::new(native.clone())).unwrap();
+    registry.register(Box::new(dual.clone())).unwrap();
+    // 0.01, 0.02, ..., 1.00: the true 0.9-quantile is 0.9.
+    for i in 1..=100 {
+        native.observe(f64::from(i) / 100.0);
+        dual.observe(f64::from(i) / 100.0);
+    }
+    let pusher = Pusher::builder(gw.base_url(), "native_job")
+        .format(PushFormat::Text)
+        .build()
+        .unwrap();
+    assert_eq!(
+        pusher.body_from(&registry).unwrap().format(),
+        PushFormat::Protobuf
+    );
+    pusher.push_from(&registry).await.unwrap();
+    let group = gw.group(&[("job", "native_job")]).await.expect("group");
+    assert_eq!(group["last_push_successful"], true, "{group:#}");
+
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", gw.port).parse().unwrap();
+    let prom = support::Prometheus::builder(addr)
+        .flag("--enable-feature=native-histograms")
+        .job_yaml("honor_labels: true")
+        .scrape_interval(Duration::from_millis(500))
+        .scrape_timeout(Duration::from_millis(400))
+        .start()
+        .await;
+    prom.expect_target_up(Duration::from_secs(30)).await;
+    // Schema 3 (the default factor 1.1): one bucket around 0.9 is 0.9 * (2^(1/8) - 1) wide.
+    let width = 0.9 * (2f64.powf(1.0 / 8.0) - 1.0);
+    for name in ["pushed_native_seconds", "pushed_dual_seconds"] {
+        let count = format!("histogram_count({name})");
+        let got = prom
+            .wait_for_query(&count, |r| !r.is_empty(), Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{count}: {e}\n{}", prom.log_tail(30)));
+        assert_eq!(got.len(), 1, "{count}: {got:?}");
+        assert_eq!(got[0].1, 100.0, "{count}");
+        assert_eq!(got[0].0["job"], "native_job", "{count}: honor_labels");
+        let quantile = format!("histogram_quantile(0.9, {name})");
+        let q = prom.query_scalar_series(&quantile).await;
+        assert_eq!(q.len(), 1, "{quantile}: {q:?}");
+        assert!(
+            (q[0].1 - 0.9).abs() <= width,
+            "{quantile}: {} (bucket {width})",
+            q[0].1
+        );
+    }
+    // The native-only one has no classic series; the dual one keeps its classic buckets.
+    let classic = prom
+        .try_query_scalar_series("pushed_native_seconds_count")
+        .await
+        .unwrap();
+    assert!(classic.is_empty(), "{classic:?}");
+}

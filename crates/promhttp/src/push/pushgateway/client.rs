@@ -12,9 +12,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::blocking::run_blocking;
-use super::{Method, PushError, PushFormat};
+use super::{Method, PushBody, PushError, PushFormat};
 use crate::encode::{encode, EncodeOptions};
 use crate::gather::{gather_all, Gather};
+use crate::model::{MetricFamily, Value};
 
 /// How much of the gateway's answer an error keeps.
 const MAX_ERROR_BODY: usize = 4096;
@@ -148,8 +149,9 @@ impl Pusher {
     }
 
     /// The body that a push of `source` would send, after all checks: gathered,
-    /// normalized, timestamps dropped, clashes refused, encoded.
-    pub fn body_from(&self, source: &dyn Gather) -> Result<Vec<u8>, PushError> {
+    /// normalized, timestamps dropped, clashes refused, encoded in the configured
+    /// format (protobuf when text would lose native histograms).
+    pub fn body_from(&self, source: &dyn Gather) -> Result<PushBody, PushError> {
         let mut gathered = gather_all(source);
         if !gathered.errors.is_empty() {
             return Err(PushError::Gather {
@@ -185,14 +187,24 @@ impl Pusher {
                 "dropped explicit timestamps: the Pushgateway refuses them"
             );
         }
-        let mut body = Vec::new();
+        let format = match self.inner.format {
+            PushFormat::Text if has_native_histograms(&gathered.families) => {
+                tracing::debug!(
+                    url = %self.inner.url,
+                    "native histograms in a text push: sent as protobuf"
+                );
+                PushFormat::Protobuf
+            }
+            configured => configured,
+        };
+        let mut bytes = Vec::new();
         encode(
-            self.inner.format.into(),
+            format.into(),
             &gathered.families,
             &EncodeOptions::default(),
-            &mut body,
+            &mut bytes,
         );
-        Ok(body)
+        Ok(PushBody { format, bytes })
     }
 
     async fn send_from(&self, method: Method, source: &dyn Gather) -> Result<(), PushError> {
@@ -200,8 +212,8 @@ impl Pusher {
         self.send(method, Some(body)).await
     }
 
-    async fn send(&self, method: Method, body: Option<Vec<u8>>) -> Result<(), PushError> {
-        let body = body.map(Bytes::from);
+    async fn send(&self, method: Method, body: Option<PushBody>) -> Result<(), PushError> {
+        let body = body.map(|b| (b.format, Bytes::from(b.bytes)));
         let mut backoff = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
@@ -221,7 +233,11 @@ impl Pusher {
         }
     }
 
-    async fn send_once(&self, method: Method, body: Option<Bytes>) -> Result<(), PushError> {
+    async fn send_once(
+        &self,
+        method: Method,
+        body: Option<(PushFormat, Bytes)>,
+    ) -> Result<(), PushError> {
         let inner = &*self.inner;
         let mut builder = Request::builder()
             .method(method.http_method())
@@ -229,12 +245,12 @@ impl Pusher {
         if let Some(headers) = builder.headers_mut() {
             headers.extend(inner.headers.iter().map(|(n, v)| (n.clone(), v.clone())));
         }
-        let len = body.as_ref().map_or(0, Bytes::len);
-        if body.is_some() {
-            builder = builder.header(CONTENT_TYPE, inner.format.content_type());
+        let len = body.as_ref().map_or(0, |(_, b)| b.len());
+        if let Some((format, _)) = &body {
+            builder = builder.header(CONTENT_TYPE, format.content_type());
         }
         let request = builder
-            .body(Full::new(body.unwrap_or_default()))
+            .body(Full::new(body.map(|(_, b)| b).unwrap_or_default()))
             .map_err(|e| PushError::Transport {
                 method,
                 url: inner.url.clone(),
@@ -298,9 +314,18 @@ impl Pusher {
     }
 }
 
+/// Whether any histogram carries native buckets that an encoder would write (an
+/// inconsistent one is written classic in every format, so it does not count).
+fn has_native_histograms(families: &[MetricFamily]) -> bool {
+    families.iter().flat_map(|f| &f.metrics).any(|m| {
+        matches!(&m.value, Value::Histogram(h) if h.native.as_ref().is_some_and(|n| n.is_consistent(h.count)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::negotiate::ContentType;
 
     #[test]
     fn body_checks() {
@@ -327,7 +352,8 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        assert!(pusher.body_from(&with_label("other")).is_ok());
+        let body = pusher.body_from(&with_label("other")).unwrap();
+        assert_eq!(body.format(), PushFormat::Text);
         // Timestamps are dropped.
         let stamped = from_fn(|out| {
             let mut m = Metric::new(vec![], Value::Gauge(2.0));
@@ -336,7 +362,7 @@ mod tests {
                 .push(MetricFamily::new("t", "T.", MetricType::Gauge).with_metric(m));
         });
         assert_eq!(
-            String::from_utf8(pusher.body_from(&stamped).unwrap()).unwrap(),
+            String::from_utf8(pusher.body_from(&stamped).unwrap().into_bytes()).unwrap(),
             "# HELP t T.\n# TYPE t gauge\nt 2\n"
         );
         // Gathering errors refuse the push.
@@ -350,5 +376,42 @@ mod tests {
             pusher.body_from(&broken),
             Err(PushError::Gather { .. })
         ));
+    }
+
+    #[test]
+    fn text_push_of_native_histograms_is_sent_as_protobuf() {
+        use crate::gather::from_fn;
+        use crate::model::NativeHistogram;
+        use crate::model::{Bucket, HistogramValue, Metric, MetricFamily, MetricType};
+        let pusher = Pusher::builder("gw", "j")
+            .format(PushFormat::Text)
+            .build()
+            .unwrap();
+        let source = |native: Option<NativeHistogram>| {
+            from_fn(move |out| {
+                let mut h = HistogramValue::new(vec![Bucket::new(1.0, 2)], 3, 4.5);
+                if let Some(n) = native.clone() {
+                    h = h.with_native(n);
+                }
+                out.families.push(
+                    MetricFamily::new("h_seconds", "H.", MetricType::Histogram)
+                        .with_metric(Metric::new(vec![], h.into())),
+                )
+            })
+        };
+        let classic = pusher.body_from(&source(None)).unwrap();
+        assert_eq!(classic.format(), PushFormat::Text);
+        assert!(classic.bytes().starts_with(b"# HELP h_seconds H."));
+        let native = NativeHistogram::from_counts(0, 1e-3, 1, [(1, 2)], []);
+        let body = pusher.body_from(&source(Some(native))).unwrap();
+        assert_eq!(body.format(), PushFormat::Protobuf);
+        assert_eq!(body.format().content_type(), ContentType::PROTOBUF.header);
+        // An inconsistent native part (more in its buckets than the count) is written
+        // classic by every encoder: text keeps it.
+        let broken = NativeHistogram::from_counts(0, 1e-3, 1, [(1, 9)], []);
+        assert_eq!(
+            pusher.body_from(&source(Some(broken))).unwrap().format(),
+            PushFormat::Text
+        );
     }
 }

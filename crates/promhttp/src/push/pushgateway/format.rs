@@ -30,6 +30,11 @@ pub enum PushFormat {
     #[default]
     Protobuf,
     /// Prometheus text format 0.0.4: `text/plain; version=0.0.4; charset=utf-8`.
+    ///
+    /// Text has no native histograms: a push whose metrics hold one is sent as
+    /// [`Protobuf`](Self::Protobuf) instead (the Pushgateway stores native
+    /// histograms and serves them to scrapers that ask for protobuf), so nothing
+    /// is lost; [`PushBody::format`] says which format a body has.
     Text,
 }
 
@@ -40,6 +45,32 @@ impl PushFormat {
             PushFormat::Protobuf => ContentType::PROTOBUF.header,
             PushFormat::Text => ContentType::TEXT.header,
         }
+    }
+}
+
+/// What a push sends: the encoded metrics and their format (see
+/// [`Pusher::body_from`](super::Pusher::body_from)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushBody {
+    pub(super) format: PushFormat,
+    pub(super) bytes: Vec<u8>,
+}
+
+impl PushBody {
+    /// The format of [`bytes`](Self::bytes): the configured one, except that a
+    /// [`PushFormat::Text`] push of native histograms is [`PushFormat::Protobuf`].
+    pub fn format(&self) -> PushFormat {
+        self.format
+    }
+
+    /// The encoded metrics.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The encoded metrics, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
 

@@ -36,7 +36,12 @@
 //!   `debug` level with the number dropped). Created timestamps are not sent.
 //! * **Format**: protobuf (varint-delimited `MetricFamily`) by default; text 0.0.4
 //!   with [`PusherBuilder::format`] and [`PushFormat::Text`]. OpenMetrics, which the
-//!   gateway cannot parse, is not a [`PushFormat`].
+//!   gateway cannot parse, is not a [`PushFormat`]. **Native histograms** go in
+//!   protobuf, which is also how a text pusher sends a push that holds one (text
+//!   would keep only their classic buckets, or nothing but `_sum` and `_count` of a
+//!   native-only one); [`Pusher::body_from`] tells the format of a body. The
+//!   Pushgateway (1.5 tested) stores them and serves them to scrapers that ask for
+//!   protobuf, as Prometheus does with native histograms enabled.
 //! * **Answers**: `push` and `add` accept `200` or `202`, `delete` `202` or `200`.
 //!   Anything else is [`PushError::Status`], whose text names the status, the URL
 //!   and the gateway's message (its first 4 KiB, on one line: control characters,
@@ -92,6 +97,6 @@ mod url;
 pub use builder::{PusherBuilder, DEFAULT_PUSH_TIMEOUT};
 pub use client::Pusher;
 pub use error::PushError;
-pub use format::PushFormat;
+pub use format::{PushBody, PushFormat};
 pub use method::{Method, PeriodicMethod};
 pub use periodic::{PeriodicHandle, PeriodicPusher, PeriodicPusherBuilder, PeriodicStats};
