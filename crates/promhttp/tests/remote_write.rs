@@ -878,6 +878,49 @@ async fn victoria_metrics_reads_back_a_counter_with_external_labels() {
     assert_eq!(metrics.samples_failed(), 0);
 }
 
+/// VictoriaMetrics 1.79 has no native histograms: it skips the histograms field
+/// of a request and stores the float series sent beside it, so every classic
+/// bucket, `_sum` and `_count` is kept (a native-only histogram has only `_sum`
+/// and `_count`), and the request is accepted (no retries, no failed samples).
+#[tokio::test]
+#[ignore = "needs victoria-metrics: run scripts/install-test-deps.sh"]
+async fn victoria_metrics_keeps_the_float_series_of_native_histograms() {
+    let vm = Victoria::start().await;
+    let writer = fast(RemoteWriter::builder(
+        vm.write_url(),
+        native_histograms_source(),
+    ))
+    .interval(Duration::from_millis(500))
+    .start()
+    .unwrap();
+    let by_kind = |r: Vec<(Labels, f64)>| -> BTreeMap<String, f64> {
+        r.into_iter().map(|(l, v)| (l["kind"].clone(), v)).collect()
+    };
+    for (query, want) in [
+        ("rw_native_seconds_count", [("dual", 7.0), ("native", 7.0)]),
+        ("rw_native_seconds_sum", [("dual", 9.5), ("native", 9.5)]),
+    ] {
+        let got = vm
+            .wait_query(query, Duration::from_secs(30), |r| r.len() >= 2)
+            .await;
+        let want: BTreeMap<String, f64> = want.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        assert_eq!(by_kind(got), want, "{query}");
+    }
+    // The dual histogram's classic buckets are all there.
+    let dual = vm
+        .wait_query(
+            r#"rw_native_seconds_bucket{kind="dual"}"#,
+            Duration::from_secs(30),
+            |r| r.len() >= 3,
+        )
+        .await;
+    assert_eq!(dual.len(), 3, "{dual:?}");
+    let metrics = writer.metrics().clone();
+    let report = writer.shutdown().await;
+    assert!(report.flushed);
+    assert_eq!(metrics.samples_failed(), 0);
+}
+
 #[tokio::test]
 #[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_reads_back_a_counter_with_external_labels() {

@@ -48,8 +48,12 @@
 //! **Native histograms** go in `TimeSeries.histograms` (remote write 1.0's
 //! `Histogram` message with integer counts, `reset_hint` `UNKNOWN`), their spans
 //! and deltas as the model holds them; their exemplars are not sent. The float
-//! series are sent too, so a receiver that ignores native histograms (or a query
-//! over the classic series) loses nothing a scrape of the text format would show.
+//! series are sent too, so a receiver that ignores native histograms keeps every
+//! classic bucket, `_sum` and `_count`: VictoriaMetrics 1.79, for one, skips the
+//! histograms field and stores the rest of the request (tested). What such a
+//! receiver cannot keep is the distribution of a native-only histogram: it gets
+//! its `_sum` and `_count` (the text format would also show an `+Inf` bucket,
+//! which is `_count` again).
 //! Each native histogram counts as one sample (batches, queue, self-metrics).
 //! Prometheus refuses a whole request for one native histogram it cannot store
 //! (with a 5xx, which is retried): one whose buckets disagree with their spans or
