@@ -23,9 +23,12 @@
 
 pub(crate) mod escape;
 pub(crate) mod float;
+mod names;
 pub mod openmetrics;
 pub mod protobuf;
 pub mod text;
+
+pub use names::Escaping;
 
 use crate::model::MetricFamily;
 

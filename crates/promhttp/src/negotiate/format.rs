@@ -1,7 +1,7 @@
 //! Format negotiation: the `Content-Type`s we serve and which `Accept` entry selects which.
 
 use super::list::{Element, Elements, Q_MAX};
-use crate::encode::Format;
+use crate::encode::{Escaping, Format};
 use http::HeaderValue;
 
 /// The negotiated response format and the exact `Content-Type` header value to send.
@@ -14,6 +14,11 @@ pub struct ContentType {
     pub format: Format,
     /// The `Content-Type` value to send, e.g. `text/plain; version=0.0.4; charset=utf-8`.
     pub header: &'static str,
+    /// How names outside the legacy character set are written: what the `Accept`
+    /// entry's `escaping` parameter asked for, [`Escaping::Underscores`] without
+    /// one (and always for text 0.0.4 and OpenMetrics 0.0.1, which have no such
+    /// parameter).
+    pub escaping: Escaping,
 }
 
 impl ContentType {
@@ -22,12 +27,14 @@ impl ContentType {
     pub const TEXT: ContentType = ContentType {
         format: Format::Text,
         header: "text/plain; version=0.0.4; charset=utf-8",
+        escaping: Escaping::Underscores,
     };
 
     /// OpenMetrics 0.0.1 (same body as 1.0.0).
     pub(super) const OPENMETRICS_0_0_1: ContentType = ContentType {
         format: Format::OpenMetrics,
         header: "application/openmetrics-text; version=0.0.1; charset=utf-8",
+        escaping: Escaping::Underscores,
     };
 
     /// Varint-delimited `io.prometheus.client.MetricFamily` messages,
@@ -35,36 +42,47 @@ impl ContentType {
     pub const PROTOBUF: ContentType = ContentType {
         format: Format::Protobuf,
         header: "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+        escaping: Escaping::Underscores,
     };
 }
 
 /// Escaping schemes echoed back in `; escaping=...`, in the order of the tables
 /// built by `with_escaping!`. Index `i` here is index `i + 1` there.
-pub(super) const ESCAPING_SCHEMES: [&str; 4] = ["allow-utf-8", "underscores", "dots", "values"];
+pub(super) const ESCAPING_SCHEMES: [Escaping; 4] = [
+    Escaping::AllowUtf8,
+    Escaping::Underscores,
+    Escaping::Dots,
+    Escaping::Values,
+];
 
 /// `[base, base; escaping=allow-utf-8, ...]`, in [`ESCAPING_SCHEMES`] order.
 macro_rules! with_escaping {
-    ($format:expr, $base:literal) => {
+    ($format:expr, $base:expr) => {
         [
             ContentType {
                 format: $format,
                 header: $base,
+                escaping: Escaping::Underscores,
             },
             ContentType {
                 format: $format,
                 header: concat!($base, "; escaping=allow-utf-8"),
+                escaping: Escaping::AllowUtf8,
             },
             ContentType {
                 format: $format,
                 header: concat!($base, "; escaping=underscores"),
+                escaping: Escaping::Underscores,
             },
             ContentType {
                 format: $format,
                 header: concat!($base, "; escaping=dots"),
+                escaping: Escaping::Dots,
             },
             ContentType {
                 format: $format,
                 header: concat!($base, "; escaping=values"),
+                escaping: Escaping::Values,
             },
         ]
     };
@@ -73,6 +91,13 @@ macro_rules! with_escaping {
 /// Prometheus text 1.0.0, without and with each escaping scheme.
 pub(super) const TEXT_1_0_0: [ContentType; 5] =
     with_escaping!(Format::Text, "text/plain; version=1.0.0; charset=utf-8");
+
+/// Protobuf, without and with each escaping scheme (Prometheus sends none; a
+/// scraper that does gets it echoed, as client_golang does).
+pub(super) const PROTOBUF: [ContentType; 5] = with_escaping!(
+    Format::Protobuf,
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+);
 
 /// OpenMetrics 1.0.0, without and with each escaping scheme.
 pub(super) const OPENMETRICS_1_0_0: [ContentType; 5] = with_escaping!(
@@ -146,7 +171,7 @@ fn match_media_range(entry: &Element<'_>, openmetrics: bool) -> Option<ContentTy
         let encoding = entry
             .param(b"encoding")
             .is_some_and(|v| v.matches_ignore_case(b"delimited"));
-        return (proto && encoding).then_some(ContentType::PROTOBUF);
+        return (proto && encoding).then(|| PROTOBUF[escaping_index(entry)]);
     }
     if openmetrics && sub.eq_ignore_ascii_case(b"openmetrics-text") {
         return match entry.param(b"version") {
@@ -159,12 +184,13 @@ fn match_media_range(entry: &Element<'_>, openmetrics: bool) -> Option<ContentTy
     None
 }
 
-/// Index into [`TEXT_1_0_0`] / [`OPENMETRICS_1_0_0`]: 0 without a known `escaping`.
+/// Index into [`TEXT_1_0_0`] / [`OPENMETRICS_1_0_0`] / [`PROTOBUF`]: 0 without a
+/// known `escaping`.
 fn escaping_index(entry: &Element<'_>) -> usize {
     entry.param(b"escaping").map_or(0, |v| {
         ESCAPING_SCHEMES
             .iter()
-            .position(|s| v.matches_ignore_case(s.as_bytes()))
+            .position(|s| v.matches_ignore_case(s.as_str().as_bytes()))
             .map_or(0, |i| i + 1)
     })
 }

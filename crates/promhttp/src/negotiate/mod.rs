@@ -18,7 +18,7 @@
 //!
 //! | entry (`;q=` aside) | served `Content-Type` | [`Format`] |
 //! |---|---|---|
-//! | `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` | `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited` | `Protobuf` |
+//! | `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` | `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited` ² | `Protobuf` |
 //! | `application/openmetrics-text` with `version=1.0.0` or no `version` ¹ | `application/openmetrics-text; version=1.0.0; charset=utf-8` ² | `OpenMetrics` |
 //! | `application/openmetrics-text; version=0.0.1` ¹ | `application/openmetrics-text; version=0.0.1; charset=utf-8` | `OpenMetrics` |
 //! | `text/plain; version=1.0.0` | `text/plain; version=1.0.0; charset=utf-8` ² | `Text` |
@@ -27,8 +27,12 @@
 //!
 //! ¹ Only when OpenMetrics is enabled. ² Followed by `; escaping=E` when the entry
 //! carried `escaping=E` with `E` one of `allow-utf-8`, `underscores`, `dots`,
-//! `values`; other `escaping` values are ignored. The body is the same under every
-//! scheme because exposed names are always valid legacy names.
+//! `values`; other `escaping` values are ignored. The scheme is
+//! [`ContentType::escaping`] ([`Escaping::Underscores`] when the entry named none).
+//! The body is the same under every scheme because exposed names are always valid
+//! legacy names.
+//!
+//! [`Escaping::Underscores`]: crate::encode::Escaping::Underscores
 //!
 //! The acceptable entry with the highest `q` wins; among equal weights the one that
 //! comes first in the header wins; `q=0` means "not acceptable". When no entry is

@@ -1,7 +1,8 @@
 //! Unit tests of content negotiation: the format table, real scrapers' headers, list syntax, properties.
 
-use super::format::{ESCAPING_SCHEMES, OPENMETRICS_1_0_0, TEXT_1_0_0};
+use super::format::{ESCAPING_SCHEMES, OPENMETRICS_1_0_0, PROTOBUF, TEXT_1_0_0};
 use super::*;
+use crate::encode::Escaping;
 use crate::encode::Format;
 use http::HeaderValue;
 use proptest::prelude::*;
@@ -40,6 +41,7 @@ fn all_content_types() -> Vec<ContentType> {
     ];
     all.extend(TEXT_1_0_0);
     all.extend(OPENMETRICS_1_0_0);
+    all.extend(&PROTOBUF[1..]);
     all
 }
 
@@ -120,7 +122,16 @@ fn table_headers_are_exact() {
         .chain(ESCAPING_SCHEMES.map(Some))
         .enumerate()
     {
-        let suffix = scheme.map_or(String::new(), |s| format!("; escaping={s}"));
+        let suffix = scheme.map_or(String::new(), |s| format!("; escaping={}", s.as_str()));
+        let escaping = scheme.unwrap_or(Escaping::Underscores);
+        for ct in [TEXT_1_0_0[i], OPENMETRICS_1_0_0[i], PROTOBUF[i]] {
+            assert_eq!(ct.escaping, escaping, "{}", ct.header);
+        }
+        assert_eq!(
+            PROTOBUF[i].header,
+            format!("{}{suffix}", ContentType::PROTOBUF.header)
+        );
+        assert_eq!(PROTOBUF[i].format, Format::Protobuf);
         assert_eq!(
             TEXT_1_0_0[i].header,
             format!("text/plain; version=1.0.0; charset=utf-8{suffix}")
@@ -132,8 +143,12 @@ fn table_headers_are_exact() {
         );
         assert_eq!(OPENMETRICS_1_0_0[i].format, Format::OpenMetrics);
     }
+    assert_eq!(PROTOBUF[0], ContentType::PROTOBUF);
+    for ct in [ContentType::TEXT, ContentType::OPENMETRICS_0_0_1] {
+        assert_eq!(ct.escaping, Escaping::Underscores);
+    }
     let all = all_content_types();
-    assert_eq!(all.len(), 13);
+    assert_eq!(all.len(), 17);
     for ct in &all {
         HeaderValue::from_static(ct.header); // panics if not a valid header value
     }
@@ -286,8 +301,8 @@ fn text_versions() {
 }
 
 #[test]
-fn escaping_is_echoed_for_text_and_openmetrics_1_0_0() {
-    for scheme in ESCAPING_SCHEMES {
+fn escaping_is_echoed_for_text_and_openmetrics_1_0_0_and_protobuf() {
+    for scheme in ESCAPING_SCHEMES.map(Escaping::as_str) {
         assert_eq!(
             fmt(
                 &format!("text/plain;version=1.0.0;escaping={scheme}"),
@@ -310,7 +325,15 @@ fn escaping_is_echoed_for_text_and_openmetrics_1_0_0() {
             ),
             om_1(Some(scheme))
         );
-        // Not echoed for text 0.0.4, OpenMetrics 0.0.1 or protobuf.
+        // Protobuf echoes it too (Prometheus sends none; client_golang echoes it).
+        let proto = fmt(&format!("{PROTO};escaping={scheme}"), true);
+        assert_eq!(proto.format, Format::Protobuf);
+        assert_eq!(
+            proto.header,
+            format!("{}; escaping={scheme}", ContentType::PROTOBUF.header)
+        );
+        assert_eq!(proto.escaping.as_str(), scheme);
+        // Not for text 0.0.4 or OpenMetrics 0.0.1, which have no such parameter.
         assert_eq!(
             fmt(&format!("text/plain;version=0.0.4;escaping={scheme}"), true),
             ContentType::TEXT
@@ -321,10 +344,6 @@ fn escaping_is_echoed_for_text_and_openmetrics_1_0_0() {
                 true
             ),
             ContentType::OPENMETRICS_0_0_1
-        );
-        assert_eq!(
-            fmt(&format!("{PROTO};escaping={scheme}"), true),
-            ContentType::PROTOBUF
         );
     }
 }
@@ -876,7 +895,8 @@ fn lines(raw: &[Vec<u8>]) -> Vec<HeaderValue> {
 /// Accept entries with what they select (OpenMetrics off, on).
 const FORMAT_ENTRIES: &[(&str, Option<usize>, Option<usize>)] = &[
     // Indices into `all_content_types()`:
-    // 0 TEXT, 1 OM 0.0.1, 2 PROTOBUF, 3..=7 text 1.0.0 (+ escaping), 8..=12 OM 1.0.0.
+    // 0 TEXT, 1 OM 0.0.1, 2 PROTOBUF, 3..=7 text 1.0.0 (+ escaping), 8..=12 OM 1.0.0,
+    // 13..=16 PROTOBUF with escaping.
     ("text/plain", Some(0), Some(0)),
     ("text/plain;version=0.0.4", Some(0), Some(0)),
     ("text/plain;version=1.0.0", Some(3), Some(3)),
@@ -902,6 +922,11 @@ const FORMAT_ENTRIES: &[(&str, Option<usize>, Option<usize>)] = &[
     ("application/openmetrics-text;version=0.0.1", None, Some(1)),
     ("application/openmetrics-text;version=2.0.0", None, None),
     (PROTO, Some(2), Some(2)),
+    (
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=values",
+        Some(16),
+        Some(16),
+    ),
     (
         "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
         None,
