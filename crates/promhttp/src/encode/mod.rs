@@ -60,8 +60,10 @@ pub enum Format {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct EncodeOptions {
-    /// Write `_created` samples (OpenMetrics) / created timestamps (protobuf) where the
-    /// model has them. Off by default: they add one series per counter, histogram and summary.
+    /// Write OpenMetrics `_created` samples where the model has a created (start)
+    /// time. Off by default: they add one series per counter, histogram and summary.
+    /// Protobuf carries the time in its own field whenever the model has one,
+    /// whatever this says.
     pub created: bool,
 }
 

@@ -224,9 +224,9 @@ impl HandlerBuilder {
         self
     }
 
-    /// Write `_created` samples in OpenMetrics (and created timestamps in protobuf)
-    /// for metrics whose source knows them. Default: `false`: they add a series per
-    /// counter, histogram and summary.
+    /// Write `_created` samples in OpenMetrics for metrics whose source knows their
+    /// start time. Default: `false`: they add a series per counter, histogram and
+    /// summary. Protobuf pages carry the start time in its own field either way.
     pub fn openmetrics_created_samples(mut self, enabled: bool) -> Self {
         self.opts.created = enabled;
         self

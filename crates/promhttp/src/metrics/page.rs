@@ -148,7 +148,7 @@ impl<K: Kind> Family<K> {
     }
 
     /// Writes the family as one protobuf `MetricFamily` message.
-    fn encode_protobuf(&self, opts: &EncodeOptions, out: &mut Vec<u8>) {
+    fn encode_protobuf(&self, out: &mut Vec<u8>) {
         let sorted = self.sorted();
         if sorted.is_empty() {
             return;
@@ -165,7 +165,7 @@ impl<K: Kind> Family<K> {
                 }
                 let labels = self.protobuf_labels(series);
                 let at = Self::start_time(series);
-                protobuf::write_metric_field(out, labels, &value, at, opts);
+                protobuf::write_metric_field(out, labels, &value, at);
             }
         });
     }
@@ -233,7 +233,7 @@ impl<K: Kind> DirectFamily for Family<K> {
     fn encode(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
         match format {
             Format::Text | Format::OpenMetrics => self.encode_text(format, opts, out),
-            Format::Protobuf => self.encode_protobuf(opts, out),
+            Format::Protobuf => self.encode_protobuf(out),
             // A format added later goes through the model until it has its own path.
             #[allow(unreachable_patterns)]
             _ => {

@@ -368,6 +368,12 @@ fn the_kept_page_is_the_model_page_byte_for_byte() {
             );
         }
     }
+    // Protobuf carries every series' start time whatever the option says.
+    let proto = |created| {
+        let opts = EncodeOptions::default().with_created(created);
+        both_pages_with(&both, Format::Protobuf, &opts).0
+    };
+    assert_eq!(proto(false), proto(true));
     let om = both_pages_with(
         &both,
         Format::OpenMetrics,

@@ -56,9 +56,11 @@
 //!   [`Exemplar::validate`] accepts them, as in OpenMetrics: protobuf itself has no
 //!   size limit and no rule for label names, but both formats expose the same
 //!   exemplars. An invalid one is dropped (the sample is kept).
-//! * **Created timestamps** (`created_timestamp` of counters, summaries and
-//!   histograms) are written only when [`EncodeOptions::created`] is set and the metric
-//!   has one. Gauges and untyped metrics have none in the schema.
+//! * **Start (created) timestamps** (`created_timestamp` of counters, summaries and
+//!   histograms, which Prometheus 3.8 renamed `start_timestamp`) are written whenever
+//!   the metric has one, whatever [`EncodeOptions::created`] says: unlike OpenMetrics'
+//!   `_created` lines they add no series, and Prometheus reads them from protobuf
+//!   (its recommended source). Gauges and untyped metrics have none in the schema.
 //! * **Timestamps.** A created time or an exemplar timestamp is a
 //!   `google.protobuf.Timestamp`, exact to the nanosecond; a created time before 1970
 //!   or after the year 9999 is not written (an exemplar with such a timestamp is not
@@ -155,23 +157,25 @@ const TIMESTAMP_NANOS: u8 = key(2, VARINT);
 /// messages, appending to `out`.
 ///
 /// See the [module documentation](self) for what is written and what is left out.
-pub fn encode(families: &[MetricFamily], opts: &EncodeOptions, out: &mut Vec<u8>) {
+/// No [`EncodeOptions`] field changes protobuf today (start times are always
+/// written); the parameter keeps the encoders' signatures alike.
+pub fn encode(families: &[MetricFamily], _opts: &EncodeOptions, out: &mut Vec<u8>) {
     for family in families {
         let guess = family_size_guess(family);
         out.reserve(guess + 3);
         let slot = begin_len(out, guess);
-        write_family(family, opts, out);
+        write_family(family, out);
         end_len(out, slot);
     }
 }
 
-fn write_family(family: &MetricFamily, opts: &EncodeOptions, out: &mut Vec<u8>) {
+fn write_family(family: &MetricFamily, out: &mut Vec<u8>) {
     write_family_head(out, &family.name, &family.help, family.metric_type);
     for metric in &family.metrics {
         out.push(FAMILY_METRIC);
         let slot = begin_len(out, metric_size_guess(metric));
         write_label_fields(out, &metric.labels);
-        write_value(out, &metric.value, metric.created, metric.timestamp, opts);
+        write_value(out, &metric.value, metric.created, metric.timestamp);
         end_len(out, slot);
     }
     write_family_unit(out, &family.unit);
@@ -224,12 +228,11 @@ pub(crate) fn write_metric_field(
     labels: &[u8],
     value: &Value,
     created: Option<SystemTime>,
-    opts: &EncodeOptions,
 ) {
     out.push(FAMILY_METRIC);
     let slot = begin_len(out, labels.len() + value_size_guess(value));
     out.extend_from_slice(labels);
-    write_value(out, value, created, None, opts);
+    write_value(out, value, created, None);
     end_len(out, slot);
 }
 
@@ -250,13 +253,8 @@ fn write_value(
     value: &Value,
     created: Option<SystemTime>,
     timestamp: Option<SystemTime>,
-    opts: &EncodeOptions,
 ) {
-    let created = if opts.created {
-        created.and_then(Timestamp::from_time)
-    } else {
-        None
-    };
+    let created = created.and_then(Timestamp::from_time);
     match value {
         Value::Gauge(value) => put_scalar_message(out, METRIC_GAUGE, *value),
         Value::Counter(counter) => write_counter(counter, created, out),
