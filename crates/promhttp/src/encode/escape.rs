@@ -2,7 +2,7 @@
 //!
 //! | where | escaped | left as is |
 //! |---|---|---|
-//! | label values (both formats), exemplar labels | `\` → `\\`, `"` → `\"`, LF → `\n` | everything else: tab, `{`, `}`, `#`, `,`, any UTF-8 |
+//! | label values (both formats), exemplar labels, quoted (UTF-8) names | `\` → `\\`, `"` → `\"`, LF → `\n` | everything else: tab, `{`, `}`, `#`, `,`, any UTF-8 |
 //! | `# HELP` in text 0.0.4 | `\` → `\\`, LF → `\n` | `"` |
 //! | `# HELP` in OpenMetrics | `\` → `\\`, LF → `\n`, `"` → `\"` | everything else |
 //!
@@ -13,6 +13,13 @@
 #[inline]
 pub(crate) fn write_label_value(out: &mut Vec<u8>, value: &str) {
     write_escaped(out, value.as_bytes(), true);
+}
+
+/// Appends a quoted name's bytes (a UTF-8 metric or label name, without its
+/// quotes) with `\`, `"` and LF escaped, as a label value.
+#[inline]
+pub(crate) fn write_quoted_name(out: &mut Vec<u8>, name: &[u8]) {
+    write_escaped(out, name, true);
 }
 
 /// Appends help text for text format 0.0.4: `\` and LF escaped, `"` literal.

@@ -2,7 +2,13 @@
 //!
 //! Each format is its own module, writing into a caller-owned `Vec<u8>` so buffers
 //! can be reused across scrapes. Encoders never fail and never know about HTTP:
-//! the gathering step has already checked names, types and duplicates.
+//! the gathering step has already checked names, types and duplicates, and escaped
+//! names outside the legacy character set for a scraper that did not ask for UTF-8
+//! names ([`Escaping`], [`normalize_with`](crate::gather::normalize_with)). A name
+//! that is still outside the set is written as the text formats carry UTF-8 names:
+//! quoted, inside the braces on a sample line (`{"http.server.duration_count"} 3`)
+//! and alone on a metadata line (`# TYPE "http.server.duration" histogram`), with
+//! `\`, `"` and newlines escaped; protobuf writes it as it is.
 //!
 //! | module | format | `Content-Type` |
 //! |---|---|---|
@@ -29,6 +35,7 @@ pub mod protobuf;
 pub mod text;
 
 pub use names::Escaping;
+pub(crate) use names::{is_legacy_label_name, is_legacy_metric_name};
 
 use crate::model::MetricFamily;
 

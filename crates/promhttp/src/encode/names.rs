@@ -48,6 +48,17 @@ pub enum Escaping {
     Values,
 }
 
+/// Whether every character of `name` is in the legacy set of metric names.
+pub(crate) fn is_legacy_metric_name(name: &str) -> bool {
+    NameKind::Metric.is_legacy(name)
+}
+
+/// Whether every character of `name` is in the legacy set of label names (a
+/// reserved `__` name counts: reserved is not outside the set).
+pub(crate) fn is_legacy_label_name(name: &str) -> bool {
+    NameKind::Label.is_legacy(name)
+}
+
 /// Whether a name is a metric name or a label name (`:` is legacy in the first only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum NameKind {

@@ -26,7 +26,8 @@
 
 use super::escape::{write_help_openmetrics, write_label_value};
 use super::float::{write_om_float, write_u64, FloatCache};
-use super::text::{write_label_pairs, write_series, Extra};
+use super::is_legacy_metric_name;
+use super::text::{write_label_pairs, write_series, Extra, SeriesName};
 use super::EncodeOptions;
 use crate::model::exemplar::writable;
 use crate::model::time::{to_millis, to_seconds};
@@ -84,22 +85,30 @@ fn encode_family(
 /// counter's without `_total`), and `counter` says whether its samples are `_total`.
 #[derive(Clone, Copy)]
 pub(crate) struct Head<'a> {
-    name: &'a [u8],
+    name: SeriesName<'a>,
     counter: bool,
 }
 
 impl<'a> Head<'a> {
     /// How the samples of a family named `full` of this type are named.
     pub(crate) fn of(full: &'a str, metric_type: MetricType) -> Head<'a> {
+        // Without `_total` a name is legacy exactly when it is with it.
+        let quoted = !is_legacy_metric_name(full);
         let full = full.as_bytes();
         // A counter keeps its sample name `x_total`; the family is `x`.
         match full.strip_suffix(b"_total") {
             Some(base) if !base.is_empty() && metric_type == MetricType::Counter => Head {
-                name: base,
+                name: SeriesName {
+                    bytes: base,
+                    quoted,
+                },
                 counter: true,
             },
             _ => Head {
-                name: full,
+                name: SeriesName {
+                    bytes: full,
+                    quoted,
+                },
                 counter: false,
             },
         }
@@ -125,26 +134,27 @@ pub(crate) fn write_head<'a>(
         _ => "unknown",
     };
     out.extend_from_slice(b"# TYPE ");
-    out.extend_from_slice(name);
+    name.write_alone(out);
     out.push(b' ');
     out.extend_from_slice(type_name.as_bytes());
     out.push(b'\n');
     let unit = unit.as_bytes();
+    let bytes = name.bytes;
     if !unit.is_empty()
         && type_name != "unknown"
-        && name.len() > unit.len() + 1
-        && name.ends_with(unit)
-        && name[name.len() - unit.len() - 1] == b'_'
+        && bytes.len() > unit.len() + 1
+        && bytes.ends_with(unit)
+        && bytes[bytes.len() - unit.len() - 1] == b'_'
     {
         out.extend_from_slice(b"# UNIT ");
-        out.extend_from_slice(name);
+        name.write_alone(out);
         out.push(b' ');
         out.extend_from_slice(unit);
         out.push(b'\n');
     }
     if !help.is_empty() {
         out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(name);
+        name.write_alone(out);
         out.push(b' ');
         write_help_openmetrics(out, help);
         out.push(b'\n');
@@ -224,7 +234,7 @@ pub(crate) fn write_metric(
 fn float_line(
     out: &mut Vec<u8>,
     bounds: &mut FloatCache,
-    name: &[u8],
+    name: SeriesName<'_>,
     labels: &[u8],
     v: f64,
     ts: Option<i64>,
@@ -237,7 +247,7 @@ fn float_line(
 fn created(
     out: &mut Vec<u8>,
     bounds: &mut FloatCache,
-    name: &[u8],
+    name: SeriesName<'_>,
     labels: &[u8],
     created_at: Option<SystemTime>,
     ts: Option<i64>,

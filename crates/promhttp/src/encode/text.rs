@@ -18,8 +18,9 @@
 //! The output is the same, byte for byte, as Go's `expfmt` for the same families,
 //! except that an empty help omits the `# HELP` line.
 
-use super::escape::{write_help_text, write_label_value};
+use super::escape::{write_help_text, write_label_value, write_quoted_name};
 use super::float::{write_float, write_i64, FloatCache};
+use super::{is_legacy_label_name, is_legacy_metric_name};
 use crate::model::time::to_millis;
 use crate::model::{Label, MetricFamily, MetricType, Value};
 
@@ -39,7 +40,7 @@ fn encode_family(
     out: &mut Vec<u8>,
 ) {
     write_head(out, &family.name, &family.help, family.metric_type);
-    let name = family.name.as_bytes();
+    let name = SeriesName::of(&family.name);
     for metric in &family.metrics {
         labels.clear();
         write_label_pairs(labels, &metric.labels);
@@ -50,16 +51,16 @@ fn encode_family(
 
 /// Appends a family's `# HELP` (when the help is not empty) and `# TYPE` lines.
 pub(crate) fn write_head(out: &mut Vec<u8>, name: &str, help: &str, metric_type: MetricType) {
-    let name = name.as_bytes();
+    let name = SeriesName::of(name);
     if !help.is_empty() {
         out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(name);
+        name.write_alone(out);
         out.push(b' ');
         write_help_text(out, help);
         out.push(b'\n');
     }
     out.extend_from_slice(b"# TYPE ");
-    out.extend_from_slice(name);
+    name.write_alone(out);
     out.push(b' ');
     out.extend_from_slice(metric_type.as_text().as_bytes());
     out.push(b'\n');
@@ -71,7 +72,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, name: &str, help: &str, metric_type:
 pub(crate) fn write_metric(
     out: &mut Vec<u8>,
     bounds: &mut FloatCache,
-    name: &[u8],
+    name: SeriesName<'_>,
     labels: &[u8],
     value: &Value,
     ts: Option<i64>,
@@ -131,7 +132,7 @@ pub(crate) struct LinePrefixes {
 impl LinePrefixes {
     /// The prefixes of the lines `value` has, for a series of family `name` whose
     /// label pairs are `labels`; `None` past 4 GiB.
-    pub(crate) fn new(name: &[u8], labels: &[u8], value: &Value) -> Option<LinePrefixes> {
+    pub(crate) fn new(name: SeriesName<'_>, labels: &[u8], value: &Value) -> Option<LinePrefixes> {
         let mut bytes = Vec::new();
         let mut ends = Vec::new();
         let mut bounds = FloatCache::new(false);
@@ -177,16 +178,56 @@ impl LinePrefixes {
 #[derive(Clone, Copy)]
 pub(crate) struct Extra(pub &'static [u8], pub f64);
 
-/// Appends `a="x",b="y"` (no braces) with escaped values.
+/// Appends `a="x",b="y"` (no braces) with escaped values; a label name outside the
+/// legacy set is quoted (`"http.method"="GET"`).
 pub(crate) fn write_label_pairs(out: &mut Vec<u8>, labels: &[Label]) {
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(l.name.as_bytes());
+        if is_legacy_label_name(&l.name) {
+            out.extend_from_slice(l.name.as_bytes());
+        } else {
+            out.push(b'"');
+            write_quoted_name(out, l.name.as_bytes());
+            out.push(b'"');
+        }
         out.extend_from_slice(b"=\"");
         write_label_value(out, &l.value);
         out.push(b'"');
+    }
+}
+
+/// A metric name as sample and metadata lines start with it: bare when every
+/// character is in the legacy set, else quoted, inside the braces on a sample line
+/// (`{"http.server.duration_bucket",le="0.1"} 3`) and alone on a metadata line
+/// (`# TYPE "http.server.duration" histogram`): the syntax text 1.0.0 and
+/// OpenMetrics 1.0.0 carry UTF-8 names in. Normalization escapes such names for a
+/// scraper that did not ask for them, so only one that did ever sees quotes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeriesName<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) quoted: bool,
+}
+
+impl<'a> SeriesName<'a> {
+    /// `name` as written.
+    pub(crate) fn of(name: &'a str) -> SeriesName<'a> {
+        SeriesName {
+            bytes: name.as_bytes(),
+            quoted: !is_legacy_metric_name(name),
+        }
+    }
+
+    /// Appends the name alone, as a metadata line has it.
+    pub(crate) fn write_alone(self, out: &mut Vec<u8>) {
+        if self.quoted {
+            out.push(b'"');
+            write_quoted_name(out, self.bytes);
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(self.bytes);
+        }
     }
 }
 
@@ -195,13 +236,16 @@ pub(crate) fn write_label_pairs(out: &mut Vec<u8>, labels: &[Label]) {
 #[inline]
 pub(crate) fn write_series(
     out: &mut Vec<u8>,
-    name: &[u8],
+    name: SeriesName<'_>,
     suffix: &[u8],
     labels: &[u8],
     extra: Option<Extra>,
     bounds: &mut FloatCache,
 ) {
-    out.extend_from_slice(name);
+    if name.quoted {
+        return write_quoted_series(out, name.bytes, suffix, labels, extra, bounds);
+    }
+    out.extend_from_slice(name.bytes);
     out.extend_from_slice(suffix);
     match extra {
         None if labels.is_empty() => {}
@@ -225,12 +269,40 @@ pub(crate) fn write_series(
     out.push(b' ');
 }
 
+/// [`write_series`] for a name outside the legacy set: `{"name suffix",labels,extra} `.
+#[cold]
+fn write_quoted_series(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    suffix: &[u8],
+    labels: &[u8],
+    extra: Option<Extra>,
+    bounds: &mut FloatCache,
+) {
+    out.extend_from_slice(b"{\"");
+    write_quoted_name(out, name);
+    out.extend_from_slice(suffix);
+    out.push(b'"');
+    if !labels.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(labels);
+    }
+    if let Some(Extra(key, v)) = extra {
+        out.push(b',');
+        out.extend_from_slice(key);
+        out.extend_from_slice(b"=\"");
+        bounds.write(out, v);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"} ");
+}
+
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn line(
     out: &mut Vec<u8>,
     bounds: &mut FloatCache,
-    name: &[u8],
+    name: SeriesName<'_>,
     suffix: &[u8],
     labels: &[u8],
     extra: Option<Extra>,

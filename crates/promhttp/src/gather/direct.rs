@@ -7,11 +7,12 @@
 //! that shares its name with another source's), a direct family is turned into a
 //! [`MetricFamily`] and takes the model path, checked and merged as every family is.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use super::Gathered;
-use crate::encode::{EncodeOptions, Format};
+use crate::encode::{EncodeOptions, Escaping, Format};
 use crate::model::MetricFamily;
 
 /// A family that can encode itself, and describe itself in the model.
@@ -64,8 +65,17 @@ const RELATED: [&str; 5] = ["_total", "_bucket", "_count", "_sum", "_created"];
 /// another family's (the same name, or one that differs by a generated suffix), so
 /// the model path's merge and clash rules decide; the rest stay direct, sorted by
 /// name.
-pub(crate) fn settle(g: &mut Gathered) {
+pub(crate) fn settle(g: &mut Gathered, escaping: Escaping) {
     if g.direct.is_empty() {
+        return;
+    }
+    // Direct families have legacy names, which every scheme but `dots` keeps; under
+    // `dots` (which doubles every `_`) they take the model path, which escapes. So
+    // do they when another family's name changes: only the model path tells an
+    // escaped name that clashes with theirs from one that merges.
+    let renamed = |f: &MetricFamily| matches!(escaping.escape_metric_name(&f.name), Cow::Owned(_));
+    if escaping == Escaping::Dots || g.families.iter().any(renamed) {
+        g.materialize();
         return;
     }
     let mut names: Vec<&str> = g
@@ -158,7 +168,7 @@ mod tests {
             g.families
                 .push(MetricFamily::new(*name, "", MetricType::Gauge));
         }
-        settle(&mut g);
+        settle(&mut g, Escaping::Underscores);
         (
             g.direct.iter().map(|d| d.0.name().to_owned()).collect(),
             g.families.iter().map(|f| f.name.to_string()).collect(),

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::encode::Escaping;
 use crate::model::MetricType;
 
 /// A problem met while gathering: what is wrong ([`kind`](Self::kind)) and the
@@ -100,14 +101,40 @@ impl std::error::Error for GatherError {}
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum GatherErrorKind {
-    /// The family's name is not a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`);
-    /// the family is left out.
+    /// The family's name is empty (any other UTF-8 string is a valid name; see
+    /// [`normalize`](super::normalize) for how names outside the legacy set are
+    /// served); the family is left out.
     InvalidMetricName,
-    /// A metric has a label name that is not valid (`[a-zA-Z_][a-zA-Z0-9_]*`, not
-    /// starting with `__`); the metric is left out.
+    /// A metric has a label name that is empty or starts with `__` (reserved); the
+    /// metric is left out.
     InvalidLabelName {
         /// The label name.
         label: String,
+    },
+    /// Two families whose names differ are written under the same name once
+    /// escaped for the scraper (`a.b` and `a_b` under `underscores`); the second
+    /// (the one whose name changed, or the later in name order) is left out.
+    NameEscapingCollision {
+        /// The name both are written as.
+        escaped: String,
+        /// The family that is kept.
+        kept: String,
+        /// The family that is left out.
+        dropped: String,
+        /// The scheme in use.
+        escaping: Escaping,
+    },
+    /// Two label names of one metric are the same once escaped for the scraper;
+    /// the metric is left out.
+    LabelNameEscapingCollision {
+        /// The name both are written as.
+        escaped: String,
+        /// One of the two label names.
+        first: String,
+        /// The other.
+        second: String,
+        /// The scheme in use.
+        escaping: Escaping,
     },
     /// A metric has a label its family's type reserves (`le` in a histogram,
     /// `quantile` in a summary); the metric is left out.
@@ -252,6 +279,26 @@ impl fmt::Display for GatherErrorKind {
         match self {
             InvalidMetricName => f.write_str("invalid metric name"),
             InvalidLabelName { label } => write!(f, "invalid label name {label:?}"),
+            NameEscapingCollision {
+                escaped,
+                kept,
+                dropped,
+                escaping,
+            } => write!(
+                f,
+                "metric names {kept:?} and {dropped:?} are both {escaped:?} with escaping={}: {dropped:?} left out",
+                escaping.as_str()
+            ),
+            LabelNameEscapingCollision {
+                escaped,
+                first,
+                second,
+                escaping,
+            } => write!(
+                f,
+                "label names {first:?} and {second:?} of one metric are both {escaped:?} with escaping={}",
+                escaping.as_str()
+            ),
             ReservedLabelName { label, family_type } => {
                 write!(f, "label {label:?} is reserved for {family_type}s")
             }

@@ -40,14 +40,15 @@ use crate::util::panic_message;
 
 pub(crate) mod direct;
 mod error;
+mod escaping;
 mod normalize;
 mod prometheus;
 #[cfg(test)]
 mod tests;
 
 pub use self::error::{GatherError, GatherErrorKind};
-pub use self::normalize::normalize;
 pub(crate) use self::normalize::normalize_keeping_direct;
+pub use self::normalize::{normalize, normalize_with};
 #[cfg(feature = "remote-write")]
 pub(crate) use self::prometheus::from_proto;
 pub use self::prometheus::DefaultRegistry;

@@ -2,33 +2,55 @@
 
 use std::cmp::Ordering;
 
+use super::escaping::escape_names;
 use super::{GatherError, GatherErrorKind, Gathered};
-use crate::model::{
-    is_valid_label_name, is_valid_metric_name, Label, Metric, MetricFamily, MetricType, Str, Value,
-};
+use crate::encode::Escaping;
+use crate::model::{Label, Metric, MetricFamily, MetricType, Str, Value};
 
-/// Sorts, merges and checks gathered families in place (see the module docs).
+/// Sorts, merges and checks gathered families in place (see the module docs), with
+/// names escaped for a scraper that did not ask for UTF-8 names
+/// ([`Escaping::Underscores`]: what a Pushgateway, a remote write receiver or a
+/// Prometheus 2.x reads). See [`normalize_with`].
+pub fn normalize(g: &mut Gathered) {
+    normalize_with(g, Escaping::Underscores);
+}
+
+/// Sorts, merges and checks gathered families in place (see the module docs),
+/// writing metric and label names as `escaping` says.
 ///
 /// Afterwards `families` are sorted by name with no duplicates and no empty family,
 /// each family's metrics are sorted by label values with no duplicate series, and
 /// labels are sorted by name. What could not be kept is described in `errors`.
-pub fn normalize(g: &mut Gathered) {
+///
+/// Names may be any non-empty UTF-8 string (label names not starting with `__`,
+/// which is reserved). Unless `escaping` is [`Escaping::AllowUtf8`], names outside
+/// the legacy character set are escaped first, so every check below sees the names
+/// that will be written; two different names that escape to the same one are an
+/// error ([`GatherErrorKind::NameEscapingCollision`]), not a merge.
+pub fn normalize_with(g: &mut Gathered, escaping: Escaping) {
     g.materialize();
-    normalize_model(g);
+    normalize_model(g, escaping);
 }
 
-/// As [`normalize`], keeping the direct families that clash with nothing direct
+/// As [`normalize_with`], keeping the direct families that clash with nothing direct
 /// (sorted by name) for [`encode_page`](super::direct::encode_page).
-pub(crate) fn normalize_keeping_direct(g: &mut Gathered) {
-    super::direct::settle(g);
-    normalize_model(g);
+pub(crate) fn normalize_keeping_direct(g: &mut Gathered, escaping: Escaping) {
+    super::direct::settle(g, escaping);
+    normalize_model(g, escaping);
 }
 
-fn normalize_model(g: &mut Gathered) {
+/// Whether `name` may be a label name: not empty and not reserved (`__`).
+fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with("__")
+}
+
+fn normalize_model(g: &mut Gathered, escaping: Escaping) {
     let errors = &mut g.errors;
+    // 0. Names as the scraper will read them.
+    escape_names(&mut g.families, escaping, errors);
     // 1. Names, types and labels of each family on its own.
     g.families.retain_mut(|f| {
-        if !is_valid_metric_name(&f.name) {
+        if f.name.is_empty() {
             errors.push(GatherError::in_family(
                 &f.name,
                 GatherErrorKind::InvalidMetricName,

@@ -1,6 +1,7 @@
 //! Unit tests of gathering: the `prometheus` adapter, merging, the checks of `normalize`, panicking sources.
 
 use super::*;
+use crate::encode::Escaping;
 use crate::model::{
     Bucket, HistogramValue, Label, Metric, MetricFamily, MetricType, Quantile, Str, SummaryValue,
     Value,
@@ -214,7 +215,7 @@ fn type_and_help_mismatches_are_reported() {
 #[test]
 fn invalid_names_and_labels_are_reported() {
     let out = run(vec![
-        fam("bad-name", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+        fam("", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
         fam(
             "g",
             "",
@@ -244,7 +245,7 @@ fn invalid_names_and_labels_are_reported() {
     assert_eq!(
         found,
         [
-            (Some("bad-name"), &GatherErrorKind::InvalidMetricName),
+            (Some(""), &GatherErrorKind::InvalidMetricName),
             (
                 Some("g"),
                 &GatherErrorKind::InvalidLabelName {
@@ -276,7 +277,7 @@ fn invalid_names_and_labels_are_reported() {
     assert_eq!(
         text,
         [
-            "metric family \"bad-name\": invalid metric name",
+            "metric family \"\": invalid metric name",
             "metric family \"g\": invalid label name \"__x\"",
             "metric family \"g\": a metric has two or more labels named \"a\"",
             "metric family \"g\": a metric has a counter value in a gauge family",
@@ -544,4 +545,145 @@ mod process_tests {
             );
         }
     }
+}
+
+fn run_with(families: Vec<MetricFamily>, escaping: Escaping) -> Gathered {
+    let mut g = Gathered {
+        families,
+        ..Gathered::default()
+    };
+    normalize_with(&mut g, escaping);
+    g
+}
+
+fn names(g: &Gathered) -> Vec<String> {
+    g.families.iter().map(|f| f.name.to_string()).collect()
+}
+
+/// UTF-8 names are valid; they are escaped unless the scraper reads UTF-8, and
+/// label names with them.
+#[test]
+fn utf8_names_are_escaped_as_asked() {
+    let families = || {
+        vec![
+            fam(
+                "http.server.duration",
+                "",
+                MetricType::Gauge,
+                vec![gauge(&[("http.method", "GET"), ("zone", "b")], 1.0)],
+            ),
+            fam("plain_total", "", MetricType::Gauge, vec![gauge(&[], 2.0)]),
+        ]
+    };
+    let utf8 = run_with(families(), Escaping::AllowUtf8);
+    assert!(utf8.errors.is_empty(), "{:?}", utf8.errors);
+    assert_eq!(names(&utf8), ["http.server.duration", "plain_total"]);
+    assert_eq!(utf8.families[0].metrics[0].labels[0].name, "http.method");
+    for (escaping, name, label, plain) in [
+        (
+            Escaping::Underscores,
+            "http_server_duration",
+            "http_method",
+            "plain_total",
+        ),
+        (
+            Escaping::Dots,
+            "http_dot_server_dot_duration",
+            "http_dot_method",
+            "plain__total",
+        ),
+        (
+            Escaping::Values,
+            "U__http_2e_server_2e_duration",
+            "U__http_2e_method",
+            "plain_total",
+        ),
+    ] {
+        let g = run_with(families(), escaping);
+        assert!(g.errors.is_empty(), "{escaping:?}: {:?}", g.errors);
+        let mut want = vec![name.to_owned(), plain.to_owned()];
+        want.sort();
+        assert_eq!(names(&g), want, "{escaping:?}");
+        let f = g.families.iter().find(|f| f.name == name).unwrap();
+        let labels: Vec<&str> = f.metrics[0]
+            .labels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        // Sorted again after escaping.
+        let mut sorted = vec![label, "zone"];
+        sorted.sort();
+        assert_eq!(labels, sorted, "{escaping:?}");
+    }
+    // `normalize` is `underscores`: what old scrapers, gateways and receivers read.
+    assert_eq!(
+        names(&run(families())),
+        ["http_server_duration", "plain_total"]
+    );
+}
+
+/// `a.b` and `a_b` are one name under `underscores`: an error naming both, and
+/// the family whose name needed no escaping is kept; not merged.
+#[test]
+fn escaping_collisions_are_reported_not_merged() {
+    let g = run_with(
+        vec![
+            fam("a.b", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+            fam(
+                "a_b",
+                "",
+                MetricType::Gauge,
+                vec![gauge(&[("x", "1")], 2.0)],
+            ),
+            fam("c.d", "", MetricType::Gauge, vec![gauge(&[], 3.0)]),
+            fam("c/d", "", MetricType::Gauge, vec![gauge(&[], 4.0)]),
+        ],
+        Escaping::Underscores,
+    );
+    assert_eq!(names(&g), ["a_b", "c_d"]);
+    assert_eq!(g.families[0].metrics[0].labels[0].name, "x");
+    // Neither `c.d` nor `c/d` is `c_d`: the smaller original is kept.
+    assert_eq!(g.families[1].metrics[0].value, Value::Gauge(3.0));
+    let errors: Vec<String> = g.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        errors,
+        [
+            "metric family \"a.b\": metric names \"a_b\" and \"a.b\" are both \"a_b\" with escaping=underscores: \"a.b\" left out",
+            "metric family \"c/d\": metric names \"c.d\" and \"c/d\" are both \"c_d\" with escaping=underscores: \"c/d\" left out",
+        ]
+    );
+    // With UTF-8 names, all four are distinct.
+    assert_eq!(
+        names(&run_with(
+            vec![
+                fam("a.b", "", MetricType::Gauge, vec![gauge(&[], 1.0)]),
+                fam("a_b", "", MetricType::Gauge, vec![gauge(&[], 2.0)]),
+            ],
+            Escaping::AllowUtf8
+        )),
+        ["a.b", "a_b"]
+    );
+    // Two label names of one metric that escape alike: the metric is left out.
+    let g = run_with(
+        vec![fam(
+            "g",
+            "",
+            MetricType::Gauge,
+            vec![
+                gauge(&[("k.1", "a"), ("k_1", "b")], 1.0),
+                gauge(&[("k.1", "c")], 2.0),
+            ],
+        )],
+        Escaping::Underscores,
+    );
+    assert_eq!(g.families[0].metrics.len(), 1);
+    assert_eq!(
+        g.errors[0].kind(),
+        &GatherErrorKind::LabelNameEscapingCollision {
+            escaped: "k_1".into(),
+            first: "k.1".into(),
+            second: "k_1".into(),
+            escaping: Escaping::Underscores,
+        }
+    );
 }

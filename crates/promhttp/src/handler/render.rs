@@ -245,7 +245,7 @@ fn gather(inner: &Inner, key: &Key) -> Gathered {
     if let Some(names) = &key.names {
         g.retain_names(|name| names.binary_search_by(|n| n.as_str().cmp(name)).is_ok());
     }
-    normalize_keeping_direct(&mut g);
+    normalize_keeping_direct(&mut g, key.content_type.escaping);
     g
 }
 

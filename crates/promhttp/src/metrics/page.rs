@@ -199,7 +199,7 @@ impl<K: Kind> Family<K> {
         let mut bounds = FloatCache::new(format == Format::OpenMetrics);
         let mut value = K::value(&sorted[0].core);
         let om = openmetrics::Head::of(&self.desc.name, K::TYPE);
-        let name = self.desc.name.as_bytes();
+        let name = text::SeriesName::of(&self.desc.name);
         for (i, series) in sorted.iter().enumerate() {
             // The first series' value was read above.
             if i > 0 {

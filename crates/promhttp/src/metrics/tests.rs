@@ -280,7 +280,7 @@ fn both_pages_with(
 ) -> (Vec<u8>, Vec<u8>) {
     let mut g = crate::Gathered::default();
     source.gather_into(&mut g);
-    crate::gather::normalize_keeping_direct(&mut g);
+    crate::gather::normalize_keeping_direct(&mut g, crate::encode::Escaping::Underscores);
     assert!(g.errors.is_empty(), "{:?}", g.errors);
     let mut direct = Vec::new();
     crate::gather::direct::encode_page(format, &g.families, &g.direct, opts, &mut direct);

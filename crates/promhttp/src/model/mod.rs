@@ -228,7 +228,12 @@ impl MetricFamily {
     }
 }
 
-/// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+/// Whether `name` is a legacy metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+///
+/// The model accepts any non-empty UTF-8 metric name; normalization escapes the
+/// others for scrapers that read only legacy names (see
+/// [`normalize_with`](crate::gather::normalize_with)). promhttp's own metrics and
+/// the middleware ask for legacy names.
 pub fn is_valid_metric_name(name: &str) -> bool {
     let b = name.as_bytes();
     match b.first() {
@@ -240,7 +245,9 @@ pub fn is_valid_metric_name(name: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
-/// Whether `name` is a valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
+/// Whether `name` is a legacy label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting
+/// with `__`. The model accepts any non-empty UTF-8 label name not starting with
+/// `__` (see [`is_valid_metric_name`]).
 pub fn is_valid_label_name(name: &str) -> bool {
     let b = name.as_bytes();
     match b.first() {

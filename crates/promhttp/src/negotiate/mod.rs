@@ -28,9 +28,12 @@
 //! ¹ Only when OpenMetrics is enabled. ² Followed by `; escaping=E` when the entry
 //! carried `escaping=E` with `E` one of `allow-utf-8`, `underscores`, `dots`,
 //! `values`; other `escaping` values are ignored. The scheme is
-//! [`ContentType::escaping`] ([`Escaping::Underscores`] when the entry named none).
-//! The body is the same under every scheme because exposed names are always valid
-//! legacy names.
+//! [`ContentType::escaping`] ([`Escaping::Underscores`] when the entry named none,
+//! and always for text 0.0.4 and OpenMetrics 0.0.1): metric and label names
+//! outside the legacy character set are escaped as it says, or, with
+//! `allow-utf-8`, written as they are (quoted in the text formats:
+//! `{"http.server.duration",le="0.1"} 3`). Legacy names are the same under every
+//! scheme but `dots`, which doubles their underscores.
 //!
 //! [`Escaping::Underscores`]: crate::encode::Escaping::Underscores
 //!

@@ -368,7 +368,7 @@ mod tests {
         // Gathering errors refuse the push.
         let broken = from_fn(|out| {
             out.families.push(
-                MetricFamily::new("bad-name", "", MetricType::Gauge)
+                MetricFamily::new("", "", MetricType::Gauge)
                     .with_metric(Metric::new(vec![], Value::Gauge(1.0))),
             )
         });

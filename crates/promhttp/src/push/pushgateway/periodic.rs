@@ -270,7 +270,7 @@ mod tests {
         // Gathering fails, so no request is ever made: each push is a quick failure.
         let broken = from_fn(|out| {
             out.families.push(
-                MetricFamily::new("bad-name", "", MetricType::Gauge)
+                MetricFamily::new("", "", MetricType::Gauge)
                     .with_metric(Metric::new(vec![], Value::Gauge(1.0))),
             )
         });
