@@ -1,5 +1,6 @@
-//! Round trips through the text encoders: arbitrary valid model families are
-//! [`normalize`]d, encoded as text 0.0.4 and as OpenMetrics 1.0.0, and parsed back
+//! Round trips through the text encoders: arbitrary valid model families (UTF-8
+//! metric and label names among them) are [`normalize_with`]ed under every escaping
+//! scheme, encoded as text and as OpenMetrics 1.0.0, and parsed back
 //! by a small strict parser written here for exactly the subset we emit. What comes
 //! back must be what went in: every sample with its exact labels and bit-exact value
 //! (NaN as NaN; `-0` reads back as `0`, as in Go), timestamps to the millisecond,
@@ -19,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use promhttp::encode::{encode, EncodeOptions, Format};
-use promhttp::gather::{normalize, Gathered};
+use promhttp::encode::{encode, EncodeOptions, Escaping, Format};
+use promhttp::gather::{normalize_with, Gathered};
 use promhttp::model::{
     is_valid_label_name, is_valid_metric_name, Bucket, CounterValue, Exemplar, HistogramValue,
     Label, Metric, MetricFamily, MetricType, Quantile, SummaryValue, Value,
@@ -300,36 +301,82 @@ impl<'a> Cursor<'a> {
         self.take_while(|c| c != ' ')
     }
 
-    /// `{name="value",...}`; `{}` only where `allow_empty` (exemplars).
+    /// A `"`-quoted string with `\\`, `\"` and `\n` escapes, unescaped.
+    fn quoted(&mut self) -> Result<String, String> {
+        self.expect("\"")?;
+        let mut value = String::new();
+        let mut chars = self.rest().char_indices();
+        let end = loop {
+            match chars.next() {
+                None => return Err("unterminated quoted string".into()),
+                Some((i, '"')) => break i,
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    Some((_, 'n')) => value.push('\n'),
+                    other => return Err(format!("bad escape in quoted string: {other:?}")),
+                },
+                Some((_, c)) => value.push(c),
+            }
+        };
+        self.pos += end + 1;
+        Ok(value)
+    }
+
+    /// A metric name: bare when legacy, else quoted (and then never legacy: the
+    /// encoders quote only what needs it).
+    fn metric_name(&mut self) -> Result<String, String> {
+        if self.rest().starts_with('"') {
+            let name = self.quoted()?;
+            if is_valid_metric_name(&name) || name.is_empty() {
+                return Err(format!("needlessly quoted metric name {name:?}"));
+            }
+            return Ok(name);
+        }
+        let name = self.take_while(is_metric_char);
+        if !is_valid_metric_name(name) {
+            return Err(format!("invalid metric name {name:?}"));
+        }
+        Ok(name.to_owned())
+    }
+
+    /// `{name="value",...}`; `{}` only where `allow_empty` (exemplars, whose label
+    /// names are never quoted).
     fn labels(&mut self, allow_empty: bool) -> Result<Vec<(String, String)>, String> {
         self.expect("{")?;
-        let mut out = Vec::new();
         if allow_empty && self.eat("}") {
-            return Ok(out);
+            return Ok(Vec::new());
         }
+        self.label_pairs(!allow_empty)
+    }
+
+    /// `name="value",...}` up to and including the closing brace; label names may
+    /// be quoted where `quoted_names` (never needlessly).
+    fn label_pairs(&mut self, quoted_names: bool) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
         loop {
-            let name = self.take_while(is_label_char);
-            if !is_valid_label_name(name) {
-                return Err(format!("invalid label name {name:?}"));
-            }
-            self.expect("=\"")?;
-            let mut value = String::new();
-            let mut chars = self.rest().char_indices();
-            let end = loop {
-                match chars.next() {
-                    None => return Err("unterminated label value".into()),
-                    Some((i, '"')) => break i,
-                    Some((_, '\\')) => match chars.next() {
-                        Some((_, '\\')) => value.push('\\'),
-                        Some((_, '"')) => value.push('"'),
-                        Some((_, 'n')) => value.push('\n'),
-                        other => return Err(format!("bad escape in label value: {other:?}")),
-                    },
-                    Some((_, c)) => value.push(c),
+            let name = if quoted_names && self.rest().starts_with('"') {
+                let name = self.quoted()?;
+                let legacy = name
+                    .chars()
+                    .enumerate()
+                    .all(|(i, c)| is_label_char(c) && !(i == 0 && c.is_ascii_digit()));
+                if legacy || name.is_empty() || name.starts_with("__") {
+                    return Err(format!("bad quoted label name {name:?}"));
                 }
+                name
+            } else {
+                // The legacy character set; `__` may start a name that escaping
+                // made (`_x` is `__x` under `dots`), never one a source gave.
+                let name = self.take_while(is_label_char);
+                if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                    return Err(format!("invalid label name {name:?}"));
+                }
+                name.to_owned()
             };
-            self.pos += end + 1;
-            out.push((name.to_owned(), value));
+            self.expect("=")?;
+            let value = self.quoted()?;
+            out.push((name, value));
             if self.eat("}") {
                 return Ok(out);
             }
@@ -348,14 +395,30 @@ struct RawSample {
 
 fn parse_sample_line(fmt: Fmt, line: &str) -> Result<RawSample, String> {
     let mut c = Cursor { s: line, pos: 0 };
-    let name = c.take_while(is_metric_char);
-    if !is_valid_metric_name(name) {
-        return Err(format!("invalid metric name {name:?}"));
-    }
-    let labels = if c.rest().starts_with('{') {
-        c.labels(false)?
+    // `{"utf-8 name"}` or `{"utf-8 name",labels}`, else `name` or `name{labels}`.
+    let (name, labels) = if c.eat("{") {
+        if !c.rest().starts_with('"') {
+            return Err("a bare name inside the braces".into());
+        }
+        let name = c.metric_name()?;
+        let labels = if c.eat("}") {
+            Vec::new()
+        } else {
+            c.expect(",")?;
+            c.label_pairs(true)?
+        };
+        (name, labels)
     } else {
-        Vec::new()
+        if c.rest().starts_with('"') {
+            return Err("a quoted name outside braces".into());
+        }
+        let name = c.metric_name()?;
+        let labels = if c.rest().starts_with('{') {
+            c.labels(false)?
+        } else {
+            Vec::new()
+        };
+        (name, labels)
     };
     c.expect(" ")?;
     let value = c.token().to_owned();
@@ -388,7 +451,7 @@ fn parse_sample_line(fmt: Fmt, line: &str) -> Result<RawSample, String> {
         return Err(format!("trailing text {:?}", c.rest()));
     }
     Ok(RawSample {
-        name: name.to_owned(),
+        name,
         labels,
         value,
         timestamp_ms,
@@ -452,12 +515,13 @@ fn parse(fmt: Fmt, body: &[u8]) -> Result<Vec<Fam>, String> {
             let (kw, rest) = rest
                 .split_once(' ')
                 .ok_or_else(|| err("bad comment".into()))?;
-            let (name, arg) = rest
-                .split_once(' ')
-                .ok_or_else(|| err("metadata without argument".into()))?;
-            if !is_valid_metric_name(name) {
-                return Err(err(format!("invalid family name {name:?}")));
+            let mut c = Cursor { s: rest, pos: 0 };
+            let name = c.metric_name().map_err(err)?;
+            let name = name.as_str();
+            if !c.eat(" ") {
+                return Err(err("metadata without argument".into()));
             }
+            let arg = c.rest();
             let same_family = fams.last().is_some_and(|f| f.name == name);
             let new_family = |fams: &mut Vec<Fam>, seen: &mut BTreeSet<String>| {
                 if !seen.insert(name.to_owned()) {
@@ -627,7 +691,9 @@ fn exemplar_fits(e: &Exemplar) -> bool {
         .sum();
     let last = UNIX_EPOCH + Duration::new(253_402_300_799, 999_999_999);
     let in_range = |t: &SystemTime| UNIX_EPOCH <= *t && *t <= last;
-    runes <= 128 && !e.value.is_nan() && e.timestamp.as_ref().is_none_or(in_range)
+    // Exemplar label names are legacy names (OpenMetrics 1.0 has no other).
+    let names = e.labels.iter().all(|l| is_valid_label_name(&l.name));
+    runes <= 128 && names && !e.value.is_nan() && e.timestamp.as_ref().is_none_or(in_range)
 }
 
 fn expected_exemplar(fmt: Fmt, e: Option<&Exemplar>) -> Option<Exem> {
@@ -838,9 +904,13 @@ fn round_trip(
 }
 
 fn normalized(families: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    normalized_with(families, Escaping::Underscores)
+}
+
+fn normalized_with(families: Vec<MetricFamily>, escaping: Escaping) -> Vec<MetricFamily> {
     let mut g = Gathered::default();
     g.families = families;
-    normalize(&mut g);
+    normalize_with(&mut g, escaping);
     assert!(
         g.errors.is_empty(),
         "valid families rejected: {:?}",
@@ -874,15 +944,18 @@ fn chars(set: &'static str) -> impl Strategy<Value = char> {
 
 const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, or (one in three) any non-empty UTF-8 string.
 fn metric_base() -> impl Strategy<Value = String> {
     let first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:";
     let rest = format!("{ALNUM}_:").leak();
-    (chars(first), prop::collection::vec(chars(rest), 0..8))
-        .prop_map(|(c, r)| std::iter::once(c).chain(r).collect())
+    let legacy = (chars(first), prop::collection::vec(chars(rest), 0..8))
+        .prop_map(|(c, r)| std::iter::once(c).chain(r).collect::<String>());
+    let utf8 = (hostile_char(), text(8)).prop_map(|(c, r)| format!("{c}{r}"));
+    prop_oneof![2 => legacy, 1 => utf8]
 }
 
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, not `reserved`.
+/// `[a-zA-Z_][a-zA-Z0-9_]*` or (one in four) a UTF-8 name, not starting with
+/// `__`, not `reserved`.
 fn label_name(reserved: &'static str) -> impl Strategy<Value = String> {
     let first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
     let rest = format!("{ALNUM}_").leak();
@@ -890,7 +963,8 @@ fn label_name(reserved: &'static str) -> impl Strategy<Value = String> {
         .prop_map(|(c, r)| std::iter::once(c).chain(r).collect::<String>());
     let common = prop::sample::select(vec!["code", "path", "le", "quantile", "_", "a"])
         .prop_map(str::to_owned);
-    prop_oneof![random, common].prop_map(move |mut n| {
+    let utf8 = (hostile_char(), text(6)).prop_map(|(c, r)| format!("{c}{r}"));
+    prop_oneof![3 => random, 3 => common, 2 => utf8].prop_map(move |mut n| {
         if n.starts_with("__") {
             n.replace_range(..1, "x");
         }
@@ -1172,6 +1246,7 @@ fn families() -> impl Strategy<Value = Vec<MetricFamily>> {
                 let metrics: Vec<Metric> = s
                     .metrics
                     .into_iter()
+                    .map(without_escaping_collisions)
                     .filter(|m| {
                         let mut key: Vec<_> = m.labels.clone();
                         key.sort();
@@ -1186,16 +1261,45 @@ fn families() -> impl Strategy<Value = Vec<MetricFamily>> {
     })
 }
 
+const SCHEMES: [Escaping; 4] = [
+    Escaping::AllowUtf8,
+    Escaping::Underscores,
+    Escaping::Dots,
+    Escaping::Values,
+];
+
+/// `m` without the labels whose names another label's name becomes under some
+/// scheme (`a.b` beside `a_b`): normalization refuses such a metric, by design.
+fn without_escaping_collisions(mut m: Metric) -> Metric {
+    let mut kept: Vec<Label> = Vec::new();
+    for l in m.labels {
+        let clash = kept.iter().any(|k| {
+            SCHEMES
+                .iter()
+                .any(|e| e.escape_label_name(&k.name) == e.escape_label_name(&l.name))
+        });
+        if !clash {
+            kept.push(l);
+        }
+    }
+    m.labels = kept;
+    m
+}
+
 // --- the properties ------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn pages_read_back_as_the_model(families in families(), created in any::<bool>()) {
+    fn pages_read_back_as_the_model(
+        families in families(),
+        created in any::<bool>(),
+        escaping in prop::sample::select(SCHEMES.to_vec()),
+    ) {
         let n_families = families.len();
         let n_metrics: usize = families.iter().map(|f| f.metrics.len()).sum();
-        let families = normalized(families);
+        let families = normalized_with(families, escaping);
         prop_assert_eq!(families.len(), n_families);
         prop_assert_eq!(families.iter().map(|f| f.metrics.len()).sum::<usize>(), n_metrics);
         let opts = EncodeOptions::default().with_created(created);

@@ -46,29 +46,22 @@ fn is_valid_label_name(name: &str) -> bool {
 
 fn normalize_model(g: &mut Gathered, escaping: Escaping) {
     let errors = &mut g.errors;
-    // 0. Names as the scraper will read them.
+    // 0. Names valid as given (`__` is reserved in the names a source gives, not
+    //    in what escaping makes of them: `_x` is `__x` under `dots`), then written
+    //    as the scraper reads them, so every check below sees those.
+    check_names(&mut g.families, errors);
     escape_names(&mut g.families, escaping, errors);
-    // 1. Names, types and labels of each family on its own.
+    // 1. Types and labels of each family on its own.
     g.families.retain_mut(|f| {
-        if f.name.is_empty() {
-            errors.push(GatherError::in_family(
-                &f.name,
-                GatherErrorKind::InvalidMetricName,
-            ));
-            return false;
-        }
         let t = f.metric_type;
         let name = &f.name;
-        // Label names repeat from metric to metric: check each distinct one once.
-        let mut checked: Vec<Str> = Vec::new();
-        f.metrics
-            .retain_mut(|m| match check_metric(m, t, &mut checked) {
-                Ok(()) => true,
-                Err(kind) => {
-                    errors.push(GatherError::in_family(name, kind));
-                    false
-                }
-            });
+        f.metrics.retain_mut(|m| match check_metric(m, t) {
+            Ok(()) => true,
+            Err(kind) => {
+                errors.push(GatherError::in_family(name, kind));
+                false
+            }
+        });
         true
     });
 
@@ -182,40 +175,61 @@ fn normalize_model(g: &mut Gathered, escaping: Escaping) {
     g.families = merged;
 }
 
-fn check_metric(
-    m: &mut Metric,
-    t: MetricType,
-    checked: &mut Vec<Str>,
-) -> Result<(), GatherErrorKind> {
+/// Leaves out (and reports) families with an empty name and metrics with an empty
+/// or reserved label name.
+fn check_names(families: &mut Vec<MetricFamily>, errors: &mut Vec<GatherError>) {
+    families.retain_mut(|f| {
+        if f.name.is_empty() {
+            errors.push(GatherError::in_family(
+                &f.name,
+                GatherErrorKind::InvalidMetricName,
+            ));
+            return false;
+        }
+        let name = &f.name;
+        // Label names repeat from metric to metric: check each distinct one once.
+        let mut checked: Vec<Str> = Vec::new();
+        f.metrics.retain(|m| {
+            for l in &m.labels {
+                if checked.contains(&l.name) {
+                    continue;
+                }
+                if !is_valid_label_name(&l.name) {
+                    errors.push(GatherError::in_family(
+                        name,
+                        GatherErrorKind::InvalidLabelName {
+                            label: l.name.to_string(),
+                        },
+                    ));
+                    return false;
+                }
+                if checked.len() < 16 {
+                    checked.push(l.name.clone());
+                }
+            }
+            true
+        });
+        true
+    });
+}
+
+fn check_metric(m: &mut Metric, t: MetricType) -> Result<(), GatherErrorKind> {
     if m.value.metric_type() != t {
         return Err(GatherErrorKind::ValueTypeMismatch {
             family_type: t,
             value_type: m.value.metric_type(),
         });
     }
-    for l in &m.labels {
-        if checked.contains(&l.name) {
-            continue;
-        }
-        if !is_valid_label_name(&l.name) {
-            return Err(GatherErrorKind::InvalidLabelName {
-                label: l.name.to_string(),
-            });
-        }
-        let reserved = match t {
-            MetricType::Histogram => l.name == "le",
-            MetricType::Summary => l.name == "quantile",
-            _ => false,
-        };
-        if reserved {
-            return Err(GatherErrorKind::ReservedLabelName {
-                label: l.name.to_string(),
-                family_type: t,
-            });
-        }
-        if checked.len() < 16 {
-            checked.push(l.name.clone());
-        }
+    let reserved = match t {
+        MetricType::Histogram => Some("le"),
+        MetricType::Summary => Some("quantile"),
+        _ => None,
+    };
+    if let Some(l) = reserved.and_then(|r| m.labels.iter().find(|l| l.name == r)) {
+        return Err(GatherErrorKind::ReservedLabelName {
+            label: l.name.to_string(),
+            family_type: t,
+        });
     }
     check_value(&m.value)?;
     if !m.labels.is_sorted_by(|a, b| a.name <= b.name) {

@@ -687,3 +687,35 @@ fn escaping_collisions_are_reported_not_merged() {
         }
     );
 }
+
+/// `__` is reserved in the names a source gives, not in what escaping makes of
+/// them: `_x` is a valid label name, and `__x` under `dots`.
+#[test]
+fn reserved_prefix_applies_to_given_names_only() {
+    let g = run_with(
+        vec![fam(
+            "g",
+            "",
+            MetricType::Gauge,
+            vec![gauge(&[("_x", "1")], 1.0)],
+        )],
+        Escaping::Dots,
+    );
+    assert!(g.errors.is_empty(), "{:?}", g.errors);
+    assert_eq!(g.families[0].metrics[0].labels[0].name, "__x");
+    let g = run_with(
+        vec![fam(
+            "g",
+            "",
+            MetricType::Gauge,
+            vec![gauge(&[("__x", "1")], 1.0)],
+        )],
+        Escaping::AllowUtf8,
+    );
+    assert_eq!(
+        g.errors[0].kind(),
+        &GatherErrorKind::InvalidLabelName {
+            label: "__x".into()
+        }
+    );
+}
