@@ -15,6 +15,7 @@
 //! | [`text`] | Prometheus text 0.0.4 (and 1.0.0, same bytes for legacy names) | `text/plain; version=0.0.4; charset=utf-8` |
 //! | [`openmetrics`] | OpenMetrics 1.0.0 text | `application/openmetrics-text; version=1.0.0; charset=utf-8` |
 //! | [`protobuf`] | `io.prometheus.client.MetricFamily`, varint-length delimited | `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited` |
+//! | [`openmetrics2`] | OpenMetrics 2.0 text (experimental, opt-in) | `application/openmetrics-text; version=2.0.0; charset=utf-8` |
 //!
 //! ```
 //! use promhttp::encode::{encode, EncodeOptions, Format};
@@ -31,6 +32,7 @@ pub(crate) mod escape;
 pub(crate) mod float;
 mod names;
 pub mod openmetrics;
+pub mod openmetrics2;
 pub mod protobuf;
 pub mod text;
 
@@ -51,6 +53,8 @@ pub enum Format {
     OpenMetrics,
     /// Protobuf, varint-length-delimited `io.prometheus.client.MetricFamily` messages.
     Protobuf,
+    /// OpenMetrics 2.0 text (experimental: the 2.0.0-rc0 draft; see [`openmetrics2`]).
+    OpenMetrics2,
 }
 
 /// What an encoder may include beyond the samples themselves.
@@ -103,12 +107,13 @@ pub(crate) fn encode_families(
         Format::Text => text::encode(families, out),
         Format::OpenMetrics => openmetrics::encode_families(families, opts, out),
         Format::Protobuf => protobuf::encode(families, opts, out),
+        Format::OpenMetrics2 => openmetrics2::encode_families(families, opts, out),
     }
 }
 
 /// Ends a page written with [`encode_families`].
 pub(crate) fn finish(format: Format, out: &mut Vec<u8>) {
-    if format == Format::OpenMetrics {
+    if matches!(format, Format::OpenMetrics | Format::OpenMetrics2) {
         out.extend_from_slice(b"# EOF\n");
     }
 }

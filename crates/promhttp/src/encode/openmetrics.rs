@@ -288,7 +288,7 @@ fn end(out: &mut Vec<u8>, ts: Option<i64>, exemplar: Option<&Exemplar>) {
 }
 
 /// Milliseconds to OpenMetrics seconds (`1.5` for 1500 ms), exact to the millisecond.
-fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
+pub(crate) fn write_timestamp(out: &mut Vec<u8>, ms: i64) {
     if ms < 0 {
         out.push(b'-');
     }

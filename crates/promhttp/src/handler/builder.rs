@@ -49,6 +49,7 @@ pub(crate) struct Options {
     pub honor_scrape_timeout: bool,
     pub scrape_timeout_offset: Duration,
     pub openmetrics: bool,
+    pub openmetrics_2: bool,
     pub created: bool,
     pub process_start: Option<HeaderValue>,
     pub coalesce: bool,
@@ -66,6 +67,7 @@ impl Default for Options {
             honor_scrape_timeout: true,
             scrape_timeout_offset: DEFAULT_SCRAPE_TIMEOUT_OFFSET,
             openmetrics: false,
+            openmetrics_2: false,
             created: false,
             process_start: None,
             coalesce: true,
@@ -221,6 +223,17 @@ impl HandlerBuilder {
     /// the text format that carries exemplars and units.
     pub fn openmetrics(mut self, enabled: bool) -> Self {
         self.opts.openmetrics = enabled;
+        self
+    }
+
+    /// Offer OpenMetrics 2.0.0 to a scraper that asks for exactly
+    /// `application/openmetrics-text; version=2.0.0`. Default: `false`.
+    /// **Experimental**: written after the 2.0.0-rc0 draft, which may still change
+    /// (see [`crate::encode::openmetrics2`]); no Prometheus release asks for it yet
+    /// (3.14 does not), so turning it on changes nothing for Prometheus 2.x or 3.x
+    /// scrapers. Independent of [`openmetrics`](Self::openmetrics).
+    pub fn openmetrics_2(mut self, enabled: bool) -> Self {
+        self.opts.openmetrics_2 = enabled;
         self
     }
 

@@ -36,7 +36,7 @@ use query::name_filter;
 use render::{Jobs, Key, Outcome};
 
 use crate::gather::{DefaultRegistry, Gather};
-use crate::negotiate::{negotiate_encoding, negotiate_format, Encoding};
+use crate::negotiate::{negotiate_encoding, negotiate_format_offering, Encoding};
 
 /// The body of every response [`MetricsHandler`] gives: the whole page (or error
 /// text) in one buffer, with its length known up front.
@@ -278,7 +278,11 @@ impl MetricsHandler {
 
     fn key(&self, uri: &Uri, headers: &HeaderMap) -> Key {
         let opts = &self.inner.opts;
-        let content_type = negotiate_format(headers.get_all(header::ACCEPT), opts.openmetrics);
+        let content_type = negotiate_format_offering(
+            headers.get_all(header::ACCEPT),
+            opts.openmetrics,
+            opts.openmetrics_2,
+        );
         let encoding =
             negotiate_encoding(headers.get_all(header::ACCEPT_ENCODING), &opts.encodings);
         Key {

@@ -784,3 +784,86 @@ async fn name_filter_decodes_keys_and_values_and_ignores_what_is_not_utf8() {
     let (_, body) = get(&h, req("/metrics?name%ff=other_total", &[])).await;
     assert_eq!(body, TEXT_BODY);
 }
+
+/// OpenMetrics 2.0 only when the handler offers it and the scraper asks for exactly
+/// `version=2.0.0`; promhttp's own storage (whose kept page has no 2.0 layout)
+/// goes through the model and reads the same as the model path.
+#[tokio::test]
+async fn openmetrics_2_is_opt_in_and_asked_for_by_version() {
+    use crate::metrics::{HistogramOpts, IntCounterVec as OwnCounterVec, Opts as OwnOpts};
+    let own = Arc::new(crate::metrics::Registry::new());
+    let requests = OwnCounterVec::new(OwnOpts::new("jobs_total", "Jobs."), &["queue"]).unwrap();
+    own.register(Box::new(requests.clone())).unwrap();
+    requests.with_label_values(&["mail"]).inc_by(3);
+    let latency = crate::metrics::Histogram::with_opts(
+        HistogramOpts::new("latency_seconds", "Latency.").buckets(vec![0.5]),
+    )
+    .unwrap();
+    own.register(Box::new(latency.clone())).unwrap();
+    latency.observe(0.25);
+    let om2 = "application/openmetrics-text;version=2.0.0";
+    let off = MetricsHandler::builder(own.clone())
+        .openmetrics(true)
+        .build();
+    let (r, _) = get(&off, req("/metrics", &[("accept", om2)])).await;
+    assert_eq!(
+        header(&r, "content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let on = MetricsHandler::builder(own.clone())
+        .openmetrics_2(true)
+        .build();
+    let (r, body) = get(&on, req("/metrics", &[("accept", om2)])).await;
+    assert_eq!(
+        header(&r, "content-type"),
+        "application/openmetrics-text; version=2.0.0; charset=utf-8"
+    );
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(body.contains("# TYPE jobs_total counter\n"), "{body}");
+    assert!(
+        body.contains("jobs_total{queue=\"mail\"} 3.0 st@"),
+        "{body}"
+    );
+    assert!(
+        body.contains("latency_seconds {count:1,sum:0.25,bucket:[0.5:1,+Inf:1]} st@"),
+        "{body}"
+    );
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    // The same page as the model path writes.
+    let mut g = Gathered::default();
+    own.gather_into(&mut g);
+    crate::gather::normalize(&mut g);
+    let mut model = Vec::new();
+    crate::encode::encode(
+        crate::encode::Format::OpenMetrics2,
+        &g.families,
+        &crate::encode::EncodeOptions::default(),
+        &mut model,
+    );
+    assert_eq!(body, String::from_utf8(model).unwrap());
+    // Prometheus 3.14's header, and any other version, never select it.
+    for accept in [
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+        "application/openmetrics-text",
+        "application/openmetrics-text;version=2.0.1",
+    ] {
+        let (r, _) = get(&on, req("/metrics", &[("accept", accept)])).await;
+        assert!(!header(&r, "content-type").contains("2.0.0"), "{accept}");
+    }
+    // The escaping parameter is echoed as for 1.0.0.
+    let (r, _) = get(
+        &on,
+        req(
+            "/metrics",
+            &[(
+                "accept",
+                "application/openmetrics-text;version=2.0.0;escaping=allow-utf-8",
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(
+        header(&r, "content-type"),
+        "application/openmetrics-text; version=2.0.0; charset=utf-8; escaping=allow-utf-8"
+    );
+}

@@ -105,6 +105,12 @@ pub(super) const OPENMETRICS_1_0_0: [ContentType; 5] = with_escaping!(
     "application/openmetrics-text; version=1.0.0; charset=utf-8"
 );
 
+/// OpenMetrics 2.0.0 (experimental, opt-in), without and with each escaping scheme.
+pub(super) const OPENMETRICS_2_0_0: [ContentType; 5] = with_escaping!(
+    Format::OpenMetrics2,
+    "application/openmetrics-text; version=2.0.0; charset=utf-8"
+);
+
 /// Picks the response format from the request's `Accept` header lines.
 ///
 /// `accept` is every `Accept` value of the request (e.g. `headers.get_all(ACCEPT)`
@@ -122,13 +128,24 @@ pub fn negotiate_format<'a>(
     accept: impl IntoIterator<Item = &'a HeaderValue>,
     openmetrics: bool,
 ) -> ContentType {
+    negotiate_format_offering(accept, openmetrics, false)
+}
+
+/// As [`negotiate_format`], also offering OpenMetrics 2.0.0 when `openmetrics_2`:
+/// an entry `application/openmetrics-text; version=2.0.0` selects it then, and
+/// only then (no entry without that exact version does).
+pub(crate) fn negotiate_format_offering<'a>(
+    accept: impl IntoIterator<Item = &'a HeaderValue>,
+    openmetrics: bool,
+    openmetrics_2: bool,
+) -> ContentType {
     let mut best: Option<(u16, ContentType)> = None;
     for value in accept {
         for entry in Elements::new(value.as_bytes(), true) {
             if entry.q == 0 || best.is_some_and(|(q, _)| q >= entry.q) {
                 continue;
             }
-            if let Some(ct) = match_media_range(&entry, openmetrics) {
+            if let Some(ct) = match_media_range(&entry, openmetrics, openmetrics_2) {
                 if entry.q == Q_MAX {
                     // Nothing later can beat the first full-weight match.
                     return ct;
@@ -141,7 +158,11 @@ pub fn negotiate_format<'a>(
 }
 
 /// What a single `Accept` entry selects, if anything we serve.
-fn match_media_range(entry: &Element<'_>, openmetrics: bool) -> Option<ContentType> {
+fn match_media_range(
+    entry: &Element<'_>,
+    openmetrics: bool,
+    openmetrics_2: bool,
+) -> Option<ContentType> {
     let (ty, sub) = (entry.ty, entry.sub);
     if ty == b"*" {
         // The parser only lets `*/*` through.
@@ -173,8 +194,15 @@ fn match_media_range(entry: &Element<'_>, openmetrics: bool) -> Option<ContentTy
             .is_some_and(|v| v.matches_ignore_case(b"delimited"));
         return (proto && encoding).then(|| PROTOBUF[escaping_index(entry)]);
     }
+    let version = entry.param(b"version");
+    if openmetrics_2
+        && sub.eq_ignore_ascii_case(b"openmetrics-text")
+        && version.is_some_and(|v| v.matches(b"2.0.0"))
+    {
+        return Some(OPENMETRICS_2_0_0[escaping_index(entry)]);
+    }
     if openmetrics && sub.eq_ignore_ascii_case(b"openmetrics-text") {
-        return match entry.param(b"version") {
+        return match version {
             None => Some(OPENMETRICS_1_0_0[escaping_index(entry)]),
             Some(v) if v.matches(b"1.0.0") => Some(OPENMETRICS_1_0_0[escaping_index(entry)]),
             Some(v) if v.matches(b"0.0.1") => Some(ContentType::OPENMETRICS_0_0_1),

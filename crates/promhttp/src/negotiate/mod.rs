@@ -21,11 +21,14 @@
 //! | `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` | `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited` ² | `Protobuf` |
 //! | `application/openmetrics-text` with `version=1.0.0` or no `version` ¹ | `application/openmetrics-text; version=1.0.0; charset=utf-8` ² | `OpenMetrics` |
 //! | `application/openmetrics-text; version=0.0.1` ¹ | `application/openmetrics-text; version=0.0.1; charset=utf-8` | `OpenMetrics` |
+//! | `application/openmetrics-text; version=2.0.0` ³ | `application/openmetrics-text; version=2.0.0; charset=utf-8` ² | `OpenMetrics2` |
 //! | `text/plain; version=1.0.0` | `text/plain; version=1.0.0; charset=utf-8` ² | `Text` |
 //! | `text/plain` with `version=0.0.4` or no `version`; `text/*`; `*/*` | `text/plain; version=0.0.4; charset=utf-8` | `Text` |
 //! | anything else (`application/*`, `text/plain; version=0.0.2`, protobuf without the exact `proto`/`encoding`, OpenMetrics when disabled, ...) | not acceptable | |
 //!
-//! ¹ Only when OpenMetrics is enabled. ² Followed by `; escaping=E` when the entry
+//! ¹ Only when OpenMetrics is enabled. ³ Only when OpenMetrics 2.0 is enabled
+//! ([`HandlerBuilder::openmetrics_2`](crate::HandlerBuilder::openmetrics_2); never
+//! through [`negotiate_format`]), and only for that exact version. ² Followed by `; escaping=E` when the entry
 //! carried `escaping=E` with `E` one of `allow-utf-8`, `underscores`, `dots`,
 //! `values`; other `escaping` values are ignored. The scheme is
 //! [`ContentType::escaping`] ([`Escaping::Underscores`] when the entry named none,
@@ -84,4 +87,5 @@ mod list;
 mod tests;
 
 pub use encoding::{negotiate_encoding, Encoding};
+pub(crate) use format::negotiate_format_offering;
 pub use format::{negotiate_format, ContentType};

@@ -1070,3 +1070,50 @@ proptest! {
         prop_assert_eq!(enc_offered(&header, &offered), expected, "{}", header);
     }
 }
+
+/// OpenMetrics 2.0.0 only when offered, and only for that exact version; the
+/// escaping parameter is echoed; offered, it never displaces what a scraper that
+/// did not name it gets.
+#[test]
+fn openmetrics_2_only_when_offered_and_named() {
+    use super::format::OPENMETRICS_2_0_0;
+    let om2 = |accept: &str, openmetrics: bool, offered: bool| {
+        negotiate_format_offering(Some(&hv(accept)), openmetrics, offered)
+    };
+    let v2 = "application/openmetrics-text;version=2.0.0";
+    assert_eq!(om2(v2, false, true), OPENMETRICS_2_0_0[0]);
+    assert_eq!(om2(v2, true, true).format, Format::OpenMetrics2);
+    assert_eq!(om2(v2, true, false), ContentType::TEXT);
+    assert_eq!(negotiate_format(Some(&hv(v2)), true), ContentType::TEXT);
+    for (i, scheme) in ESCAPING_SCHEMES.iter().enumerate() {
+        let ct = om2(&format!("{v2};escaping={}", scheme.as_str()), false, true);
+        assert_eq!(ct, OPENMETRICS_2_0_0[i + 1]);
+        assert_eq!(ct.escaping, *scheme);
+        assert_eq!(
+            ct.header,
+            format!(
+                "application/openmetrics-text; version=2.0.0; charset=utf-8; escaping={}",
+                scheme.as_str()
+            )
+        );
+    }
+    for other in [
+        PROMETHEUS_3,
+        PROMETHEUS_3_PROTOBUF_FIRST,
+        PROMETHEUS_2_42,
+        "application/openmetrics-text",
+        "application/openmetrics-text;version=2",
+        "*/*",
+    ] {
+        assert_eq!(om2(other, true, true), fmt(other, true), "{other}");
+    }
+    // Weights decide as always.
+    assert_eq!(
+        om2(
+            &format!("{v2};q=0.5,text/plain;version=1.0.0;q=0.6"),
+            true,
+            true
+        ),
+        text_1(None)
+    );
+}
