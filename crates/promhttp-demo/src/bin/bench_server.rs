@@ -28,12 +28,18 @@
 //! `ENCODE impl=… bytes=… iters=… median_ms=… p90_ms=… min_ms=…` line per stage
 //! (with `--mutate`, also one pass alone and a pass followed by an identity render).
 //!
+//! `--exporter`, `--web-config` and `--bridge` other than `prometheus` need the
+//! crate features `exporter` and `bridges` (both default); built with
+//! `--no-default-features`, bench-server links neither (no TLS stack, no other
+//! library's code), as a service that serves only its registry would be built.
+//!
 //! SIGTERM or SIGINT stops it: no new connections, scrapes in progress finish
 //! (for at most 5 s), exit status 0.
 
 #[path = "../workload.rs"]
 mod workload;
 
+#[cfg(feature = "bridges")]
 #[path = "../bridge_workload.rs"]
 mod bridge_workload;
 
@@ -102,6 +108,7 @@ impl Storage {
 enum Source {
     Prometheus(Registry),
     Own(Arc<metrics::Registry>),
+    #[cfg_attr(not(feature = "bridges"), allow(dead_code))]
     Bridge(Arc<dyn Gather>),
 }
 
@@ -126,17 +133,21 @@ impl Source {
                 let pass = keep(Arc::new(move |k| handles.mutate(k)));
                 (Source::Prometheus(reg), pass)
             }
+            #[cfg(feature = "bridges")]
             (Storage::Prometheus, Bridge::MetricsRs) => {
                 let recorder = bridge_workload::promhttp_recorder();
                 bridge_workload::record_metrics_rs(&recorder, series);
                 (Source::Bridge(Arc::new(recorder)), None)
             }
+            #[cfg(feature = "bridges")]
             (Storage::Prometheus, Bridge::PrometheusClient) => (
                 Source::Bridge(Arc::new(bridge_workload::prometheus_client_registry(
                     series,
                 ))),
                 None,
             ),
+            #[cfg(not(feature = "bridges"))]
+            (Storage::Prometheus, bridge) => return Err(without("bridges", bridge.name())),
         })
     }
 
@@ -156,6 +167,7 @@ struct Args {
     /// Serve through `promhttp::exporter::Exporter` instead of a bare hyper loop.
     exporter: bool,
     /// Serve through the exporter with this web configuration (TLS, auth).
+    #[cfg_attr(not(feature = "exporter"), allow(dead_code))]
     web_config: Option<String>,
     bridge: Bridge,
     storage: Storage,
@@ -238,12 +250,23 @@ fn parse_list(args: &mut Args, list: impl IntoIterator<Item = String>) -> Result
             args.bridge.name()
         ));
     }
+    if args.exporter && !cfg!(feature = "exporter") {
+        return Err(without("exporter", "--exporter and --web-config"));
+    }
+    if args.bridge != Bridge::Prometheus && !cfg!(feature = "bridges") {
+        return Err(without("bridges", args.bridge.name()));
+    }
     if args.mutate && args.exporter {
         return Err(format!(
             "--mutate needs the bare hyper loop, not --exporter or --web-config; {USAGE}"
         ));
     }
     Ok(())
+}
+
+/// The error for an option whose code this build left out.
+fn without(feature: &str, what: &str) -> String {
+    format!("{what}: bench-server was built without the `{feature}` feature; {USAGE}")
 }
 
 fn handler(source: &Source) -> MetricsHandler {
@@ -438,6 +461,7 @@ fn main() {
 }
 
 async fn serve(source: Source, pass: Option<Pass>, args: Args) {
+    #[cfg(feature = "exporter")]
     if args.exporter {
         let mut builder = promhttp::exporter::ExporterBuilder::with_handler(handler(&source))
             .listen_address(std::net::SocketAddr::from(([127, 0, 0, 1], args.port)));
