@@ -285,7 +285,7 @@ impl HandlerBuilder {
                 metrics: self.metrics,
                 jobs: Mutex::new(HashMap::new()),
                 renders: Arc::new(Semaphore::new(render::MAX_CONCURRENT_RENDERS)),
-                buffers: Default::default(),
+                pages: Default::default(),
                 size_hints: Default::default(),
                 #[cfg(feature = "zstd")]
                 zstd: Mutex::new(None),

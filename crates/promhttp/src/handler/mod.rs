@@ -5,6 +5,7 @@ mod builder;
 mod level;
 mod limit;
 mod metrics;
+mod pages;
 mod query;
 mod render;
 mod threads;
@@ -53,8 +54,8 @@ pub(crate) struct Inner {
     pub jobs: Jobs,
     /// Render slots (see [`render::MAX_CONCURRENT_RENDERS`]).
     pub renders: Arc<Semaphore>,
-    /// Scratch buffers for encoding before compression.
-    pub buffers: render::BufferPool,
+    /// The buffers pages are rendered into.
+    pub pages: Arc<pages::Pages>,
     /// Last body size per coding (identity, gzip, zstd), to size the next buffer.
     pub size_hints: [AtomicUsize; 3],
     #[cfg(feature = "zstd")]
@@ -98,10 +99,17 @@ pub(crate) struct Inner {
 ///    flag; an invalid or repeated `traceparent` is ignored. The render runs inside
 ///    the span of the scrape that started it.
 ///
-/// Memory kept between scrapes: at most 4 page buffers per handler, each dropped
-/// instead of kept when it holds more than twice the last page plus 64 KiB; the
-/// sizes of the last page per coding (to size the next buffers); with zstd, one
-/// compressor context at the configured level, made at the first zstd scrape.
+/// Memory: a page is rendered into a buffer of the handler's, which an identity
+/// page keeps until the last response holding it has been sent. One such buffer
+/// is out at a time: a render that finds the last page still being sent waits for
+/// its buffer (with coalescing, scrapes arriving meanwhile join that render), for
+/// at most 100 ms before it takes a second one: a slow or stuck reader delays a
+/// render by at most that much, and several scrapers do not each keep a page of
+/// their own alive. Kept between scrapes: that buffer, freed instead of kept when it holds
+/// more than twice the last page plus 64 KiB, and reused while it has room for
+/// the last page and a sixteenth more (a new one has an eighth); the sizes of the
+/// last page per coding (to size the next buffers); with zstd, one compressor
+/// context at the configured level, made at the first zstd scrape.
 /// Renders run on promhttp's own render threads, not tokio's blocking pool: the
 /// thread that finished last takes the next render, a new one starts only while
 /// every other is busy (at most 4 renders of one handler run at once), and a
@@ -250,7 +258,8 @@ impl MetricsHandler {
     }
 
     /// Answers a request on the calling thread, without coalescing or deadlines:
-    /// for servers that are not async. Gathering may block this thread.
+    /// for servers that are not async. Gathering may block this thread, and so
+    /// may waiting (at most 100 ms) for the buffer of a page still being sent.
     pub fn respond_blocking<B>(&self, request: &Request<B>) -> Response<MetricsBody> {
         self.respond_blocking_bytes(request).map(Full::new)
     }

@@ -275,34 +275,35 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
         created: inner.opts.created,
     };
     let identity_hint = inner.size_hints[0].load(Ordering::Relaxed);
-    let capacity = identity_hint + identity_hint / 8 + 64;
-    let mut scratch = lock(&inner.buffers).pop().unwrap_or_default();
-    scratch.clear();
-    scratch.reserve(capacity);
+    let mut page = inner.pages.take();
+    let scratch = page.buf();
+    // A buffer is reused while it has room for the last page and a sixteenth more
+    // (pages grow slowly as their numbers gain digits); a new one has an eighth.
+    // It is made new, the old one freed first, rather than grown: growing doubles
+    // its capacity, and with glibc a buffer that is not a mapping of its own is
+    // copied whole into the new one while the old stays resident.
+    if scratch.capacity() < identity_hint + identity_hint / 16 + 64 {
+        *scratch = Vec::new();
+        scratch.reserve_exact(identity_hint + identity_hint / 8 + 64);
+    }
     encode_with_direct(
         key.content_type.format,
         &g.families,
         &g.direct,
         &opts,
-        &mut scratch,
+        scratch,
     );
-    inner.size_hints[0].store(scratch.len(), Ordering::Relaxed);
+    let len = scratch.len();
+    inner.size_hints[0].store(len, Ordering::Relaxed);
+    page.last_page(len);
     if key.encoding == Encoding::Identity {
-        // The body keeps the buffer; it goes back to the pool when the last
-        // reference to the body is dropped, so large pages are not reallocated.
-        return Outcome::Page(Bytes::from_owner(Pooled {
-            buf: scratch,
-            pool: Arc::downgrade(&inner.buffers),
-            hint: inner.size_hints[0].load(Ordering::Relaxed),
-        }));
+        // The body keeps the buffer; it goes back to the handler when the last
+        // response holding the body is dropped, so large pages are not reallocated.
+        return Outcome::Page(Bytes::from_owner(page));
     }
     let hint = inner.size_hints[hint_index(key.encoding)].load(Ordering::Relaxed);
-    let compressed = compress(inner, key.encoding, &scratch, hint + hint / 8 + 64);
-    give_back(
-        &inner.buffers,
-        scratch,
-        inner.size_hints[0].load(Ordering::Relaxed),
-    );
+    let compressed = compress(inner, key.encoding, page.as_ref(), hint + hint / 8 + 64);
+    drop(page);
     match compressed {
         Ok(body) => {
             inner.size_hints[hint_index(key.encoding)].store(body.len(), Ordering::Relaxed);
@@ -357,65 +358,5 @@ fn compress(
                 format!("{} support is not compiled in", other.as_str()),
             )
         }),
-    }
-}
-
-/// Buffers kept for reuse; a few, since a page can be megabytes.
-pub(crate) type BufferPool = Arc<Mutex<Vec<Vec<u8>>>>;
-const POOLED_BUFFERS: usize = 4;
-
-fn give_back(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>, hint: usize) {
-    // A page that was once much larger does not pin its memory for ever.
-    if buf.capacity() > 2 * hint + 64 * 1024 {
-        return;
-    }
-    let mut pool = lock(pool);
-    if pool.len() < POOLED_BUFFERS {
-        pool.push(buf);
-    }
-}
-
-/// A page body that returns its buffer to the pool when dropped.
-struct Pooled {
-    buf: Vec<u8>,
-    pool: std::sync::Weak<Mutex<Vec<Vec<u8>>>>,
-    hint: usize,
-}
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        if let Some(pool) = self.pool.upgrade() {
-            give_back(&pool, std::mem::take(&mut self.buf), self.hint);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pool_keeps_at_most_pooled_buffers() {
-        let pool = Mutex::new(Vec::new());
-        for _ in 0..POOLED_BUFFERS + 3 {
-            give_back(&pool, Vec::with_capacity(1000), 1000);
-        }
-        assert_eq!(lock(&pool).len(), POOLED_BUFFERS);
-    }
-
-    #[test]
-    fn a_buffer_much_larger_than_the_last_page_is_not_kept() {
-        let pool = Mutex::new(Vec::new());
-        let hint = 100_000;
-        give_back(&pool, Vec::with_capacity(2 * hint + 64 * 1024 + 1), hint);
-        assert!(lock(&pool).is_empty());
-        give_back(&pool, Vec::with_capacity(hint + hint / 8 + 64), hint);
-        assert_eq!(lock(&pool).len(), 1);
     }
 }

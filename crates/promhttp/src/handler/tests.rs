@@ -757,6 +757,50 @@ fn respond_blocking_without_a_runtime() {
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// The data of an identity body.
+fn body_of(r: Response<MetricsBody>) -> Bytes {
+    use http_body::Body;
+    let mut body = std::pin::pin!(r.into_body());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match body.as_mut().poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap(),
+        _ => panic!("a full body is ready at once"),
+    }
+}
+
+#[test]
+fn a_sent_page_gives_its_buffer_to_the_next_render() {
+    let h = handler_for(registry());
+    let first = body_of(h.respond_blocking(&req("/metrics", &[])));
+    let at = first.as_ptr();
+    assert_eq!(first, TEXT_BODY);
+    drop(first);
+    let second = body_of(h.respond_blocking(&req("/metrics", &[])));
+    assert_eq!(
+        second.as_ptr(),
+        at,
+        "the buffer of the sent page was reused"
+    );
+    assert_eq!(second, TEXT_BODY);
+}
+
+#[test]
+fn a_page_still_being_sent_delays_the_next_render_only_briefly() {
+    let h = handler_for(registry());
+    // Held like a page a reader never takes.
+    let held = body_of(h.respond_blocking(&req("/metrics", &[])));
+    let t = std::time::Instant::now();
+    let next = body_of(h.respond_blocking(&req("/metrics", &[])));
+    let waited = t.elapsed();
+    assert_eq!(next, TEXT_BODY);
+    assert_ne!(next.as_ptr(), held.as_ptr(), "a buffer of its own");
+    assert!(
+        waited >= pages::MAX_WAIT && waited < pages::MAX_WAIT + Duration::from_secs(5),
+        "waited {waited:?}"
+    );
+    drop(held);
+}
+
 #[test]
 fn percent_decoding() {
     assert_eq!(decode("name%5B%5D").as_deref(), Some("name[]"));
