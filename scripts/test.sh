@@ -92,6 +92,9 @@ step "cargo clippy -p promhttp (default features, and none) -- -D warnings"
 cargo clippy -p promhttp --locked -- -D warnings
 cargo clippy -p promhttp --no-default-features --locked -- -D warnings
 
+step "cargo clippy -p promhttp-demo --no-default-features (bench-server as the benchmarks build it)"
+cargo clippy -p promhttp-demo --no-default-features --all-targets --locked -- -D warnings
+
 step "cargo test ${CORE[*]} --all-features --locked $*"
 cargo test "${CORE[@]}" --all-features --locked "$@"
 ignored_tests "crates/promhttp crates/promhttp-demo crates/promhttp-test-support" \
