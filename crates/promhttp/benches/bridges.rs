@@ -6,9 +6,10 @@
 //! * `scrape-10k-metrics-rs`: the benchmark workload (10k series, the peer harness's
 //!   `WORKLOAD.md`) recorded through `metrics`, rendered by our handler (identity,
 //!   gzip) and by `PrometheusHandle::render`;
-//! * `scrape-10k-prometheus-client`: the same workload in a prometheus-client
-//!   `Registry`, rendered by our handler (identity, gzip) and by prometheus-client's
-//!   own text encoder (alone, and followed by gzip level 6 as the harness's
+//! * `scrape-1k-prometheus-client`, `scrape-10k-prometheus-client`: the same
+//!   workload (1k and 10k series) in a prometheus-client `Registry`, rendered by our
+//!   handler (identity, gzip) and by prometheus-client's own text encoder (alone,
+//!   and followed by flate2's default gzip level, 6, as the harness's
 //!   prometheus-client server does).
 //!
 //! `cargo bench -p promhttp --all-features --bench bridges`
@@ -141,9 +142,10 @@ fn our_handler(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     rt: &tokio::runtime::Runtime,
     source: impl promhttp::Gather + 'static,
+    series: usize,
 ) {
     let handler = MetricsHandler::builder(source).build();
-    let expected = workload::paths(SERIES) * workload::SERIES_PER_PATH;
+    let expected = workload::paths(series) * workload::SERIES_PER_PATH;
     let page = body(rt, handler.respond_blocking(&request("identity")));
     assert_eq!(samples(&page), expected, "promhttp identity page");
     eprintln!("promhttp identity: {} bytes", page.len());
@@ -174,7 +176,7 @@ fn scrape(c: &mut Criterion) {
     g.sample_size(50);
     let ours = bridge_workload::promhttp_recorder();
     bridge_workload::record_metrics_rs(&ours, SERIES);
-    our_handler(&mut g, &rt, ours);
+    our_handler(&mut g, &rt, ours, SERIES);
     let peer = peer_recorder();
     let handle = peer.handle();
     bridge_workload::record_metrics_rs(&peer, SERIES);
@@ -187,20 +189,28 @@ fn scrape(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("scrape-10k-prometheus-client");
+    for series in [1_000, SERIES] {
+        prometheus_client_scrape(c, &rt, series);
+    }
+}
+
+fn prometheus_client_scrape(c: &mut Criterion, rt: &tokio::runtime::Runtime, series: usize) {
+    let mut g = c.benchmark_group(format!("scrape-{}k-prometheus-client", series / 1000));
     g.sample_size(50);
-    let registry = Arc::new(bridge_workload::prometheus_client_registry(SERIES));
-    our_handler(&mut g, &rt, registry.clone());
+    let registry = Arc::new(bridge_workload::prometheus_client_registry(series));
+    our_handler(&mut g, rt, registry.clone(), series);
     let encode = || {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
         text
     };
     let page = encode();
+    let expected = workload::paths(series) * workload::SERIES_PER_PATH;
     assert_eq!(samples(page.as_bytes()), expected, "prometheus-client page");
     eprintln!("prometheus-client: {} bytes", page.len());
     g.bench_function("prometheus-client/encode", |b| b.iter(|| encode().len()));
-    // Where the bridge's time goes: its gather (encode + parse) and normalize.
+    // Where the bridge's time goes: its gather (prometheus-client's protobuf
+    // messages moved into the model) and normalize.
     g.bench_function("promhttp/stage-gather", |b| {
         b.iter(|| {
             let mut out = promhttp::Gathered::default();

@@ -257,10 +257,11 @@ pub enum GatherErrorKind {
         /// The panic's message.
         message: String,
     },
-    /// Text a bridge reads (prometheus-client's OpenMetrics) could not be read;
-    /// the family is left out.
+    /// What a bridge reads (prometheus-client's protobuf messages) has something
+    /// the model cannot hold, such as a histogram with float counts; that metric
+    /// is left out.
     Malformed {
-        /// What wrote the text, e.g. `prometheus-client`.
+        /// What wrote it, e.g. `prometheus-client`.
         origin: String,
         /// What could not be read.
         detail: String,
@@ -369,7 +370,7 @@ impl fmt::Display for GatherErrorKind {
                 )
             }
             SourcePanicked { origin, message } => write!(f, "{origin} panicked: {message}"),
-            Malformed { origin, detail } => write!(f, "malformed {origin} text: {detail}"),
+            Malformed { origin, detail } => write!(f, "malformed {origin} output: {detail}"),
             SourceFailed { message } => f.write_str(message),
         }
     }

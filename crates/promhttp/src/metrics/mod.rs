@@ -84,6 +84,8 @@ pub use callback::{CounterFunc, GaugeFunc, Info};
 pub use counter::{Counter, CounterVec, GenericCounter, IntCounter, IntCounterVec};
 pub use error::MetricError;
 pub use gauge::{Gauge, GaugeVec, GenericGauge, IntGauge, IntGaugeVec};
+#[cfg(feature = "metrics-rs")]
+pub(crate) use histogram::HistogramCore;
 pub use histogram::{
     Buckets, Histogram, HistogramConfigError, HistogramOpts, HistogramTimer, HistogramVec,
     NativeBuckets,

@@ -42,8 +42,9 @@ pub(crate) fn to_seconds(t: SystemTime) -> f64 {
 }
 
 /// The time `seconds` after the Unix epoch (before it when negative), to the nearest
-/// nanosecond; `None` for NaN, infinities and times `SystemTime` cannot hold.
-#[cfg(any(feature = "prometheus-client", test))]
+/// nanosecond; `None` for NaN, infinities and times `SystemTime` cannot hold. The
+/// inverse of [`to_seconds`], to test it.
+#[cfg(test)]
 pub(crate) fn from_seconds(seconds: f64) -> Option<SystemTime> {
     let d = Duration::try_from_secs_f64(seconds.abs()).ok()?;
     if seconds < 0.0 {

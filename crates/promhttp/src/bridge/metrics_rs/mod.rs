@@ -20,6 +20,13 @@
 //!   histograms, or per name (exact name, or longest matching prefix, exact first)
 //!   with [`PrometheusRecorderBuilder`]. Names are matched as given to `histogram!`,
 //!   before sanitizing.
+//! * **Native histograms**: a histogram can instead have native (exponential)
+//!   buckets, or both kinds ([`HistogramLayout`]), chosen with the same rules
+//!   (default, exact name, longest prefix) by
+//!   [`histogram_for`](PrometheusRecorderBuilder::histogram_for) and friends;
+//!   classic only by default. Native buckets are recorded by promhttp's own
+//!   histogram storage, as [`crate::metrics::Histogram`] records them, and reach a
+//!   Prometheus that scrapes protobuf with native histograms enabled.
 //! * **Descriptions** from `describe_counter!` (and friends) become the family's
 //!   help. **Units** become the family's unit only when they are Prometheus base
 //!   units — [`Unit::Seconds`] as `seconds`, [`Unit::Bytes`] as `bytes` — and the
@@ -42,20 +49,27 @@
 //! only when a series is first seen. Handles kept from `counter!(..)` skip the map.
 //!
 //! ```
-//! use promhttp::bridge::metrics_rs::PrometheusRecorder;
+//! use promhttp::bridge::metrics_rs::{HistogramLayout, PrometheusRecorder};
 //! use promhttp::encode::{encode, EncodeOptions, Format};
 //! use promhttp::gather::gather_all;
+//! use promhttp::metrics::NativeBuckets;
+//! use promhttp::model::Value;
 //!
 //! let recorder = PrometheusRecorder::builder()
 //!     .buckets_for_prefix("job_", &[0.5, 1.0])
+//!     .histogram_for("rpc_seconds", HistogramLayout::Dual(NativeBuckets::default()))
 //!     .build()
 //!     .unwrap();
 //! metrics::with_local_recorder(&recorder, || {
 //!     metrics::describe_counter!("jobs", "Jobs run.");
 //!     metrics::counter!("jobs", "queue" => "mail").increment(2);
 //!     metrics::histogram!("job_seconds").record(0.7);
+//!     metrics::histogram!("rpc_seconds").record(0.03);
 //! });
 //! let page = gather_all(&recorder);
+//! let rpc = page.families.iter().find(|f| f.name == "rpc_seconds").unwrap();
+//! let Value::Histogram(h) = &rpc.metrics[0].value else { unreachable!() };
+//! assert_eq!(h.native.as_ref().unwrap().schema, 3); // NativeBuckets::default()
 //! let mut out = Vec::new();
 //! encode(Format::Text, &page.families, &EncodeOptions::default(), &mut out);
 //! let text = String::from_utf8(out).unwrap();
@@ -76,13 +90,13 @@
 //! # let _ = handler;
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 
 use crate::gather::{Gather, Gathered};
+use crate::metrics::Buckets;
 
 /// The Prometheus client libraries' default histogram buckets (seconds).
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -117,7 +131,7 @@ impl fmt::Debug for RecorderHandle {
     }
 }
 
-/// Configures a [`PrometheusRecorder`]: histogram buckets. Made by
+/// Configures a [`PrometheusRecorder`]: histogram buckets and layouts. Made by
 /// [`PrometheusRecorder::builder`], which starts from the defaults.
 #[must_use]
 #[derive(Clone, Debug)]
@@ -125,6 +139,9 @@ pub struct PrometheusRecorderBuilder {
     default: Option<Vec<f64>>,
     exact: Vec<(String, Vec<f64>)>,
     prefix: Vec<(String, Vec<f64>)>,
+    default_layout: HistogramLayout,
+    layout_exact: Vec<(String, HistogramLayout)>,
+    layout_prefix: Vec<(String, HistogramLayout)>,
 }
 
 /// Bucket bounds that cannot make a histogram, from [`PrometheusRecorderBuilder::build`].
@@ -246,56 +263,63 @@ impl PrometheusRecorderBuilder {
         self
     }
 
+    /// The layout of every histogram without its own (default:
+    /// [`HistogramLayout::Classic`]).
+    pub fn default_histogram(mut self, layout: HistogramLayout) -> Self {
+        self.default_layout = layout;
+        self
+    }
+
+    /// The layout of the histogram named exactly `name` (as given to `histogram!`).
+    ///
+    /// ```
+    /// use promhttp::bridge::metrics_rs::{HistogramLayout, PrometheusRecorder};
+    /// use promhttp::metrics::NativeBuckets;
+    ///
+    /// let recorder = PrometheusRecorder::builder()
+    ///     // Every histogram native, except the classic ones of `legacy_`.
+    ///     .default_histogram(HistogramLayout::Native(NativeBuckets::default()))
+    ///     .histogram_for_prefix("legacy_", HistogramLayout::Classic)
+    ///     .histogram_for("legacy_rpc_seconds", HistogramLayout::Dual(NativeBuckets::new(1.1)?))
+    ///     .build()
+    ///     .unwrap();
+    /// # Ok::<(), promhttp::metrics::HistogramConfigError>(())
+    /// ```
+    pub fn histogram_for(mut self, name: impl Into<String>, layout: HistogramLayout) -> Self {
+        self.layout_exact.push((name.into(), layout));
+        self
+    }
+
+    /// The layout of histograms whose name starts with `prefix`; the longest
+    /// matching prefix wins, an exact name ([`histogram_for`](Self::histogram_for)) first.
+    pub fn histogram_for_prefix(
+        mut self,
+        prefix: impl Into<String>,
+        layout: HistogramLayout,
+    ) -> Self {
+        self.layout_prefix.push((prefix.into(), layout));
+        self
+    }
+
     /// The recorder, or the first invalid bucket list.
     pub fn build(self) -> Result<PrometheusRecorder, InvalidBuckets> {
         let default = match self.default {
             Some(b) => check_buckets(None, b)?,
-            None => Arc::from(&DEFAULT_BUCKETS[..]),
+            None => Buckets::default(),
         };
-        let mut exact = HashMap::new();
-        for (name, b) in self.exact {
-            let b = check_buckets(Some(&name), b)?;
-            exact.insert(name, b);
-        }
-        let mut prefix = Vec::new();
-        for (p, b) in self.prefix {
-            let b = check_buckets(Some(&p), b)?;
-            prefix.push((p, b));
-        }
-        // Longest first, so the first match is the longest.
-        prefix.sort_by_key(|p: &(String, Arc<[f64]>)| std::cmp::Reverse(p.0.len()));
+        let buckets = ByName::new(default, self.exact, self.prefix, |name, b| {
+            check_buckets(Some(name), b)
+        })?;
+        let layouts = ByName::new(
+            self.default_layout,
+            self.layout_exact,
+            self.layout_prefix,
+            |_, layout| Ok::<_, InvalidBuckets>(layout),
+        )?;
         Ok(PrometheusRecorder {
-            inner: Arc::new(Inner {
-                buckets: BucketConfig {
-                    default,
-                    exact,
-                    prefix,
-                },
-                ..Inner::default()
-            }),
+            inner: Arc::new(Inner::new(buckets, layouts)),
         })
     }
-}
-
-fn check_buckets(name: Option<&str>, mut b: Vec<f64>) -> Result<Arc<[f64]>, InvalidBuckets> {
-    let histograms = name.map(str::to_owned);
-    if b.last() == Some(&f64::INFINITY) {
-        b.pop();
-    }
-    if b.is_empty() {
-        return Err(InvalidBuckets::NoFiniteBound { histograms });
-    }
-    if b.iter().any(|x| x.is_nan()) {
-        return Err(InvalidBuckets::NanBound { histograms });
-    }
-    if let Some(w) = b.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(InvalidBuckets::NotIncreasing {
-            histograms,
-            bound: w[1],
-            previous: w[0],
-        });
-    }
-    Ok(b.into())
 }
 
 impl PrometheusRecorder {
@@ -306,12 +330,15 @@ impl PrometheusRecorder {
     }
 
     /// A builder starting from the defaults ([`new`](Self::new)), to configure
-    /// histogram buckets.
+    /// histogram buckets and layouts.
     pub fn builder() -> PrometheusRecorderBuilder {
         PrometheusRecorderBuilder {
             default: None,
             exact: Vec::new(),
             prefix: Vec::new(),
+            default_layout: HistogramLayout::Classic,
+            layout_exact: Vec::new(),
+            layout_prefix: Vec::new(),
         }
     }
 
@@ -333,9 +360,12 @@ impl PrometheusRecorder {
     }
 }
 
+mod config;
 mod store;
 
-use store::{BucketConfig, Cell, Inner, Kind};
+pub use config::HistogramLayout;
+use config::{check_buckets, ByName};
+use store::{Cell, Inner, Kind};
 
 impl Recorder for PrometheusRecorder {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {

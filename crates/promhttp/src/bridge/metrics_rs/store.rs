@@ -8,47 +8,19 @@ use std::time::SystemTime;
 use metrics::{CounterFn, GaugeFn, HistogramFn, Key, KeyName, SharedString, Unit};
 
 use crate::gather::Gathered;
+use crate::metrics::{Buckets, HistogramCore};
 use crate::model::{
     Bucket, CounterValue, HistogramValue, Label, Metric, MetricFamily, MetricType, Str, Value,
 };
 use crate::util::{read, write};
 
-use super::DEFAULT_BUCKETS;
+use super::config::{ByName, HistogramLayout};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Kind {
     Counter,
     Gauge,
     Histogram,
-}
-
-pub(super) struct BucketConfig {
-    pub(super) default: Arc<[f64]>,
-    pub(super) exact: HashMap<String, Arc<[f64]>>,
-    /// Longest prefix first.
-    pub(super) prefix: Vec<(String, Arc<[f64]>)>,
-}
-
-impl Default for BucketConfig {
-    fn default() -> Self {
-        BucketConfig {
-            default: Arc::from(&DEFAULT_BUCKETS[..]),
-            exact: HashMap::new(),
-            prefix: Vec::new(),
-        }
-    }
-}
-
-impl BucketConfig {
-    fn for_name(&self, name: &str) -> Arc<[f64]> {
-        if let Some(b) = self.exact.get(name) {
-            return b.clone();
-        }
-        self.prefix
-            .iter()
-            .find(|(p, _)| name.starts_with(p.as_str()))
-            .map_or_else(|| self.default.clone(), |(_, b)| b.clone())
-    }
 }
 
 pub(super) struct CounterCell(AtomicU64);
@@ -92,18 +64,73 @@ impl GaugeFn for GaugeCell {
     }
 }
 
-pub(super) struct HistogramCell {
+/// A histogram series: classic buckets counted here, or native (or dual) ones
+/// recorded by promhttp's own histogram storage.
+pub(super) enum HistogramCell {
+    Classic(ClassicCell),
+    /// Boxed: the storage is large, and most series are classic.
+    Native(Box<HistogramCore>),
+}
+
+impl HistogramCell {
+    fn new(layout: &HistogramLayout, buckets: &Buckets) -> Self {
+        match layout {
+            HistogramLayout::Classic => HistogramCell::Classic(ClassicCell {
+                bounds: buckets.shared(),
+                buckets: (0..=buckets.bounds().len())
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                sum: GaugeCell(AtomicU64::new(0f64.to_bits())),
+            }),
+            HistogramLayout::Native(native) => {
+                HistogramCell::Native(Box::new(HistogramCore::new(None, Some(native))))
+            }
+            HistogramLayout::Dual(native) => {
+                HistogramCell::Native(Box::new(HistogramCore::new(Some(buckets), Some(native))))
+            }
+        }
+    }
+
+    /// The series' value, all from one moment for a native series.
+    fn value(&self) -> HistogramValue {
+        match self {
+            HistogramCell::Classic(c) => c.value(),
+            HistogramCell::Native(core) => core.collect(),
+        }
+    }
+}
+
+impl HistogramFn for HistogramCell {
+    fn record(&self, value: f64) {
+        match self {
+            HistogramCell::Classic(c) => c.record_many(value, 1),
+            HistogramCell::Native(core) => core.observe(value),
+        }
+    }
+
+    /// A native series records the value `count` times (its storage takes one
+    /// observation at a time).
+    fn record_many(&self, value: f64, count: usize) {
+        match self {
+            HistogramCell::Classic(c) => c.record_many(value, count),
+            HistogramCell::Native(core) => {
+                for _ in 0..count {
+                    core.observe(value);
+                }
+            }
+        }
+    }
+}
+
+pub(super) struct ClassicCell {
     pub(super) bounds: Arc<[f64]>,
     /// Per-bucket (not cumulative) counts; the last is `+Inf`.
     pub(super) buckets: Box<[AtomicU64]>,
     pub(super) sum: GaugeCell,
 }
 
-impl HistogramFn for HistogramCell {
-    fn record(&self, value: f64) {
-        self.record_many(value, 1)
-    }
-    fn record_many(&self, value: f64, count: usize) {
+impl ClassicCell {
+    pub(super) fn record_many(&self, value: f64, count: usize) {
         // NaN counts in +Inf, as in the Go client.
         let i = if value.is_nan() {
             self.bounds.len()
@@ -112,6 +139,26 @@ impl HistogramFn for HistogramCell {
         };
         self.buckets[i].fetch_add(count as u64, Ordering::Relaxed);
         self.sum.update(|s| s + value * count as f64);
+    }
+
+    fn value(&self) -> HistogramValue {
+        let mut cumulative = 0u64;
+        let mut buckets = Vec::with_capacity(self.buckets.len());
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            buckets.push(Bucket {
+                upper_bound: self.bounds.get(i).copied().unwrap_or(f64::INFINITY),
+                cumulative_count: cumulative,
+                exemplar: None,
+            });
+        }
+        // The count is the sum of the buckets read, so the two agree.
+        HistogramValue {
+            buckets,
+            count: cumulative,
+            sum: f64::from_bits(self.sum.0.load(Ordering::Relaxed)),
+            native: None,
+        }
     }
 }
 
@@ -142,12 +189,32 @@ pub(super) struct Maps {
 /// A family's help and unit, from `describe_*`.
 pub(super) type Description = (SharedString, Option<Unit>);
 
-#[derive(Default)]
 pub(super) struct Inner {
-    pub(super) buckets: BucketConfig,
+    pub(super) buckets: ByName<Buckets>,
+    pub(super) layouts: ByName<HistogramLayout>,
     pub(super) maps: RwLock<Maps>,
     /// Help and unit per (family name, kind).
     pub(super) descriptions: RwLock<HashMap<(String, Kind), Description>>,
+}
+
+impl Inner {
+    pub(super) fn new(buckets: ByName<Buckets>, layouts: ByName<HistogramLayout>) -> Self {
+        Inner {
+            buckets,
+            layouts,
+            maps: RwLock::default(),
+            descriptions: RwLock::default(),
+        }
+    }
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner::new(
+            ByName::only(Buckets::default()),
+            ByName::only(HistogramLayout::Classic),
+        )
+    }
 }
 
 /// `name` with characters outside `[a-zA-Z0-9_:]` replaced by `_`, and `_` before a
@@ -220,14 +287,10 @@ impl Inner {
                 let cell = match kind {
                     Kind::Counter => Cell::Counter(Arc::new(CounterCell(AtomicU64::new(0)))),
                     Kind::Gauge => Cell::Gauge(Arc::new(GaugeCell(AtomicU64::new(0)))),
-                    Kind::Histogram => {
-                        let bounds = self.buckets.for_name(key.name());
-                        Cell::Histogram(Arc::new(HistogramCell {
-                            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-                            bounds,
-                            sum: GaugeCell(AtomicU64::new(0f64.to_bits())),
-                        }))
-                    }
+                    Kind::Histogram => Cell::Histogram(Arc::new(HistogramCell::new(
+                        self.layouts.for_name(key.name()),
+                        self.buckets.for_name(key.name()),
+                    ))),
                 };
                 maps.series.insert(
                     skey,
@@ -293,25 +356,7 @@ impl Inner {
                     exemplar: None,
                 }),
                 Cell::Gauge(g) => Value::Gauge(f64::from_bits(g.0.load(Ordering::Relaxed))),
-                Cell::Histogram(h) => {
-                    let mut cumulative = 0u64;
-                    let mut buckets = Vec::with_capacity(h.buckets.len());
-                    for (i, b) in h.buckets.iter().enumerate() {
-                        cumulative += b.load(Ordering::Relaxed);
-                        buckets.push(Bucket {
-                            upper_bound: h.bounds.get(i).copied().unwrap_or(f64::INFINITY),
-                            cumulative_count: cumulative,
-                            exemplar: None,
-                        });
-                    }
-                    // The count is the sum of the buckets read, so the two agree.
-                    Value::Histogram(HistogramValue {
-                        buckets,
-                        count: cumulative,
-                        sum: f64::from_bits(h.sum.0.load(Ordering::Relaxed)),
-                        native: None,
-                    })
-                }
+                Cell::Histogram(h) => Value::Histogram(h.value()),
             };
             let mut m = Metric::new(labels, value);
             if *kind != Kind::Gauge {
@@ -329,6 +374,7 @@ impl Inner {
 mod tests {
     use super::super::*;
     use super::*;
+    use crate::metrics::NativeBuckets;
 
     #[test]
     fn sanitizes_names() {
@@ -363,16 +409,16 @@ mod tests {
             .build()
             .unwrap();
         let b = &r.inner.buckets;
-        assert_eq!(&*b.for_name("a_b"), &[3.0]);
-        assert_eq!(&*b.for_name("a_c"), &[5.0]);
-        assert_eq!(&*b.for_name("ax"), &[4.0]);
-        assert_eq!(&*b.for_name("x"), &[1.0]);
-        let h = HistogramCell {
+        assert_eq!(b.for_name("a_b").bounds(), &[3.0]);
+        assert_eq!(b.for_name("a_c").bounds(), &[5.0]);
+        assert_eq!(b.for_name("ax").bounds(), &[4.0]);
+        assert_eq!(b.for_name("x").bounds(), &[1.0]);
+        let h = ClassicCell {
             bounds: Arc::from(&[1.0][..]),
             buckets: (0..2).map(|_| AtomicU64::new(0)).collect(),
             sum: GaugeCell(AtomicU64::new(0)),
         };
-        h.record(f64::NAN);
+        h.record_many(f64::NAN, 1);
         h.record_many(0.5, 3);
         assert_eq!(h.buckets[0].load(Ordering::Relaxed), 3);
         assert_eq!(h.buckets[1].load(Ordering::Relaxed), 1);
@@ -417,6 +463,87 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid default histogram buckets: no finite bound"
+        );
+    }
+
+    #[test]
+    fn layouts_by_name_and_prefix() {
+        let native = NativeBuckets::new(2.0).unwrap(); // schema 0
+        let r = PrometheusRecorder::builder()
+            .buckets_for_prefix("d", &[1.0])
+            .default_histogram(HistogramLayout::Native(native.clone()))
+            .histogram_for_prefix("c", HistogramLayout::Classic)
+            .histogram_for_prefix("d", HistogramLayout::Dual(native.clone()))
+            .histogram_for("c_native", HistogramLayout::Native(native.clone()))
+            .build()
+            .unwrap();
+        let layouts = &r.inner.layouts;
+        assert_eq!(layouts.for_name("c_x"), &HistogramLayout::Classic);
+        assert_eq!(
+            layouts.for_name("c_native"),
+            &HistogramLayout::Native(native.clone())
+        );
+        assert_eq!(
+            layouts.for_name("dx"),
+            &HistogramLayout::Dual(native.clone())
+        );
+        assert_eq!(layouts.for_name("x"), &HistogramLayout::Native(native));
+        // The default stays classic.
+        let plain = PrometheusRecorder::new();
+        assert_eq!(plain.inner.layouts.for_name("x"), &HistogramLayout::Classic);
+
+        metrics::with_local_recorder(&r, || {
+            for name in ["c_x", "c_native", "dx"] {
+                let h = metrics::histogram!(name);
+                h.record(1.5);
+                h.record(3.0);
+                // Three more of 0.75, and a NaN (count and sum, no native bucket).
+                metrics::histogram!(name).record_many(0.75, 3);
+                h.record(f64::NAN);
+            }
+        });
+        let mut out = Gathered::default();
+        r.inner.gather(&mut out);
+        let value = |name: &str| match &out
+            .families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap()
+            .metrics[0]
+            .value
+        {
+            Value::Histogram(h) => h.clone(),
+            other => panic!("{other:?}"),
+        };
+        let classic = value("c_x");
+        assert!(classic.native.is_none());
+        assert_eq!(
+            (classic.count, classic.buckets.len()),
+            (6, DEFAULT_BUCKETS.len() + 1)
+        );
+        assert!(classic.sum.is_nan());
+
+        // Schema 0: 0.75 in bucket 0, (0.5, 1]; 1.5 in bucket 1; 3 in bucket 2.
+        let native = value("c_native");
+        assert!(native.buckets.is_empty());
+        assert_eq!(native.count, 6);
+        let n = native.native.as_ref().unwrap();
+        assert_eq!(n.schema, 0);
+        assert_eq!(
+            n.positive_counts().collect::<Vec<_>>(),
+            [(0, 3), (1, 1), (2, 1)]
+        );
+
+        let dual = value("dx");
+        assert_eq!(dual.buckets, [Bucket::new(1.0, 3)]);
+        assert_eq!(dual.count, 6);
+        assert_eq!(
+            dual.native
+                .as_ref()
+                .unwrap()
+                .positive_counts()
+                .collect::<Vec<_>>(),
+            [(0, 3), (1, 1), (2, 1)]
         );
     }
 }

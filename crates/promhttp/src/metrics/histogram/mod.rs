@@ -13,5 +13,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
+/// One series' storage, for the metrics-rs recorder's native histograms.
+#[cfg(feature = "metrics-rs")]
+pub(crate) use self::core::HistogramCore;
 pub use config::{Buckets, HistogramConfigError, NativeBuckets};
 pub use metric::{Histogram, HistogramOpts, HistogramTimer, HistogramVec};
