@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model as pb;
 
-use crate::gather::{GatherError, GatherErrorKind, Gathered};
+use crate::gather::{presort_series, GatherError, GatherErrorKind, Gathered};
 use crate::model::{
     Bucket, BucketSpan, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily,
     MetricType, NativeHistogram, Quantile, Str, SummaryValue, Value,
@@ -47,6 +47,8 @@ pub(super) fn families_into(families: Vec<pb::MetricFamily>, out: &mut Gathered)
                 Err(kind) => out.errors.push(GatherError::in_family(&family.name, kind)),
             }
         }
+        // prometheus-client keeps a family's series in a hash map.
+        presort_series(&mut family.metrics);
         out.families.push(family);
     }
 }
