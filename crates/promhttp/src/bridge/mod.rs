@@ -5,5 +5,7 @@
 //! and can share one page with it through [`Gatherers`](crate::Gatherers).
 #[cfg(feature = "metrics-rs")]
 pub mod metrics_rs;
+#[cfg(feature = "opentelemetry")]
+pub mod opentelemetry;
 #[cfg(feature = "prometheus-client")]
 pub mod prometheus_client;

@@ -1,0 +1,481 @@
+//! `ResourceMetrics` from the OpenTelemetry SDK mapped to promhttp's model.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::metrics::data::{
+    self, AggregatedMetrics, ExponentialHistogram, Gauge, Histogram, MetricData, ResourceMetrics,
+    Sum,
+};
+use opentelemetry_sdk::Resource;
+
+use super::names::{self, TranslationStrategy};
+use super::native::{native_histogram, NativeError, Side};
+use crate::gather::{GatherError, GatherErrorKind, Gathered};
+use crate::model::{
+    Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType, Str,
+    Value,
+};
+
+/// What the builder chose.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Config {
+    pub scope_labels: bool,
+    pub target_info: bool,
+    pub strategy: TranslationStrategy,
+}
+
+/// The label names already translated, kept from scrape to scrape (attribute
+/// keys repeat on every point). Bounded: past [`Self::LIMIT`] keys, new ones are
+/// translated each time instead of kept.
+#[derive(Default)]
+pub(crate) struct LabelNames {
+    known: HashMap<Box<str>, Str>,
+}
+
+impl LabelNames {
+    const LIMIT: usize = 10_000;
+
+    fn get(&mut self, key: &str) -> Str {
+        if let Some(name) = self.known.get(key) {
+            return name.clone();
+        }
+        let name = Str::Shared(Arc::from(names::label_name(key)));
+        if self.known.len() < Self::LIMIT {
+            self.known.insert(key.into(), name.clone());
+        }
+        name
+    }
+}
+
+/// The name of the resource's info metric, as the specification names it.
+pub(crate) const TARGET_INFO: &str = "target_info";
+
+/// The numbers the SDK aggregates.
+pub(crate) trait Number: Copy {
+    fn to_f64(self) -> f64;
+}
+
+impl Number for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Number for u64 {
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Number for i64 {
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+/// Appends the families of `rm` to `out`: `target_info` first, then each
+/// instrument's family in the SDK's order (scope by scope). Families of the same
+/// name from two scopes are merged by gathering, as for any source.
+pub(crate) fn map(
+    rm: &ResourceMetrics,
+    config: &Config,
+    keys: &mut LabelNames,
+    out: &mut Gathered,
+) {
+    if config.target_info && !rm.resource().is_empty() {
+        out.families.push(target_info(rm.resource(), keys));
+    }
+    for scope in rm.scope_metrics() {
+        let base = if config.scope_labels {
+            scope_labels(scope.scope())
+        } else {
+            Vec::new()
+        };
+        let mut ctx = Ctx {
+            base: &base,
+            keys: &mut *keys,
+            strategy: config.strategy,
+        };
+        for metric in scope.metrics() {
+            let family = match metric.data() {
+                AggregatedMetrics::F64(d) => ctx.family(metric, d, &mut out.errors),
+                AggregatedMetrics::U64(d) => ctx.family(metric, d, &mut out.errors),
+                AggregatedMetrics::I64(d) => ctx.family(metric, d, &mut out.errors),
+            };
+            out.families.push(family);
+        }
+    }
+}
+
+/// `target_info 1`, labelled with the resource's attributes.
+fn target_info(resource: &Resource, keys: &mut LabelNames) -> MetricFamily {
+    let labels = merged_labels(
+        resource
+            .iter()
+            .map(|(k, v)| (keys.get(k.as_str()), k.as_str(), v.as_str())),
+    );
+    MetricFamily::new(TARGET_INFO, "Target metadata", MetricType::Gauge)
+        .with_metric(Metric::new(labels, Value::Gauge(1.0)))
+}
+
+/// `otel_scope_name` and `otel_scope_version` of a scope; an empty one is left out.
+fn scope_labels(scope: &InstrumentationScope) -> Vec<Label> {
+    let mut labels = Vec::with_capacity(2);
+    if !scope.name().is_empty() {
+        labels.push(Label::new("otel_scope_name", scope.name().to_owned()));
+    }
+    if let Some(version) = scope.version().filter(|v| !v.is_empty()) {
+        labels.push(Label::new("otel_scope_version", version.to_owned()));
+    }
+    labels
+}
+
+/// Labels from `(translated name, original key, value)` triples: sorted by name,
+/// and where two keys translate to one name, one label whose value is theirs
+/// joined with `;` in the order of the original keys.
+fn merged_labels<'a>(entries: impl Iterator<Item = (Str, &'a str, Cow<'a, str>)>) -> Vec<Label> {
+    let mut entries: Vec<_> = entries.collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    let mut labels: Vec<Label> = Vec::with_capacity(entries.len());
+    for (name, _, value) in entries {
+        match labels.last_mut() {
+            Some(last) if last.name == name => {
+                let mut joined = String::with_capacity(last.value.len() + 1 + value.len());
+                joined.push_str(&last.value);
+                joined.push(';');
+                joined.push_str(&value);
+                last.value = Str::Owned(joined);
+            }
+            _ => labels.push(Label::new(name, Str::Owned(value.into_owned()))),
+        }
+    }
+    labels
+}
+
+/// Per-scope state of the mapping.
+struct Ctx<'a> {
+    base: &'a [Label],
+    keys: &'a mut LabelNames,
+    strategy: TranslationStrategy,
+}
+
+impl Ctx<'_> {
+    /// A point's labels: the scope's and its attributes', merged.
+    fn labels<'k>(&mut self, attributes: impl Iterator<Item = &'k KeyValue>) -> Vec<Label> {
+        let base = self.base.iter().map(|l| {
+            (
+                l.name.clone(),
+                l.name.as_str(),
+                Cow::Borrowed(l.value.as_str()),
+            )
+        });
+        let keys = &mut *self.keys;
+        let attributes = attributes.map(|kv| {
+            (
+                keys.get(kv.key.as_str()),
+                kv.key.as_str(),
+                kv.value.as_str(),
+            )
+        });
+        merged_labels(base.chain(attributes))
+    }
+
+    fn family<T: Number>(
+        &mut self,
+        metric: &data::Metric,
+        data: &MetricData<T>,
+        errors: &mut Vec<GatherError>,
+    ) -> MetricFamily {
+        let (metric_type, is_gauge) = match data {
+            MetricData::Sum(s) if s.is_monotonic() => (MetricType::Counter, false),
+            MetricData::Sum(_) => (MetricType::Gauge, false),
+            MetricData::Gauge(_) => (MetricType::Gauge, true),
+            MetricData::Histogram(_) | MetricData::ExponentialHistogram(_) => {
+                (MetricType::Histogram, false)
+            }
+        };
+        let unit = names::unit(metric.unit(), is_gauge);
+        let name = names::family_name(
+            metric.name(),
+            unit.as_deref(),
+            metric_type == MetricType::Counter,
+            self.strategy,
+        );
+        let mut family = MetricFamily::new(name, metric.description().to_owned(), metric_type);
+        if let Some(unit) = unit {
+            family.unit = match unit {
+                Cow::Borrowed(s) => Str::Static(s),
+                Cow::Owned(s) => Str::Owned(s),
+            };
+        }
+        match data {
+            MetricData::Sum(s) => self.sum(s, &mut family),
+            MetricData::Gauge(g) => self.gauge(g, &mut family),
+            MetricData::Histogram(h) => self.histogram(h, &mut family),
+            MetricData::ExponentialHistogram(h) => self.exponential(h, &mut family, errors),
+        }
+        family
+    }
+
+    fn sum<T: Number>(&mut self, sum: &Sum<T>, family: &mut MetricFamily) {
+        let counter = sum.is_monotonic();
+        family.metrics.reserve(sum.data_points().size_hint().0);
+        for p in sum.data_points() {
+            let labels = self.labels(p.attributes());
+            let metric = if counter {
+                let mut value = CounterValue::new(p.value().to_f64());
+                if let Some(e) = p.exemplars().last() {
+                    value = value.with_exemplar(self.exemplar(e));
+                }
+                Metric::new(labels, value.into()).with_created(sum.start_time())
+            } else {
+                Metric::new(labels, Value::Gauge(p.value().to_f64()))
+            };
+            family.metrics.push(metric);
+        }
+    }
+
+    fn gauge<T: Number>(&mut self, gauge: &Gauge<T>, family: &mut MetricFamily) {
+        family.metrics.reserve(gauge.data_points().size_hint().0);
+        for p in gauge.data_points() {
+            let labels = self.labels(p.attributes());
+            family
+                .metrics
+                .push(Metric::new(labels, Value::Gauge(p.value().to_f64())));
+        }
+    }
+
+    fn histogram<T: Number>(&mut self, h: &Histogram<T>, family: &mut MetricFamily) {
+        family.metrics.reserve(h.data_points().size_hint().0);
+        for p in h.data_points() {
+            let labels = self.labels(p.attributes());
+            let mut buckets: Vec<Bucket> = Vec::with_capacity(p.bounds().size_hint().0);
+            let mut cumulative = 0u64;
+            for (bound, count) in p.bounds().zip(p.bucket_counts()) {
+                cumulative = cumulative.saturating_add(count);
+                buckets.push(Bucket::new(bound, cumulative));
+            }
+            for e in p.exemplars() {
+                let exemplar = self.exemplar(e);
+                place_exemplar(&mut buckets, p.count(), exemplar);
+            }
+            let value = HistogramValue::new(buckets, p.count(), p.sum().to_f64());
+            family
+                .metrics
+                .push(Metric::new(labels, value.into()).with_created(h.start_time()));
+        }
+    }
+
+    fn exponential<T: Number>(
+        &mut self,
+        h: &ExponentialHistogram<T>,
+        family: &mut MetricFamily,
+        errors: &mut Vec<GatherError>,
+    ) {
+        family.metrics.reserve(h.data_points().size_hint().0);
+        for p in h.data_points() {
+            let native = native_histogram(
+                p.scale(),
+                p.zero_threshold(),
+                p.zero_count(),
+                Side {
+                    offset: p.positive_bucket().offset(),
+                    counts: p.positive_bucket().counts(),
+                },
+                Side {
+                    offset: p.negative_bucket().offset(),
+                    counts: p.negative_bucket().counts(),
+                },
+            );
+            let native = match native {
+                Ok(native) => native,
+                Err(NativeError::ScaleTooLow(scale)) => {
+                    errors.push(
+                        GatherError::new(GatherErrorKind::SourceFailed {
+                            message: format!(
+                                "an exponential histogram point of scale {scale} was left out: \
+                                 the coarsest native histogram schema is -4"
+                            ),
+                        })
+                        .with_family(family.name.as_str()),
+                    );
+                    continue;
+                }
+            };
+            let exemplars: Vec<Exemplar> = p.exemplars().map(|e| self.exemplar(e)).collect();
+            let labels = self.labels(p.attributes());
+            let value = HistogramValue::new(Vec::new(), p.count() as u64, p.sum().to_f64())
+                .with_native(native.with_exemplars(exemplars));
+            family
+                .metrics
+                .push(Metric::new(labels, value.into()).with_created(h.start_time()));
+        }
+    }
+
+    fn exemplar<T: Number>(&mut self, e: &data::Exemplar<T>) -> Exemplar {
+        let keys = &mut *self.keys;
+        exemplar(
+            e.value.to_f64(),
+            e.time(),
+            e.trace_id(),
+            e.span_id(),
+            e.filtered_attributes()
+                .map(|kv| (keys.get(kv.key.as_str()), kv.value.as_str())),
+        )
+    }
+}
+
+/// An exemplar: `trace_id` and `span_id` (lower-case hex) when the trace id is not
+/// all zeros, then the filtered attributes that still fit in the 128 code points
+/// OpenMetrics allows an exemplar's labels (an attribute whose name is taken is
+/// left out).
+pub(crate) fn exemplar<'a>(
+    value: f64,
+    time: SystemTime,
+    trace_id: &[u8; 16],
+    span_id: &[u8; 8],
+    attributes: impl Iterator<Item = (Str, Cow<'a, str>)>,
+) -> Exemplar {
+    let mut labels = Vec::new();
+    let mut used = 0usize;
+    if trace_id.iter().any(|b| *b != 0) {
+        labels.push(Label::new("trace_id", hex(trace_id)));
+        labels.push(Label::new("span_id", hex(span_id)));
+        used = "trace_id".len() + 32 + "span_id".len() + 16;
+    }
+    for (name, value) in attributes {
+        let size = name.chars().count() + value.chars().count();
+        if used + size > Exemplar::MAX_CODE_POINTS || labels.iter().any(|l| l.name == name) {
+            continue;
+        }
+        used += size;
+        labels.push(Label::new(name, Str::Owned(value.into_owned())));
+    }
+    Exemplar::new(labels, value).with_timestamp(time)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+/// Puts `exemplar` on the first bucket whose bound is at least its value, adding
+/// the `+Inf` bucket (of `count`) when none is; a later exemplar replaces an
+/// earlier one in the same bucket.
+pub(crate) fn place_exemplar(buckets: &mut Vec<Bucket>, count: u64, exemplar: Exemplar) {
+    let at = buckets.partition_point(|b| b.upper_bound < exemplar.value);
+    if at == buckets.len() {
+        buckets.push(Bucket::new(f64::INFINITY, count));
+    }
+    if let Some(bucket) = buckets.get_mut(at) {
+        bucket.exemplar = Some(Box::new(exemplar));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn colliding_keys_merge_in_original_key_order() {
+        let mut keys = LabelNames::default();
+        let kvs = [
+            KeyValue::new("foo_bar", "c"),
+            KeyValue::new("foo.bar", "a"),
+            KeyValue::new("a", 1),
+            KeyValue::new("foo-bar", "b"),
+        ];
+        let labels = merged_labels(kvs.iter().map(|kv| {
+            (
+                keys.get(kv.key.as_str()),
+                kv.key.as_str(),
+                kv.value.as_str(),
+            )
+        }));
+        // "foo-bar" < "foo.bar" < "foo_bar" in byte order.
+        assert_eq!(
+            labels,
+            [Label::new("a", "1"), Label::new("foo_bar", "b;a;c")]
+        );
+    }
+
+    #[test]
+    fn label_names_are_remembered_up_to_a_limit() {
+        let mut keys = LabelNames::default();
+        assert_eq!(keys.get("http.method"), "http_method");
+        assert_eq!(keys.known.len(), 1);
+        for i in 0..LabelNames::LIMIT + 5 {
+            keys.get(&format!("k.{i}"));
+        }
+        assert_eq!(keys.known.len(), LabelNames::LIMIT);
+        assert_eq!(keys.get("late.key"), "late_key");
+    }
+
+    #[test]
+    fn exemplars_carry_trace_and_span_ids_and_what_fits() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut trace = [0u8; 16];
+        trace[0] = 0x4b;
+        trace[15] = 0x0f;
+        let span = [0xab, 0, 0, 0, 0, 0, 0, 1];
+        let long = "x".repeat(100);
+        let e = exemplar(
+            0.25,
+            t,
+            &trace,
+            &span,
+            [
+                (Str::from("user"), Cow::Borrowed("ann")),
+                (Str::from("big"), Cow::Borrowed(long.as_str())),
+                (Str::from("trace_id"), Cow::Borrowed("dup")),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            e.labels,
+            [
+                Label::new("trace_id", "4b00000000000000000000000000000f"),
+                Label::new("span_id", "ab00000000000001"),
+                Label::new("user", "ann"),
+            ]
+        );
+        assert_eq!((e.value, e.timestamp), (0.25, Some(t)));
+        assert!(e.validate().is_ok());
+        // No trace: no ids, attributes only.
+        let e = exemplar(
+            1.0,
+            t,
+            &[0; 16],
+            &[0; 8],
+            [(Str::from("a"), Cow::Borrowed("b"))].into_iter(),
+        );
+        assert_eq!(e.labels, [Label::new("a", "b")]);
+    }
+
+    #[test]
+    fn exemplars_go_to_their_bucket_or_to_inf() {
+        let e = |v| Exemplar::new(vec![], v);
+        let mut buckets = vec![Bucket::new(1.0, 2), Bucket::new(5.0, 3)];
+        place_exemplar(&mut buckets, 4, e(1.0));
+        place_exemplar(&mut buckets, 4, e(3.0));
+        place_exemplar(&mut buckets, 4, e(4.0));
+        assert_eq!(buckets.len(), 2);
+        assert_eq!(buckets[0].exemplar.as_ref().map(|e| e.value), Some(1.0));
+        assert_eq!(buckets[1].exemplar.as_ref().map(|e| e.value), Some(4.0));
+        place_exemplar(&mut buckets, 4, e(9.0));
+        assert_eq!(buckets.len(), 3);
+        assert_eq!(buckets[2].upper_bound, f64::INFINITY);
+        assert_eq!(buckets[2].cumulative_count, 4);
+        assert_eq!(buckets[2].exemplar.as_ref().map(|e| e.value), Some(9.0));
+    }
+}
