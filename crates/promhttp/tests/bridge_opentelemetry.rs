@@ -400,3 +400,79 @@ fn promtool_accepts_the_page() {
     let page = render(&source, Format::Text, &EncodeOptions::default());
     promhttp_test_support::promtool_check_metrics(&page).unwrap();
 }
+
+/// The `opentelemetry-prometheus` route: its collector (built on `prometheus` 0.14,
+/// the version promhttp re-exports) fills a `promhttp::prometheus::Registry` that
+/// our handler serves, negotiated like any registry. It leaves out what it cannot
+/// map (the exponential histogram), which `OtelSource` serves.
+#[test]
+fn opentelemetry_prometheus_collector_is_served_by_the_handler() {
+    use http_body_util::BodyExt as _;
+
+    let registry = promhttp::prometheus::Registry::new();
+    let exporter = opentelemetry_prometheus::exporter()
+        .with_registry(registry.clone())
+        .build()
+        .unwrap();
+    let provider = SdkMeterProvider::builder()
+        .with_resource(
+            Resource::builder_empty()
+                .with_service_name("legacy")
+                .build(),
+        )
+        .with_reader(exporter)
+        .build();
+    let meter = provider.meter("shop");
+    meter
+        .u64_counter("http.server.requests")
+        .with_description("Requests served.")
+        .build()
+        .add(3, &[KeyValue::new("http.request.method", "GET")]);
+    meter
+        .f64_histogram("http.server.request.duration")
+        .with_unit("s")
+        .with_boundaries(vec![0.5])
+        .build()
+        .record(0.3, &[]);
+
+    let handler = promhttp::MetricsHandler::builder(registry)
+        .openmetrics(true)
+        .build();
+    for (accept, content_type) in [
+        (
+            "text/plain;version=0.0.4",
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        (
+            "application/openmetrics-text;version=1.0.0",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    ] {
+        let request = http::Request::get("/metrics")
+            .header("accept", accept)
+            .body(())
+            .unwrap();
+        let response = handler.respond_blocking(&request);
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], content_type);
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(response.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            page.contains("http_server_requests_total{http_request_method=\"GET\",otel_scope_name=\"shop\"} 3"),
+            "{page}"
+        );
+        assert!(
+            page.contains("http_server_request_duration_seconds_bucket{otel_scope_name=\"shop\",le=\"0.5\"} 1"),
+            "{page}"
+        );
+        assert!(
+            page.contains("target_info{service_name=\"legacy\"} 1"),
+            "{page}"
+        );
+    }
+}

@@ -42,15 +42,20 @@
 //! assert!(text.contains("target_info{service_name=\"shop\"} 1\n"));
 //! ```
 //!
-//! With a handler, the page is negotiated like any other (protobuf for native
-//! histograms, OpenMetrics for exemplars and `_created`):
+//! With a handler, the page is negotiated like any other: protobuf carries native
+//! histograms and exemplars, OpenMetrics (when the handler offers it) exemplars;
+//! both carry start times when the handler writes them
+//! (`openmetrics_created_samples`):
 //!
 //! ```no_run
 //! # use opentelemetry_sdk::metrics::SdkMeterProvider;
 //! # use promhttp::bridge::opentelemetry::OtelSource;
 //! let source = OtelSource::builder().scope_labels(false).build();
 //! let provider = SdkMeterProvider::builder().with_reader(source.clone()).build();
-//! let handler = promhttp::MetricsHandler::builder(source).build();
+//! let handler = promhttp::MetricsHandler::builder(source)
+//!     .openmetrics(true)
+//!     .openmetrics_created_samples(true)
+//!     .build();
 //! # let _ = (provider, handler);
 //! ```
 //!
