@@ -7,7 +7,11 @@
 
 pub use prometheus;
 
-#[cfg(any(feature = "metrics-rs", feature = "prometheus-client"))]
+#[cfg(any(
+    feature = "metrics-rs",
+    feature = "prometheus-client",
+    feature = "opentelemetry"
+))]
 pub mod bridge;
 // The guide's snippets use these features; docs.rs builds with all of them.
 #[cfg(all(
