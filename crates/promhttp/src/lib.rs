@@ -19,6 +19,7 @@ pub mod bridge;
     feature = "push",
     feature = "axum",
     feature = "metrics-rs",
+    feature = "opentelemetry",
     feature = "warp"
 ))]
 #[doc = include_str!("../../../docs/coming-from.md")]
