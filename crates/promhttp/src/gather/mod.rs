@@ -48,9 +48,9 @@ mod tests;
 
 pub use self::error::{GatherError, GatherErrorKind};
 pub(crate) use self::normalize::normalize_keeping_direct;
-pub use self::normalize::{normalize, normalize_with};
 #[cfg(feature = "prometheus-client")]
 pub(crate) use self::normalize::presort_series;
+pub use self::normalize::{normalize, normalize_with};
 #[cfg(feature = "remote-write")]
 pub(crate) use self::prometheus::from_proto;
 pub use self::prometheus::DefaultRegistry;
