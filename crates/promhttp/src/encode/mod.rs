@@ -28,6 +28,7 @@
 //! assert_eq!(out, b"# HELP up_total Ups.\n# TYPE up_total counter\nup_total 1\n");
 //! ```
 
+pub(crate) mod blocks;
 pub(crate) mod escape;
 pub(crate) mod float;
 mod names;

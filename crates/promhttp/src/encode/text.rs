@@ -18,8 +18,9 @@
 //! The output is the same, byte for byte, as Go's `expfmt` for the same families,
 //! except that an empty help omits the `# HELP` line.
 
+use super::blocks::Blocks;
 use super::escape::{write_help_text, write_label_value, write_quoted_name};
-use super::float::{write_float, write_i64, FloatCache};
+use super::float::{write_count, write_float, write_i64, FloatCache};
 use super::{is_legacy_label_name, is_legacy_metric_name};
 use crate::model::time::to_millis;
 use crate::model::{Label, MetricFamily, MetricType, Value};
@@ -82,14 +83,30 @@ pub(crate) fn write_metric(
     });
 }
 
+/// A sample's number: a float, or a count (a bucket, `_count`), which is written
+/// as the float of the same value would be, without the float's checks.
+#[derive(Clone, Copy)]
+enum Number {
+    Float(f64),
+    Count(u64),
+}
+
+#[inline]
+fn write_number(out: &mut Vec<u8>, n: Number) {
+    match n {
+        Number::Float(v) => write_float(out, v),
+        Number::Count(c) => write_count(out, c),
+    }
+}
+
 /// The sample lines of a value, in page order: each line's name suffix, its
 /// generated label, and its number. The one place that says which lines a value
-/// has.
+/// has ([`line_count`] counts them).
 #[inline]
-fn for_each_line(value: &Value, mut line: impl FnMut(&'static [u8], Option<Extra>, f64)) {
+fn for_each_line(value: &Value, mut line: impl FnMut(&'static [u8], Option<Extra>, Number)) {
     match value {
-        Value::Counter(c) => line(b"", None, c.value),
-        Value::Gauge(v) | Value::Untyped(v) => line(b"", None, *v),
+        Value::Counter(c) => line(b"", None, Number::Float(c.value)),
+        Value::Gauge(v) | Value::Untyped(v) => line(b"", None, Number::Float(*v)),
         Value::Histogram(h) => {
             let mut inf_seen = false;
             for b in &h.buckets {
@@ -97,78 +114,114 @@ fn for_each_line(value: &Value, mut line: impl FnMut(&'static [u8], Option<Extra
                 line(
                     b"_bucket",
                     Some(Extra(b"le", b.upper_bound)),
-                    b.cumulative_count as f64,
+                    Number::Count(b.cumulative_count),
                 );
             }
             if !inf_seen {
                 line(
                     b"_bucket",
                     Some(Extra(b"le", f64::INFINITY)),
-                    h.count as f64,
+                    Number::Count(h.count),
                 );
             }
-            line(b"_sum", None, h.sum);
-            line(b"_count", None, h.count as f64);
+            line(b"_sum", None, Number::Float(h.sum));
+            line(b"_count", None, Number::Count(h.count));
         }
         Value::Summary(s) => {
             for q in &s.quantiles {
-                line(b"", Some(Extra(b"quantile", q.quantile)), q.value);
+                line(
+                    b"",
+                    Some(Extra(b"quantile", q.quantile)),
+                    Number::Float(q.value),
+                );
             }
-            line(b"_sum", None, s.sum);
-            line(b"_count", None, s.count as f64);
+            line(b"_sum", None, Number::Float(s.sum));
+            line(b"_count", None, Number::Count(s.count));
         }
     }
 }
 
-/// What comes before the number on each sample line of one series
-/// (`name_bucket{a="x",le="0.5"} `), laid out once for a source that keeps its
-/// page: a scrape then writes each line as one copy, a number and a newline.
-#[derive(Debug)]
-pub(crate) struct LinePrefixes {
-    bytes: Box<[u8]>,
-    ends: Box<[u32]>,
+/// How many lines [`for_each_line`] gives for `value`.
+#[inline]
+fn line_count(value: &Value) -> usize {
+    match value {
+        Value::Counter(_) | Value::Gauge(_) | Value::Untyped(_) => 1,
+        Value::Histogram(h) => {
+            let inf_seen = h.buckets.iter().any(|b| b.upper_bound == f64::INFINITY);
+            h.buckets.len() + usize::from(!inf_seen) + 2
+        }
+        Value::Summary(s) => s.quantiles.len() + 2,
+    }
 }
 
-impl LinePrefixes {
-    /// The prefixes of the lines `value` has, for a series of family `name` whose
-    /// label pairs are `labels`; `None` past 4 GiB.
-    pub(crate) fn new(name: SeriesName<'_>, labels: &[u8], value: &Value) -> Option<LinePrefixes> {
-        let mut bytes = Vec::new();
-        let mut ends = Vec::new();
+/// The parts of each sample line of a family that are the same for every series
+/// (`name_bucket{` before the series' label pairs, `,le="0.5"} ` after them),
+/// laid out once for a source that keeps its page: a scrape writes each line as
+/// these two, the series' kept label pairs, a number and a newline, every piece
+/// appended in whole blocks (see [`Blocks`]). The pieces a family shares stay in
+/// the cache while its series are written; the series keep only their labels.
+#[derive(Debug)]
+pub(crate) struct LineTemplate {
+    /// Per line: what comes before the label pairs and what comes after them.
+    lines: Box<[(Blocks, Blocks)]>,
+    /// Whether the series have labels (the braces are placed differently when
+    /// they have none).
+    labelled: bool,
+}
+
+impl LineTemplate {
+    /// The template of the lines `value` has, in family `name`, for series with
+    /// label pairs (`labelled`) or without.
+    pub(crate) fn new(name: &[u8], labelled: bool, value: &Value) -> LineTemplate {
         let mut bounds = FloatCache::new(false);
-        let mut fits = true;
+        let mut lines = Vec::new();
         for_each_line(value, |suffix, extra, _| {
-            write_series(&mut bytes, name, suffix, labels, extra, &mut bounds);
-            match u32::try_from(bytes.len()) {
-                Ok(end) => ends.push(end),
-                Err(_) => fits = false,
+            let mut head = name.to_vec();
+            head.extend_from_slice(suffix);
+            if labelled || extra.is_some() {
+                head.push(b'{');
             }
+            let mut tail = Vec::new();
+            if let Some(Extra(key, v)) = extra {
+                if labelled {
+                    tail.push(b',');
+                }
+                tail.extend_from_slice(key);
+                tail.extend_from_slice(b"=\"");
+                bounds.write(&mut tail, v);
+                tail.push(b'"');
+            }
+            if labelled || extra.is_some() {
+                tail.push(b'}');
+            }
+            tail.push(b' ');
+            lines.push((Blocks::new(&head), Blocks::new(&tail)));
         });
-        fits.then(|| LinePrefixes {
-            bytes: bytes.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
-        })
+        LineTemplate {
+            lines: lines.into_boxed_slice(),
+            labelled,
+        }
     }
 
-    /// Appends the lines of `value` after their kept prefixes; `false` (and nothing
-    /// written) when `value` has other lines than those the prefixes were made for
-    /// (a histogram that gained an explicit `+Inf` bucket).
+    /// Appends the lines of `value` for the series whose label pairs
+    /// ([`write_label_pairs`]) are `labels`; `false` (and nothing written) when
+    /// the template was made for other lines (a histogram that gained an explicit
+    /// `+Inf` bucket has as many) or for series with(out) labels. Every series of
+    /// a family has the same lines: a histogram's buckets are the family's.
     #[inline]
-    pub(crate) fn write(&self, out: &mut Vec<u8>, value: &Value) -> bool {
-        let mut lines = 0;
-        for_each_line(value, |_, _, _| lines += 1);
-        if lines != self.ends.len() {
+    pub(crate) fn write(&self, out: &mut Vec<u8>, labels: &Blocks, value: &Value) -> bool {
+        if labels.is_empty() == self.labelled || line_count(value) != self.lines.len() {
             return false;
         }
-        let mut start = 0;
-        let mut i = 0;
+        let mut lines = self.lines.iter();
         for_each_line(value, |_, _, v| {
-            let end = self.ends[i] as usize;
-            out.extend_from_slice(&self.bytes[start..end]);
-            write_float(out, v);
-            out.push(b'\n');
-            start = end;
-            i += 1;
+            if let Some((head, tail)) = lines.next() {
+                head.append_to(out);
+                labels.append_to(out);
+                tail.append_to(out);
+                write_number(out, v);
+                out.push(b'\n');
+            }
         });
         true
     }
@@ -306,11 +359,11 @@ fn line(
     suffix: &[u8],
     labels: &[u8],
     extra: Option<Extra>,
-    value: f64,
+    value: Number,
     ts: Option<i64>,
 ) {
     write_series(out, name, suffix, labels, extra, bounds);
-    write_float(out, value);
+    write_number(out, value);
     if let Some(ts) = ts {
         out.push(b' ');
         write_i64(out, ts);

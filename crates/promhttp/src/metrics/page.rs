@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::family::{Family, Kind, Series};
+use crate::encode::blocks::Blocks;
 use crate::encode::float::FloatCache;
 use crate::encode::text::write_label_pairs;
 use crate::encode::{encode_families, openmetrics, protobuf, text, EncodeOptions, Format};
@@ -32,6 +33,8 @@ pub(crate) struct PageCache<C> {
     openmetrics_head: OnceLock<Box<[u8]>>,
     /// Label positions in name order: `Ok(i)` a constant label, `Err(i)` a variable one.
     order: OnceLock<Box<[Result<usize, usize>]>>,
+    /// What text 0.0.4 lines of every series have in common.
+    text_lines: OnceLock<text::LineTemplate>,
 }
 
 impl<C> Default for PageCache<C> {
@@ -41,6 +44,7 @@ impl<C> Default for PageCache<C> {
             text_head: OnceLock::new(),
             openmetrics_head: OnceLock::new(),
             order: OnceLock::new(),
+            text_lines: OnceLock::new(),
         }
     }
 }
@@ -50,11 +54,8 @@ impl<C> Default for PageCache<C> {
 /// that needs it.
 #[derive(Default)]
 pub(crate) struct Kept {
-    /// Label pairs as both text formats write them (`a="x",b="y"`): OpenMetrics,
-    /// and text 0.0.4 when its lines cannot be kept.
-    text: OnceLock<Box<[u8]>>,
-    /// Text 0.0.4 lines up to their numbers (`None` for a series too large).
-    text_lines: OnceLock<Option<text::LinePrefixes>>,
+    /// Label pairs as both text formats write them (`a="x",b="y"`).
+    text: OnceLock<Blocks>,
     /// Protobuf `label` fields.
     protobuf: OnceLock<Box<[u8]>>,
 }
@@ -130,11 +131,11 @@ impl<K: Kind> Family<K> {
     }
 
     /// The series' label pairs as both text formats write them (`a="x",b="y"`).
-    fn text_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a [u8] {
+    fn text_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a Blocks {
         kept(series).text.get_or_init(|| {
             let mut out = Vec::new();
             write_label_pairs(&mut out, &self.sorted_labels(series));
-            out.into_boxed_slice()
+            Blocks::new(&out)
         })
     }
 
@@ -200,26 +201,26 @@ impl<K: Kind> Family<K> {
         let mut value = K::value(&sorted[0].core);
         let om = openmetrics::Head::of(&self.desc.name, K::TYPE);
         let name = text::SeriesName::of(&self.desc.name);
+        // Every series has the lines of the first one (see `LineTemplate::write`).
+        // Own metrics have legacy names, which the template writes bare.
+        let lines = self.page.text_lines.get_or_init(|| {
+            let labelled = !self.text_labels(&sorted[0]).is_empty();
+            text::LineTemplate::new(name.bytes, labelled, &value)
+        });
         for (i, series) in sorted.iter().enumerate() {
             // The first series' value was read above.
             if i > 0 {
                 K::fill(&self.config, &series.core, &mut value);
             }
+            let labels = self.text_labels(series);
             if format == Format::OpenMetrics {
                 let at = Self::start_time(series);
-                let labels = self.text_labels(series);
+                let labels = labels.as_bytes();
                 openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts);
                 continue;
             }
-            let prefixes = kept(series).text_lines.get_or_init(|| {
-                let mut labels = Vec::new();
-                write_label_pairs(&mut labels, &self.sorted_labels(series));
-                text::LinePrefixes::new(name, &labels, &value)
-            });
-            let written = prefixes.as_ref().is_some_and(|p| p.write(out, &value));
-            if !written {
-                let labels = self.text_labels(series);
-                text::write_metric(out, &mut bounds, name, labels, &value, None);
+            if name.quoted || !lines.write(out, labels, &value) {
+                text::write_metric(out, &mut bounds, name, labels.as_bytes(), &value, None);
             }
         }
     }
