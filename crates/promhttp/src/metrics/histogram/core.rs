@@ -11,6 +11,12 @@
 //! half, which holds every observation up to one moment, adds it into the new hot
 //! half and zeroes it. So a scrape never sees a torn histogram, and writers never
 //! wait for a scrape.
+//!
+//! A classic-only histogram has no completion count: each observation lands in
+//! exactly one bucket (`+Inf` and NaN included) and bumps it last, so the buckets
+//! of a half add up to the observations completed in it, and the collector waits
+//! for that sum instead (three atomic read-modify-writes per observation: the
+//! word, the sum, the bucket).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -73,8 +79,10 @@ impl HistogramCore {
                 n.max_buckets().map(|m| m.get()),
             )
         });
-        let half = || Half::new(bounds.len(), schema, zero_threshold, max);
-        let classic_buckets = bounds.len();
+        // A classic-only histogram counts `+Inf` in a bucket of its own (see the
+        // module documentation).
+        let classic_buckets = bounds.len() + usize::from(native.is_none());
+        let half = || Half::new(classic_buckets, schema, zero_threshold, max);
         HistogramCore {
             count_and_hot: AtomicU64::new(0),
             halves: [half(), half()],
@@ -109,11 +117,16 @@ impl HistogramCore {
     /// `+Inf` bucket, and in no native bucket (as Go). No lock is taken unless the
     /// native buckets are past the bucket limit (the slow path that brings them
     /// back, and the table's spill, see `table.rs`).
+    #[inline]
     pub(crate) fn observe(&self, v: f64) {
         let bucket = self.classic_bucket(v);
         let n = self.count_and_hot.fetch_add(1, Ordering::AcqRel);
         let hot = &self.halves[(n >> 63) as usize];
-        if hot.record(v, bucket, self.native.is_some()) {
+        if self.native.is_none() {
+            hot.record_classic(v, bucket);
+            return;
+        }
+        if hot.record(v, bucket, true) {
             if let Some(max) = self.native.as_ref().and_then(NativeBuckets::max_buckets) {
                 if hot.table.len() > max.get() {
                     self.limit_buckets(v, bucket, max.get());
@@ -151,13 +164,18 @@ impl HistogramCore {
 
     /// The classic bucket of `v`: the first bound at or above it, or
     /// `bounds.len()` for `+Inf` (NaN included).
+    #[inline]
     fn classic_bucket(&self, v: f64) -> usize {
         let bounds = &self.bounds[..];
         if v.is_nan() {
             return bounds.len();
         }
-        if bounds.len() < 32 {
-            bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())
+        if bounds.len() <= 16 {
+            // The bounds below `v`, counted without a branch per bound (the
+            // bounds are sorted and distinct): observations that land in
+            // different buckets one after the other cost no mispredicted
+            // branch, as a search stopping at the first bound would.
+            bounds.iter().map(|b| usize::from(*b < v)).sum()
         } else {
             bounds.partition_point(|b| *b < v)
         }
@@ -192,8 +210,9 @@ impl HistogramCore {
         let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);
         let cold = &self.halves[(n >> 63) as usize];
         // Everything started before the previous flip is in the totals already.
-        wait_for_writers(cold, (n & STARTED).wrapping_sub(totals.count));
-        let (count, sum) = cold.drain_classic(&mut totals.classic);
+        let count = (n & STARTED).wrapping_sub(totals.count);
+        wait_until(|| cold.classic_completed() == count);
+        let sum = cold.drain_classic(&mut totals.classic);
         totals.count = totals.count.wrapping_add(count);
         totals.sum += sum;
         Some(read(&totals.classic, totals.count, totals.sum))
@@ -298,8 +317,14 @@ fn native_histogram(half: &Half) -> NativeHistogram {
 /// Waits until `half` has completed `started` observations: the writers that chose
 /// it before it went cold are finishing a few atomic operations, so this ends.
 pub(super) fn wait_for_writers(half: &Half, started: u64) {
+    wait_until(|| half.count.load(Ordering::Acquire) == started);
+}
+
+/// Spins a little, then yields, until `done`: for writers finishing a few atomic
+/// operations.
+fn wait_until(done: impl Fn() -> bool) {
     let mut spins = 0u32;
-    while half.count.load(Ordering::Acquire) != started {
+    while !done() {
         if spins < 64 {
             spins += 1;
             std::hint::spin_loop();

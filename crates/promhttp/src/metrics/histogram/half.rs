@@ -10,11 +10,13 @@ use super::table::{key, BucketTable};
 pub(super) struct Half {
     /// Observations completed in this half; bumped last by each writer, so a
     /// collector knows every writer has finished when it reaches the started count.
+    /// Not used by a classic-only histogram (see [`record_classic`](Self::record_classic)).
     pub(super) count: AtomicU64,
     /// The bits of the `f64` sum.
     sum: AtomicU64,
-    /// Observations per classic bucket (not cumulative); above the last bound they
-    /// are counted in `count` only.
+    /// Observations per classic bucket (not cumulative). A classic-only
+    /// histogram has one more, `+Inf`; with native buckets, observations above
+    /// the last bound are counted in `count` only.
     pub(super) classic: Box<[AtomicU64]>,
     /// Native: observations in the zero bucket.
     pub(super) zero: AtomicU64,
@@ -37,6 +39,28 @@ impl Half {
             zero_threshold: AtomicU64::new(zero_threshold.to_bits()),
             table: BucketTable::new(max),
         }
+    }
+
+    /// Records one observation of a classic-only histogram: the sum, then bucket
+    /// `bucket` (`+Inf` included), released. Every observation lands in exactly
+    /// one bucket and its bucket is the last thing it touches, so the buckets
+    /// add up to the observations completed: a collector waits for that sum
+    /// instead of a completion count (one atomic read-modify-write less).
+    #[inline]
+    pub(super) fn record_classic(&self, v: f64, bucket: usize) {
+        add_f64(&self.sum, v);
+        if let Some(b) = self.classic.get(bucket) {
+            b.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// The observations completed in this half of a classic-only histogram (the
+    /// sum of its buckets); once it is the number started, every write to the
+    /// half is visible.
+    pub(super) fn classic_completed(&self) -> u64 {
+        self.classic.iter().fold(0u64, |total, b| {
+            total.wrapping_add(b.load(Ordering::Acquire))
+        })
     }
 
     /// Records one observation: classic bucket `bucket` (none when past the last
@@ -102,9 +126,9 @@ impl Half {
     }
 
     /// Adds this half's classic counts (which no writer reaches) into `totals`,
-    /// bucket by bucket, zeroing what it took, and returns its count and sum (also
-    /// zeroed). Buckets nothing was observed in cost a load and no store.
-    pub(super) fn drain_classic(&self, totals: &mut [u64]) -> (u64, f64) {
+    /// bucket by bucket, zeroing what it took, and returns its sum (also zeroed).
+    /// Buckets nothing was observed in cost a load and no store.
+    pub(super) fn drain_classic(&self, totals: &mut [u64]) -> f64 {
         for (total, c) in totals.iter_mut().zip(self.classic.iter()) {
             let v = c.load(Ordering::Relaxed);
             if v != 0 {
@@ -112,15 +136,11 @@ impl Half {
                 c.store(0, Ordering::Relaxed);
             }
         }
-        let count = self.count.load(Ordering::Relaxed);
-        if count != 0 {
-            self.count.store(0, Ordering::Relaxed);
-        }
         let sum = self.sum.load(Ordering::Relaxed);
         if sum != 0 {
             self.sum.store(0, Ordering::Relaxed);
         }
-        (count, f64::from_bits(sum))
+        f64::from_bits(sum)
     }
 
     /// Back to nothing observed, at `schema` and `zero_threshold`. Only for a half

@@ -357,3 +357,62 @@ fn check_whole(got: &HistogramValue, constant: Option<f64>) {
         assert_eq!(buckets + n.zero_count, got.count);
     }
 }
+
+/// A classic-only histogram has no completion count: its collector waits until
+/// the buckets of the cold half (`+Inf` included) add up to the observations
+/// started there. Four writers observe values whose bucket and sum are tied
+/// (1 in `le="1"`, 100 in `+Inf`, NaN never), each also trying values that land
+/// in every bucket between, while a collector reads in a loop: every read must
+/// be whole (count = `+Inf` = the buckets' total, the sum exactly what those
+/// counts make), never going back, and the last one must hold everything.
+#[test]
+fn classic_only_collections_wait_for_the_buckets() {
+    const WRITERS: u64 = 4;
+    const PER_WRITER: u64 = 50_000;
+    let h = HistogramCore::new(Some(&Buckets::new(vec![0.5, 1.0, 2.0]).unwrap()), None);
+    let mut counts = [0u64; 3];
+    let done = AtomicUsize::new(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut reads = 0u64;
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            let (h, done) = (&h, &done);
+            s.spawn(move || {
+                for i in 0..PER_WRITER {
+                    // One in four lands above every bound.
+                    h.observe(if (i + w) % 4 == 0 { 100.0 } else { 1.0 });
+                }
+                done.fetch_add(1, Ordering::Release);
+            });
+        }
+        let mut last_count = 0;
+        loop {
+            let finished = done.load(Ordering::Acquire) == WRITERS as usize;
+            let (count, sum) = h.collect_classic(&mut counts);
+            reads += 1;
+            assert_eq!(counts[0], 0, "nothing is at or below 0.5");
+            assert_eq!(counts[1], counts[2], "nothing is in (1, 2]");
+            let above = count - counts[2];
+            assert_eq!(sum, counts[1] as f64 + 100.0 * above as f64, "torn read");
+            assert!(
+                count >= last_count,
+                "count went back: {count} < {last_count}"
+            );
+            last_count = count;
+            if finished {
+                assert_eq!(count, WRITERS * PER_WRITER);
+                break;
+            }
+            assert!(Instant::now() < deadline, "writers did not finish in time");
+        }
+    });
+    assert!(reads > 1);
+    // Every value in its own bucket, through the same path.
+    for v in [0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, f64::INFINITY, f64::NAN] {
+        h.observe(v);
+    }
+    let (count, _) = h.collect_classic(&mut counts);
+    assert_eq!(count, WRITERS * PER_WRITER + 9);
+    let le1 = WRITERS * PER_WRITER * 3 / 4;
+    assert_eq!(counts, [2, le1 + 4, le1 + 6]);
+}
