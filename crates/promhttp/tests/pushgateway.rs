@@ -1025,7 +1025,7 @@ async fn dropping_the_periodic_handle_still_makes_the_final_push() {
 /// query API sees histograms, and the 0.9-quantile is within one bucket of the
 /// true one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs prometheus-pushgateway and prometheus: run scripts/install-test-deps.sh"]
+#[ignore = "needs prometheus-pushgateway, prometheus: run scripts/install-test-deps.sh"]
 async fn native_histograms_reach_prometheus_through_the_gateway() {
     use promhttp::metrics::{self, HistogramOpts as OwnOpts, NativeBuckets};
 

@@ -267,24 +267,30 @@ fn end(out: &mut Vec<u8>, ts: Option<i64>, exemplar: Option<&Exemplar>) {
         write_timestamp(out, ts);
     }
     if let Some(e) = exemplar.filter(|e| writable(e)) {
-        out.extend_from_slice(b" # {");
-        for (i, l) in e.labels.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(l.name.as_bytes());
-            out.extend_from_slice(b"=\"");
-            write_label_value(out, &l.value);
-            out.push(b'"');
-        }
-        out.extend_from_slice(b"} ");
-        write_om_float(out, e.value);
+        write_exemplar_head(out, e);
         if let Some(t) = e.timestamp {
             out.push(b' ');
             write_om_float(out, to_seconds(t));
         }
     }
     out.push(b'\n');
+}
+
+/// Appends ` # {labels} value` of an exemplar (its timestamp is the caller's: each
+/// OpenMetrics version writes it its own way).
+pub(crate) fn write_exemplar_head(out: &mut Vec<u8>, e: &Exemplar) {
+    out.extend_from_slice(b" # {");
+    for (i, l) in e.labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(l.name.as_bytes());
+        out.extend_from_slice(b"=\"");
+        write_label_value(out, &l.value);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"} ");
+    write_om_float(out, e.value);
 }
 
 /// Milliseconds to OpenMetrics seconds (`1.5` for 1500 ms), exact to the millisecond.

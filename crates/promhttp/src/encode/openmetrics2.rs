@@ -24,9 +24,9 @@
 //! Integers (counts, bucket counts) have no decimal point; other numbers have one
 //! or an exponent; timestamps are seconds.
 
-use super::escape::{write_help_openmetrics, write_label_value};
+use super::escape::write_help_openmetrics;
 use super::float::{write_om_float, write_u64, FloatCache};
-use super::openmetrics::write_timestamp;
+use super::openmetrics::{write_exemplar_head, write_timestamp};
 use super::text::{write_label_pairs, SeriesName};
 use super::EncodeOptions;
 use crate::model::exemplar::writable;
@@ -298,18 +298,7 @@ fn write_exemplar(out: &mut Vec<u8>, e: &Exemplar) {
     if !writable(e) {
         return;
     }
-    out.extend_from_slice(b" # {");
-    for (i, l) in e.labels.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(l.name.as_bytes());
-        out.extend_from_slice(b"=\"");
-        write_label_value(out, &l.value);
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"} ");
-    write_om_float(out, e.value);
+    write_exemplar_head(out, e);
     out.push(b' ');
     write_timestamp(out, to_millis(t));
 }
