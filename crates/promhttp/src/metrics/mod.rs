@@ -66,7 +66,6 @@
 
 mod callback;
 mod counter;
-mod epoch;
 mod error;
 mod family;
 mod gauge;
@@ -77,7 +76,6 @@ mod number;
 mod opts;
 mod page;
 mod registry;
-mod table;
 #[cfg(test)]
 mod tests;
 mod vec;
