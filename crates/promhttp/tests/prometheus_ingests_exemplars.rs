@@ -31,9 +31,9 @@ async fn prometheus_stores_the_middlewares_exemplars() {
         .route("/work/{id}", get(|| async { "done" }))
         .layer(http.layer())
         .route_service("/metrics", metrics);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served until the end of the test (stopped on drop).
+    let server = support::serve(app).await;
+    let addr = server.addr;
 
     let prom = Prometheus::builder(addr)
         .flag("--enable-feature=exemplar-storage")

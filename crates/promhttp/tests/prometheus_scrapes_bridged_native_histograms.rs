@@ -69,9 +69,9 @@ async fn prometheus_stores_bridged_native_histograms() {
 
     let page = Gatherers::new().with(Arc::new(pc)).with(handle);
     let app = Router::new().route_service("/metrics", MetricsHandler::builder(page).build());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served until the end of the test (stopped on drop).
+    let server = support::serve(app).await;
+    let addr = server.addr;
 
     let prom = Prometheus::builder(addr)
         .flag("--enable-feature=native-histograms")

@@ -49,9 +49,9 @@ fn source() -> impl promhttp::Gather {
 #[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
 async fn prometheus_stores_scraped_native_histograms() {
     let app = Router::new().route_service("/metrics", MetricsHandler::builder(source()).build());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served until the end of the test (stopped on drop).
+    let server = support::serve(app).await;
+    let addr = server.addr;
 
     let prom = Prometheus::builder(addr)
         .flag("--enable-feature=native-histograms")

@@ -40,9 +40,9 @@ async fn prometheus_scrapes_every_bridge_on_one_page() {
     let page = Gatherers::new().with(Arc::new(pc)).with(handle).with(reg);
     let metrics = MetricsHandler::builder(page).openmetrics(true).build();
     let app = Router::new().route_service("/metrics", metrics);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served until the end of the test (stopped on drop).
+    let server = support::serve(app).await;
+    let addr = server.addr;
 
     let prom = Prometheus::builder(addr).start().await;
     prom.expect_target_up(Duration::from_secs(30)).await;

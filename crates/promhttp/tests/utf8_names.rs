@@ -250,9 +250,9 @@ async fn prometheus_2_42_stores_escaped_names() {
         "/metrics",
         MetricsHandler::builder(source()).openmetrics(true).build(),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served until the end of the test (stopped on drop).
+    let server = promhttp_test_support::serve(app).await;
+    let addr = server.addr;
     let prom = Prometheus::builder(addr)
         .scrape_interval(Duration::from_millis(500))
         .scrape_timeout(Duration::from_millis(400))
