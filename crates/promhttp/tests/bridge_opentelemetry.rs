@@ -214,7 +214,7 @@ fn protobuf_golden() {
     let source = OtelSource::new();
     let _provider = provider(&source, 20);
     let bytes = render(&source, Format::Protobuf, &EncodeOptions::default());
-    let dump = without_start_times(&protobuf_dump::dump(&bytes).unwrap());
+    let dump = protobuf_dump::without_start_times(&protobuf_dump::dump(&bytes).unwrap());
     let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/bridge_opentelemetry/protobuf.golden");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -222,30 +222,6 @@ fn protobuf_golden() {
     }
     let expected = std::fs::read_to_string(&golden).unwrap();
     assert_eq!(dump, expected, "got:\n{dump}");
-}
-
-/// The dump with each `created_timestamp { ... }` block (the SDK's start time, a
-/// moment of the test run) replaced by one line that says it is there.
-fn without_start_times(dump: &str) -> String {
-    let mut out = String::new();
-    let mut skipping: Option<String> = None;
-    for line in dump.lines() {
-        if let Some(indent) = &skipping {
-            if line == format!("{indent}}}") {
-                skipping = None;
-            }
-            continue;
-        }
-        if let Some(indent) = line.strip_suffix("created_timestamp {") {
-            out.push_str(indent);
-            out.push_str("created_timestamp: (the start time)\n");
-            skipping = Some(indent.to_owned());
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }
 
 /// The native histogram the SDK's exponential histogram of `values` becomes, with

@@ -167,3 +167,27 @@ pub fn dump(mut buf: &[u8]) -> R<String> {
     }
     Ok(out)
 }
+
+/// The dump with each `created_timestamp { ... }` block (the SDK's start time, a
+/// moment of the test run) replaced by one line that says it is there.
+pub fn without_start_times(dump: &str) -> String {
+    let mut out = String::new();
+    let mut skipping: Option<String> = None;
+    for line in dump.lines() {
+        if let Some(indent) = &skipping {
+            if line == format!("{indent}}}") {
+                skipping = None;
+            }
+            continue;
+        }
+        if let Some(indent) = line.strip_suffix("created_timestamp {") {
+            out.push_str(indent);
+            out.push_str("created_timestamp: (the start time)\n");
+            skipping = Some(indent.to_owned());
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::data::{
@@ -16,8 +15,7 @@ use super::names::{self, TranslationStrategy};
 use super::native::{native_histogram, NativeError, Side};
 use crate::gather::{GatherError, GatherErrorKind, Gathered};
 use crate::model::{
-    Bucket, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily, MetricType, Str,
-    Value,
+    Bucket, CounterValue, HistogramValue, Label, Metric, MetricFamily, MetricType, Str, Value,
 };
 
 /// What the builder chose.
@@ -28,22 +26,29 @@ pub(crate) struct Config {
     pub strategy: TranslationStrategy,
 }
 
-/// The label names already translated, kept from scrape to scrape (attribute
-/// keys repeat on every point). Bounded: past [`Self::LIMIT`] keys, new ones are
-/// translated each time instead of kept.
-#[derive(Default)]
+/// The label names already translated under one strategy, kept from scrape to
+/// scrape (attribute keys repeat on every point). Bounded: past [`Self::LIMIT`]
+/// keys, new ones are translated each time instead of kept.
 pub(crate) struct LabelNames {
+    strategy: TranslationStrategy,
     known: HashMap<Box<str>, Str>,
 }
 
 impl LabelNames {
     const LIMIT: usize = 10_000;
 
+    pub(crate) fn new(strategy: TranslationStrategy) -> Self {
+        LabelNames {
+            strategy,
+            known: HashMap::new(),
+        }
+    }
+
     fn get(&mut self, key: &str) -> Str {
         if let Some(name) = self.known.get(key) {
             return name.clone();
         }
-        let name = Str::Shared(Arc::from(names::label_name(key)));
+        let name = Str::Shared(Arc::from(names::label_name_for(key, self.strategy)));
         if self.known.len() < Self::LIMIT {
             self.known.insert(key.into(), name.clone());
         }
@@ -91,7 +96,7 @@ pub(crate) fn map(
     }
     for scope in rm.scope_metrics() {
         let base = if config.scope_labels {
-            scope_labels(scope.scope())
+            scope_labels(scope.scope(), keys)
         } else {
             Vec::new()
         };
@@ -122,16 +127,49 @@ fn target_info(resource: &Resource, keys: &mut LabelNames) -> MetricFamily {
         .with_metric(Metric::new(labels, Value::Gauge(1.0)))
 }
 
-/// `otel_scope_name` and `otel_scope_version` of a scope; an empty one is left out.
-fn scope_labels(scope: &InstrumentationScope) -> Vec<Label> {
-    let mut labels = Vec::with_capacity(2);
-    if !scope.name().is_empty() {
-        labels.push(Label::new("otel_scope_name", scope.name().to_owned()));
+/// The labels a scope gives every point, as `(label name, original key, value)`:
+/// `otel_scope_name`, `otel_scope_version`, `otel_scope_schema_url` (each left out
+/// when empty), and each scope attribute as `otel_scope_<key>` translated like any
+/// key, left out when that is one of the first three names. The original key of a
+/// scope label, which orders merged values, is its untranslated name.
+fn scope_labels(scope: &InstrumentationScope, keys: &mut LabelNames) -> Vec<ScopeLabel> {
+    const RESERVED: [&str; 3] = [
+        "otel_scope_name",
+        "otel_scope_version",
+        "otel_scope_schema_url",
+    ];
+    let mut labels = Vec::with_capacity(3 + scope.attributes().size_hint().0);
+    let fixed = [Some(scope.name()), scope.version(), scope.schema_url()];
+    for (name, value) in RESERVED.into_iter().zip(fixed) {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            labels.push(ScopeLabel {
+                name: Str::Static(name),
+                key: name.to_owned(),
+                value: value.to_owned(),
+            });
+        }
     }
-    if let Some(version) = scope.version().filter(|v| !v.is_empty()) {
-        labels.push(Label::new("otel_scope_version", version.to_owned()));
+    for kv in scope.attributes() {
+        let key = format!("otel_scope_{}", kv.key.as_str());
+        let name = keys.get(&key);
+        if RESERVED.contains(&name.as_str()) {
+            continue;
+        }
+        labels.push(ScopeLabel {
+            name,
+            key,
+            value: kv.value.as_str().into_owned(),
+        });
     }
     labels
+}
+
+/// A label every point of a scope gets.
+struct ScopeLabel {
+    name: Str,
+    /// The untranslated name, which orders values merged into one label.
+    key: String,
+    value: String,
 }
 
 /// Labels from `(translated name, original key, value)` triples: sorted by name,
@@ -158,7 +196,7 @@ fn merged_labels<'a>(entries: impl Iterator<Item = (Str, &'a str, Cow<'a, str>)>
 
 /// Per-scope state of the mapping.
 struct Ctx<'a> {
-    base: &'a [Label],
+    base: &'a [ScopeLabel],
     keys: &'a mut LabelNames,
     strategy: TranslationStrategy,
 }
@@ -169,7 +207,7 @@ impl Ctx<'_> {
         let base = self.base.iter().map(|l| {
             (
                 l.name.clone(),
-                l.name.as_str(),
+                l.key.as_str(),
                 Cow::Borrowed(l.value.as_str()),
             )
         });
@@ -227,10 +265,7 @@ impl Ctx<'_> {
         for p in sum.data_points() {
             let labels = self.labels(p.attributes());
             let metric = if counter {
-                let mut value = CounterValue::new(p.value().to_f64());
-                if let Some(e) = p.exemplars().last() {
-                    value = value.with_exemplar(self.exemplar(e));
-                }
+                let value = CounterValue::new(p.value().to_f64());
                 Metric::new(labels, value.into()).with_created(sum.start_time())
             } else {
                 Metric::new(labels, Value::Gauge(p.value().to_f64()))
@@ -258,10 +293,6 @@ impl Ctx<'_> {
             for (bound, count) in p.bounds().zip(p.bucket_counts()) {
                 cumulative = cumulative.saturating_add(count);
                 buckets.push(Bucket::new(bound, cumulative));
-            }
-            for e in p.exemplars() {
-                let exemplar = self.exemplar(e);
-                place_exemplar(&mut buckets, p.count(), exemplar);
             }
             let value = HistogramValue::new(buckets, p.count(), p.sum().to_f64());
             family
@@ -306,89 +337,23 @@ impl Ctx<'_> {
                     continue;
                 }
             };
-            let exemplars: Vec<Exemplar> = p.exemplars().map(|e| self.exemplar(e)).collect();
             let labels = self.labels(p.attributes());
             let value = HistogramValue::new(Vec::new(), p.count() as u64, p.sum().to_f64())
-                .with_native(native.with_exemplars(exemplars));
+                .with_native(native);
             family
                 .metrics
                 .push(Metric::new(labels, value.into()).with_created(h.start_time()));
         }
-    }
-
-    fn exemplar<T: Number>(&mut self, e: &data::Exemplar<T>) -> Exemplar {
-        let keys = &mut *self.keys;
-        exemplar(
-            e.value.to_f64(),
-            e.time(),
-            e.trace_id(),
-            e.span_id(),
-            e.filtered_attributes()
-                .map(|kv| (keys.get(kv.key.as_str()), kv.value.as_str())),
-        )
-    }
-}
-
-/// An exemplar: `trace_id` and `span_id` (lower-case hex) when the trace id is not
-/// all zeros, then the filtered attributes that still fit in the 128 code points
-/// OpenMetrics allows an exemplar's labels (an attribute whose name is taken is
-/// left out).
-pub(crate) fn exemplar<'a>(
-    value: f64,
-    time: SystemTime,
-    trace_id: &[u8; 16],
-    span_id: &[u8; 8],
-    attributes: impl Iterator<Item = (Str, Cow<'a, str>)>,
-) -> Exemplar {
-    let mut labels = Vec::new();
-    let mut used = 0usize;
-    if trace_id.iter().any(|b| *b != 0) {
-        labels.push(Label::new("trace_id", hex(trace_id)));
-        labels.push(Label::new("span_id", hex(span_id)));
-        used = "trace_id".len() + 32 + "span_id".len() + 16;
-    }
-    for (name, value) in attributes {
-        let size = name.chars().count() + value.chars().count();
-        if used + size > Exemplar::MAX_CODE_POINTS || labels.iter().any(|l| l.name == name) {
-            continue;
-        }
-        used += size;
-        labels.push(Label::new(name, Str::Owned(value.into_owned())));
-    }
-    Exemplar::new(labels, value).with_timestamp(time)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
-}
-
-/// Puts `exemplar` on the first bucket whose bound is at least its value, adding
-/// the `+Inf` bucket (of `count`) when none is; a later exemplar replaces an
-/// earlier one in the same bucket.
-pub(crate) fn place_exemplar(buckets: &mut Vec<Bucket>, count: u64, exemplar: Exemplar) {
-    let at = buckets.partition_point(|b| b.upper_bound < exemplar.value);
-    if at == buckets.len() {
-        buckets.push(Bucket::new(f64::INFINITY, count));
-    }
-    if let Some(bucket) = buckets.get_mut(at) {
-        bucket.exemplar = Some(Box::new(exemplar));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn colliding_keys_merge_in_original_key_order() {
-        let mut keys = LabelNames::default();
+        let mut keys = LabelNames::new(TranslationStrategy::default());
         let kvs = [
             KeyValue::new("foo_bar", "c"),
             KeyValue::new("foo.bar", "a"),
@@ -411,7 +376,7 @@ mod tests {
 
     #[test]
     fn label_names_are_remembered_up_to_a_limit() {
-        let mut keys = LabelNames::default();
+        let mut keys = LabelNames::new(TranslationStrategy::default());
         assert_eq!(keys.get("http.method"), "http_method");
         assert_eq!(keys.known.len(), 1);
         for i in 0..LabelNames::LIMIT + 5 {
@@ -419,63 +384,5 @@ mod tests {
         }
         assert_eq!(keys.known.len(), LabelNames::LIMIT);
         assert_eq!(keys.get("late.key"), "late_key");
-    }
-
-    #[test]
-    fn exemplars_carry_trace_and_span_ids_and_what_fits() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut trace = [0u8; 16];
-        trace[0] = 0x4b;
-        trace[15] = 0x0f;
-        let span = [0xab, 0, 0, 0, 0, 0, 0, 1];
-        let long = "x".repeat(100);
-        let e = exemplar(
-            0.25,
-            t,
-            &trace,
-            &span,
-            [
-                (Str::from("user"), Cow::Borrowed("ann")),
-                (Str::from("big"), Cow::Borrowed(long.as_str())),
-                (Str::from("trace_id"), Cow::Borrowed("dup")),
-            ]
-            .into_iter(),
-        );
-        assert_eq!(
-            e.labels,
-            [
-                Label::new("trace_id", "4b00000000000000000000000000000f"),
-                Label::new("span_id", "ab00000000000001"),
-                Label::new("user", "ann"),
-            ]
-        );
-        assert_eq!((e.value, e.timestamp), (0.25, Some(t)));
-        assert!(e.validate().is_ok());
-        // No trace: no ids, attributes only.
-        let e = exemplar(
-            1.0,
-            t,
-            &[0; 16],
-            &[0; 8],
-            [(Str::from("a"), Cow::Borrowed("b"))].into_iter(),
-        );
-        assert_eq!(e.labels, [Label::new("a", "b")]);
-    }
-
-    #[test]
-    fn exemplars_go_to_their_bucket_or_to_inf() {
-        let e = |v| Exemplar::new(vec![], v);
-        let mut buckets = vec![Bucket::new(1.0, 2), Bucket::new(5.0, 3)];
-        place_exemplar(&mut buckets, 4, e(1.0));
-        place_exemplar(&mut buckets, 4, e(3.0));
-        place_exemplar(&mut buckets, 4, e(4.0));
-        assert_eq!(buckets.len(), 2);
-        assert_eq!(buckets[0].exemplar.as_ref().map(|e| e.value), Some(1.0));
-        assert_eq!(buckets[1].exemplar.as_ref().map(|e| e.value), Some(4.0));
-        place_exemplar(&mut buckets, 4, e(9.0));
-        assert_eq!(buckets.len(), 3);
-        assert_eq!(buckets[2].upper_bound, f64::INFINITY);
-        assert_eq!(buckets[2].cumulative_count, 4);
-        assert_eq!(buckets[2].exemplar.as_ref().map(|e| e.value), Some(9.0));
     }
 }

@@ -43,9 +43,8 @@
 //! ```
 //!
 //! With a handler, the page is negotiated like any other: protobuf carries native
-//! histograms and exemplars, OpenMetrics (when the handler offers it) exemplars;
-//! both carry start times when the handler writes them
-//! (`openmetrics_created_samples`):
+//! histograms; protobuf and OpenMetrics (when the handler offers it) carry start
+//! times when the handler writes them (`openmetrics_created_samples`):
 //!
 //! ```no_run
 //! # use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -68,23 +67,32 @@
 //! | gauge (gauge, observable gauge) | gauge |
 //! | histogram (explicit buckets) | classic histogram (cumulative `le` buckets, `_sum`, `_count`), start time as created time |
 //! | exponential histogram | native histogram (see below), start time as created time |
-//! | exemplars | exemplars with `trace_id`/`span_id` (hex) and the filtered attributes that fit |
+//! | exemplars | none: the SDK makes none (see below) |
 //! | resource attributes | one `target_info` gauge of value 1 ([`OtelSourceBuilder::target_info`]) |
-//! | instrumentation scope | `otel_scope_name`, `otel_scope_version` labels on every series ([`OtelSourceBuilder::scope_labels`]) |
+//! | instrumentation scope | `otel_scope_name`, `otel_scope_version`, `otel_scope_schema_url` labels and one `otel_scope_<key>` label per scope attribute on every series ([`OtelSourceBuilder::scope_labels`]) |
 //! | `min`, `max`, point timestamps | not served: samples carry no timestamp, as the specification requires |
 //!
-//! **Names** follow the [`TranslationStrategy`] (today only
-//! `UnderscoreEscapingWithSuffixes`): invalid characters become `_`, runs of `_`
+//! **Names** follow the [`TranslationStrategy`]. The default,
+//! `UnderscoreEscapingWithSuffixes`: invalid characters become `_`, runs of `_`
 //! collapse to one, a name starting with a digit gets a leading `_` (an attribute
 //! key a leading `key_`). **Units** are appended unless the name already ends with
 //! them, translated per the specification's unit map (`s` → `seconds`,
 //! `ms` → `milliseconds`, `By` → `bytes`, `KiBy` → `kibibytes`, `m/s` →
-//! `meters_per_second`, `1` → `ratio` for gauges and nothing for other kinds,
-//! annotations in braces such as `{request}` dropped), and become the family's
-//! OpenMetrics `# UNIT`. **Attributes** whose keys translate to the same label name
-//! become one label, their values joined with `;` in the order of the original
-//! keys (`a.b="1"`, `a_b="2"` → `a_b="1;2"`); a scope label counts as a key
-//! named as itself.
+//! `meters_per_second`, annotations in braces such as `{request}` dropped), with
+//! two rules of Prometheus' own OTLP translation the specification leaves open (`1`
+//! → `ratio` for gauges and nothing for other kinds; a unit outside the map kept,
+//! its invalid characters escaped: `km/h` → `km_per_hour`), and become the family's
+//! OpenMetrics `# UNIT`. Monotonic sums end with `_total`. The other strategies
+//! keep UTF-8 names (escaped by the handler for scrapers that did not ask for
+//! `escaping=allow-utf-8`), leave the suffixes out, or both.
+//!
+//! **Attributes** whose keys translate to the same label name become one label,
+//! their values joined with `;` in the order of the original keys (`a.b="1"`,
+//! `a_b="2"` → `a_b="1;2"`); a scope label counts as a key named as itself
+//! (`otel_scope_name`, `otel_scope_<attribute key>`). A scope attribute whose label
+//! would be `otel_scope_name`, `otel_scope_version` or `otel_scope_schema_url` is
+//! left out. Non-string values are written as the SDK displays them (`200`,
+//! `true`, `["a","b"]`).
 //!
 //! **Exponential histograms** become native histograms: scale is schema, the zero
 //! bucket and its threshold are kept, offsets and counts become spans and deltas
@@ -99,25 +107,42 @@
 //! `+Inf` bucket (what Prometheus's own Go client serves there), so a scraper
 //! that negotiated text still gets a correct rate and average.
 //!
-//! **Exemplars:** the 0.33 SDK fills no exemplars: every aggregator in
-//! `opentelemetry_sdk/src/metrics/internal` (`sum.rs`, `precomputed_sum.rs`,
+//! **Exemplars:** none are served, because `opentelemetry_sdk` 0.33 (checked
+//! against 0.33.1) makes none. Every aggregator in its
+//! `src/metrics/internal` (`aggregate.rs`, `sum.rs`, `precomputed_sum.rs`,
 //! `last_value.rs`, `histogram.rs`, `exponential_histogram.rs`) builds its data
-//! points with `exemplars: vec![]`, and the SDK has no exemplar reservoir or
-//! filter yet. The mapping above is in place for when it does.
+//! points with `exemplars: vec![]`, the SDK has no exemplar reservoir or filter, and
+//! the fields of `data::Exemplar` are `pub(crate)` with no constructor, so no data
+//! with an exemplar can reach a reader, nor be made in a test. promhttp therefore
+//! has no code that reads them: code that cannot be tested with the SDK's data is
+//! not written. Once an SDK release fills them, the mapping the specification
+//! asks for is: `trace_id` and `span_id` as lower-case hex labels (taking
+//! precedence over filtered attributes of those names), the point's time as the
+//! exemplar timestamp, filtered attributes as further labels while they fit the
+//! 128 code points OpenMetrics allows; a counter keeps its latest exemplar, a
+//! classic histogram bucket the latest that falls in it, a native histogram all of
+//! them; gauges and up-down counters none. The model
+//! ([`Exemplar`](crate::model::Exemplar)) and every encoder carry exemplars
+//! already, so that mapping is all that will be needed.
 //!
 //! # Collisions
 //!
 //! Two instruments whose names translate to one family name are one family when
-//! their types agree (their series are told apart by the scope labels) and
-//! otherwise reported by gathering, as for any source. Two `OtelSource`s on one
-//! page each bring a `target_info`: turn it off on all but one.
+//! their types and descriptions agree (their series are told apart by the scope
+//! labels) and otherwise reported by gathering, as for any source. With the UTF-8
+//! strategies, names that differ only in characters the scraper's escaping
+//! replaces (`queue.depth`, `queue_depth`) are two families for a scraper that
+//! asked for `escaping=allow-utf-8` and a
+//! [`NameEscapingCollision`](crate::gather::GatherErrorKind::NameEscapingCollision)
+//! for the others (see [`TranslationStrategy`]). Two `OtelSource`s on one page each
+//! bring a `target_info`: turn it off on all but one.
 //!
 //! # When to use which
 //!
 //! The `opentelemetry-prometheus` crate's collector also works with promhttp: it
 //! fills a `promhttp::prometheus::Registry`, which a handler serves. Prefer
-//! `OtelSource` for exponential histograms (that collector drops them), exemplars,
-//! start times (OpenMetrics `_created`, protobuf), units in `# UNIT`, and speed (no
+//! `OtelSource` for exponential histograms (that collector drops them), UTF-8 names
+//! negotiated per scraper, start times (OpenMetrics `_created`, protobuf), units in `# UNIT`, and speed (no
 //! intermediate `prometheus` families; see the `opentelemetry` bench).
 
 mod mapping;
@@ -192,7 +217,11 @@ impl OtelSourceBuilder {
     }
 
     /// How metric and attribute names are translated (default:
-    /// [`TranslationStrategy::UnderscoreEscapingWithSuffixes`], the only one today).
+    /// [`TranslationStrategy::UnderscoreEscapingWithSuffixes`]). With
+    /// [`NoUTF8EscapingWithSuffixes`](TranslationStrategy::NoUTF8EscapingWithSuffixes)
+    /// or [`NoTranslation`](TranslationStrategy::NoTranslation) the names stay
+    /// UTF-8 and the handler escapes them for each scraper that did not ask for
+    /// `escaping=allow-utf-8`; see [`TranslationStrategy`] for what that changes.
     pub fn translation(mut self, strategy: TranslationStrategy) -> Self {
         self.config.strategy = strategy;
         self
@@ -206,7 +235,10 @@ impl OtelSourceBuilder {
                     .with_temporality(Temporality::Cumulative)
                     .build(),
                 config: self.config,
-                state: Mutex::new((ResourceMetrics::default(), LabelNames::default())),
+                state: Mutex::new((
+                    ResourceMetrics::default(),
+                    LabelNames::new(self.config.strategy),
+                )),
             }),
         }
     }

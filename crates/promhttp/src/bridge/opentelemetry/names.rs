@@ -3,25 +3,113 @@
 
 use std::borrow::Cow;
 
-/// How OpenTelemetry metric and attribute names become Prometheus names.
+/// How OpenTelemetry metric and attribute names become Prometheus names: the four
+/// `translation_strategy` values of the OpenTelemetry Prometheus exporter
+/// specification (configuration, "Translation Strategy"), the same four Prometheus'
+/// OTLP receiver offers.
 ///
-/// The OpenTelemetry Prometheus exporter specification names four strategies;
-/// promhttp's model holds only legacy Prometheus names (`[a-zA-Z_:][a-zA-Z0-9_:]*`)
-/// today, so only the one that produces them is offered. The strategies that keep
-/// UTF-8 names unescaped (`NoUTF8EscapingWithSuffixes`, `NoTranslation`) come when the
-/// model accepts UTF-8 names; the variant list may grow, match with a `_` arm.
+/// | strategy | `http.server.duration` (unit `s`, histogram) | counter `jobs.done` | attribute `http.method` |
+/// |---|---|---|---|
+/// | [`UnderscoreEscapingWithSuffixes`](Self::UnderscoreEscapingWithSuffixes) (default) | `http_server_duration_seconds` | `jobs_done_total` | `http_method` |
+/// | [`UnderscoreEscapingWithoutSuffixes`](Self::UnderscoreEscapingWithoutSuffixes) | `http_server_duration` | `jobs_done` | `http_method` |
+/// | [`NoUTF8EscapingWithSuffixes`](Self::NoUTF8EscapingWithSuffixes) | `http.server.duration_seconds` | `jobs.done_total` | `http.method` |
+/// | [`NoTranslation`](Self::NoTranslation) | `http.server.duration` | `jobs.done` | `http.method` |
+///
+/// The two `NoUTF8`/`NoTranslation` strategies put UTF-8 names in the model; the
+/// handler writes them as the scraper negotiated (see
+/// [`Escaping`](crate::encode::Escaping)): as they are, quoted where the format
+/// needs it, to a scraper that asked for `escaping=allow-utf-8` (Prometheus 3), and
+/// escaped with the scheme it asked for, `underscores` when it asked for none
+/// (Prometheus 2, most other scrapers), to the others. Escaping at serve time
+/// differs from the escaping strategies in three ways:
+///
+/// * it does not collapse runs of `_` nor prefix a leading digit the same way
+///   (`a..b` is `a__b`, where `UnderscoreEscapingWithSuffixes` makes `a_b`);
+/// * two names that escape to one (instruments `queue.depth` and `queue_depth`,
+///   attributes `room.id` and `room_id` on one point) are not merged: the handler
+///   reports a [`NameEscapingCollision`](crate::gather::GatherErrorKind::NameEscapingCollision)
+///   (keeping one family) or a
+///   [`LabelNameEscapingCollision`](crate::gather::GatherErrorKind::LabelNameEscapingCollision)
+///   (leaving the series out), and by default answers that scraper 500 (see
+///   [`ErrorHandling`](crate::ErrorHandling)); the escaping strategies merge such
+///   attributes into one label (`room_id="a;b"`) and such instruments into one
+///   family when their types agree;
+/// * the unit and `_total` suffixes are appended to the UTF-8 name with `_`
+///   (`http.server.duration_seconds`), so escaped with underscores it is the
+///   name `UnderscoreEscapingWithSuffixes` gives (`http_server_duration_seconds`)
+///   whenever the name has no runs of invalid characters and no leading digit.
+///
+/// In every strategy an attribute key the model cannot hold as a label name (empty,
+/// or starting with the reserved `__`) is changed as the escaping strategies change
+/// it: an empty key becomes `key`, leading underscores become one (`__x` → `_x`).
+/// The unit is always the family's unit metadata (OpenMetrics `# UNIT` when the
+/// name ends with it), translated by the unit map whatever the strategy.
+///
+/// The variant list may grow: match with a `_` arm.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TranslationStrategy {
-    /// The specification's `UnderscoreEscapingWithSuffixes`, the default: every
-    /// character that a Prometheus name cannot hold becomes `_` and runs of `_`
-    /// collapse to one (`http.server.request.duration` →
-    /// `http_server_request_duration`); a metric name starting with a digit gets a
-    /// leading `_`, an attribute key starting with a digit a leading `key_`. The
+    /// The default: every character that a legacy Prometheus name cannot hold
+    /// becomes `_` and runs of `_` collapse to one (`http.server.request.duration`
+    /// → `http_server_request_duration`); a metric name starting with a digit gets
+    /// a leading `_`, an attribute key starting with a digit a leading `key_`. The
     /// unit is appended (`_seconds`) unless the name already ends with it, and a
     /// monotonic sum ends with `_total`.
     #[default]
     UnderscoreEscapingWithSuffixes,
+    /// Names and attribute keys escaped as by `UnderscoreEscapingWithSuffixes`,
+    /// with no unit and no `_total` appended (a counter `jobs.done` is
+    /// `jobs_done`; text 0.0.4 serves it so, OpenMetrics as an `unknown` family of
+    /// that name, since an OpenMetrics counter's sample must end in `_total`).
+    UnderscoreEscapingWithoutSuffixes,
+    /// Names and attribute keys as OpenTelemetry wrote them (UTF-8), the unit and
+    /// `_total` appended as by `UnderscoreEscapingWithSuffixes`, joined with `_`
+    /// (`http.server.duration` in `s` → `http.server.duration_seconds`; a name
+    /// already ending in the unit or `total` after any character other than a
+    /// letter, digit or `:` keeps it: `rpc.size.bytes` in `By` stays, `jobs.total`
+    /// as a counter is `jobs_total`).
+    NoUTF8EscapingWithSuffixes,
+    /// Names and attribute keys as OpenTelemetry wrote them, nothing appended (a
+    /// counter `jobs.done` stays `jobs.done`). Several instruments that differ only
+    /// by unit share a name: with one type they are one family (the first unit
+    /// kept), with different types the page reports a type clash.
+    NoTranslation,
+}
+
+impl TranslationStrategy {
+    /// Whether names are escaped to the legacy character set.
+    pub(crate) fn escapes(self) -> bool {
+        matches!(
+            self,
+            TranslationStrategy::UnderscoreEscapingWithSuffixes
+                | TranslationStrategy::UnderscoreEscapingWithoutSuffixes
+        )
+    }
+
+    /// Whether the unit and `_total` are appended.
+    pub(crate) fn suffixes(self) -> bool {
+        matches!(
+            self,
+            TranslationStrategy::UnderscoreEscapingWithSuffixes
+                | TranslationStrategy::NoUTF8EscapingWithSuffixes
+        )
+    }
+}
+
+/// `key` as a label name under `strategy`: [`label_name`] when it escapes, else
+/// the key as it is, unless the model cannot hold it (empty, or starting with
+/// `__`: see [`TranslationStrategy`]).
+pub(crate) fn label_name_for(key: &str, strategy: TranslationStrategy) -> Cow<'_, str> {
+    if strategy.escapes() {
+        return label_name(key);
+    }
+    if key.is_empty() {
+        return Cow::Borrowed("key");
+    }
+    if key.starts_with("__") {
+        return Cow::Owned(format!("_{}", key.trim_start_matches('_')));
+    }
+    Cow::Borrowed(key)
 }
 
 /// `name` as a legacy metric name: characters outside `[a-zA-Z0-9_:]` become `_`,
@@ -149,7 +237,9 @@ const UNITS: &[(&str, &str)] = &[
     ("KiBy", "kibibytes"),
     ("MiBy", "mebibytes"),
     ("GiBy", "gibibytes"),
-    ("TiBy", "tibibytes"),
+    ("TiBy", "tebibytes"),
+    ("kBy", "kilobytes"),
+    // Not UCUM (kilo is `k`), but what Prometheus' OTLP translation maps too.
     ("KBy", "kilobytes"),
     ("MBy", "megabytes"),
     ("GBy", "gigabytes"),
@@ -178,35 +268,66 @@ const PER_UNITS: &[(&str, &str)] = &[
     ("y", "year"),
 ];
 
-/// The family name and its unit: `name` escaped, the unit appended unless the
-/// name already ends with it, `_total` appended for counters (after the unit; a
-/// `_total` the name already had is moved behind the unit).
+/// Whether `c` separates a suffix word from the name before it: any character
+/// that underscore escaping turns into `_` (so `_` itself, `.`, `-`, `/`, ...).
+fn is_delimiter(c: char) -> bool {
+    !(c.is_ascii_alphanumeric() || c == ':')
+}
+
+/// `name` without its last word `word` and the delimiter before it, when `name`
+/// ends so and something is left before the delimiter.
+fn without_word<'a>(name: &'a str, word: &str) -> Option<&'a str> {
+    let rest = name.strip_suffix(word)?;
+    let mut chars = rest.chars();
+    let delimiter = chars.next_back()?;
+    (is_delimiter(delimiter) && !chars.as_str().is_empty()).then_some(chars.as_str())
+}
+
+/// Whether `name` ends with the word `word` after a delimiter.
+fn ends_with_word(name: &str, word: &str) -> bool {
+    name.strip_suffix(word)
+        .and_then(|rest| rest.chars().next_back())
+        .is_some_and(is_delimiter)
+}
+
+/// Appends `_word` to `out` (just `word` when `out` already ends with `_`).
+fn push_word(out: &mut String, word: &str) {
+    if !out.ends_with('_') {
+        out.push('_');
+    }
+    out.push_str(word);
+}
+
+/// The family name of an instrument: `name` escaped when `strategy` escapes; then,
+/// when it adds suffixes, the unit appended unless the name already ends with it,
+/// and `_total` appended for counters (after the unit; a `total` the name already
+/// ended with is moved behind the unit).
 pub(crate) fn family_name(
     name: &str,
     unit: Option<&str>,
     counter: bool,
-    _strategy: TranslationStrategy,
+    strategy: TranslationStrategy,
 ) -> String {
-    let mut out = metric_name(name);
-    if counter && out.len() > "_total".len() && out.ends_with("_total") {
-        out.truncate(out.len() - "_total".len());
+    let mut out = if strategy.escapes() {
+        metric_name(name)
+    } else {
+        name.to_owned()
+    };
+    if !strategy.suffixes() {
+        return out;
+    }
+    if counter {
+        if let Some(len) = without_word(&out, "total").map(str::len) {
+            out.truncate(len);
+        }
     }
     if let Some(unit) = unit {
-        let present = out
-            .strip_suffix(unit)
-            .is_some_and(|rest| rest.ends_with('_'));
-        if !present {
-            if !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push_str(unit);
+        if !ends_with_word(&out, unit) {
+            push_word(&mut out, unit);
         }
     }
-    if counter && !out.ends_with("_total") {
-        if !out.ends_with('_') {
-            out.push('_');
-        }
-        out.push_str("total");
+    if counter && !ends_with_word(&out, "total") {
+        push_word(&mut out, "total");
     }
     out
 }
@@ -250,6 +371,9 @@ mod tests {
         assert_eq!(u("ms", false).as_deref(), Some("milliseconds"));
         assert_eq!(u("By", false).as_deref(), Some("bytes"));
         assert_eq!(u("KiBy", false).as_deref(), Some("kibibytes"));
+        assert_eq!(u("TiBy", false).as_deref(), Some("tebibytes"));
+        assert_eq!(u("kBy", false).as_deref(), Some("kilobytes"));
+        assert_eq!(u("km/h", false).as_deref(), Some("km_per_hour"));
         assert_eq!(u("1", true).as_deref(), Some("ratio"));
         assert_eq!(u("1", false), None);
         assert_eq!(u("{request}", false), None);
@@ -288,5 +412,110 @@ mod tests {
         assert_eq!(f("xseconds", Some("seconds"), false), "xseconds_seconds");
         assert_eq!(f("_total", None, true), "_total");
         assert_eq!(f("x_", None, true), "x_total");
+    }
+
+    #[test]
+    fn utf8_names_keep_their_characters_and_get_suffixes_joined_with_underscores() {
+        let f = |n, u, c| family_name(n, u, c, TranslationStrategy::NoUTF8EscapingWithSuffixes);
+        assert_eq!(
+            f("http.server.duration", Some("seconds"), false),
+            "http.server.duration_seconds"
+        );
+        assert_eq!(f("größe", Some("bytes"), false), "größe_bytes");
+        assert_eq!(f("jobs.done", None, true), "jobs.done_total");
+        // A word after any delimiter counts as present; `total` moves behind the unit.
+        assert_eq!(f("rpc.size.bytes", Some("bytes"), false), "rpc.size.bytes");
+        assert_eq!(f("jobs.total", None, true), "jobs_total");
+        assert_eq!(f("sent.total", Some("bytes"), true), "sent_bytes_total");
+        assert_eq!(f("cpu/seconds", Some("seconds"), true), "cpu/seconds_total");
+        assert_eq!(f("xseconds", Some("seconds"), false), "xseconds_seconds");
+        assert_eq!(f("9lives", None, false), "9lives");
+    }
+
+    #[test]
+    fn without_suffixes_nothing_is_appended() {
+        let esc = |n, u, c| {
+            family_name(
+                n,
+                u,
+                c,
+                TranslationStrategy::UnderscoreEscapingWithoutSuffixes,
+            )
+        };
+        assert_eq!(
+            esc("http.server.duration", Some("seconds"), false),
+            "http_server_duration"
+        );
+        assert_eq!(esc("jobs.done", None, true), "jobs_done");
+        assert_eq!(esc("9lives", None, true), "_9lives");
+        let raw = |n, u, c| family_name(n, u, c, TranslationStrategy::NoTranslation);
+        assert_eq!(
+            raw("http.server.duration", Some("seconds"), false),
+            "http.server.duration"
+        );
+        assert_eq!(raw("jobs.done", None, true), "jobs.done");
+        assert_eq!(raw("jobs_total", None, true), "jobs_total");
+    }
+
+    #[test]
+    fn utf8_names_escaped_with_underscores_are_the_escaping_strategys_names() {
+        use crate::encode::Escaping;
+        for (name, unit, counter) in [
+            ("http.server.request.duration", Some("seconds"), false),
+            ("http.server.requests", None, true),
+            ("sent.total", Some("bytes"), true),
+            ("cpu.utilization", Some("ratio"), false),
+            ("k8s.pod/cpu-time", Some("seconds"), true),
+        ] {
+            let utf8 = family_name(
+                name,
+                unit,
+                counter,
+                TranslationStrategy::NoUTF8EscapingWithSuffixes,
+            );
+            assert_eq!(
+                Escaping::Underscores.escape_metric_name(&utf8),
+                family_name(name, unit, counter, S),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn strategies_escape_label_names_or_keep_them() {
+        use TranslationStrategy::*;
+        for s in [
+            UnderscoreEscapingWithSuffixes,
+            UnderscoreEscapingWithoutSuffixes,
+        ] {
+            assert_eq!(label_name_for("http.method", s), "http_method");
+            assert_eq!(label_name_for("0day", s), "key_0day");
+        }
+        for s in [NoUTF8EscapingWithSuffixes, NoTranslation] {
+            assert!(matches!(
+                label_name_for("http.method", s),
+                Cow::Borrowed("http.method")
+            ));
+            assert_eq!(label_name_for("0day", s), "0day");
+            assert_eq!(label_name_for("größe", s), "größe");
+            // What the model cannot hold is changed as the escaping strategies do.
+            assert_eq!(label_name_for("", s), "key");
+            assert_eq!(label_name_for("__x.y", s), "_x.y");
+            assert_eq!(label_name_for("__", s), "_");
+        }
+    }
+
+    #[test]
+    fn strategy_flags() {
+        use TranslationStrategy::*;
+        let flags = |s: TranslationStrategy| (s.escapes(), s.suffixes());
+        assert_eq!(flags(UnderscoreEscapingWithSuffixes), (true, true));
+        assert_eq!(flags(UnderscoreEscapingWithoutSuffixes), (true, false));
+        assert_eq!(flags(NoUTF8EscapingWithSuffixes), (false, true));
+        assert_eq!(flags(NoTranslation), (false, false));
+        assert_eq!(
+            TranslationStrategy::default(),
+            UnderscoreEscapingWithSuffixes
+        );
     }
 }
