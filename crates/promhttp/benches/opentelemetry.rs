@@ -8,7 +8,7 @@
 //! series of 10 explicit buckets, recorded identically into two meter providers,
 //! one per exporter (with the SDK's per-instrument series limit raised to `n + 1`).
 //!
-//! `cargo bench -p promhttp --features opentelemetry --bench opentelemetry`
+//! `cargo bench -p promhttp --bench opentelemetry`
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! promhttp on the same listener through [`OtelSource`].
 //!
 //! ```text
-//! cargo run --release -p promhttp --features opentelemetry --example opentelemetry -- --listen 127.0.0.1:3002
+//! cargo run --release -p promhttp --example opentelemetry -- --listen 127.0.0.1:3002
 //! curl -s http://127.0.0.1:3002/metrics
 //! curl -s -H 'Accept: application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited' http://127.0.0.1:3002/metrics | wc -c
 //! ```
@@ -15,10 +15,12 @@
 //! its own routes, so the first scrape already shows every kind.
 //!
 //! Exemplars: none. `opentelemetry_sdk` 0.33 builds every data point with
-//! `exemplars: vec![]` (`src/metrics/internal/{sum,histogram,exponential_histogram,
-//! last_value,precomputed_sum}.rs`) and has no exemplar reservoir, so wiring traces
-//! in would add nothing to the page; [`OtelSource`] maps exemplars (with
-//! `trace_id`/`span_id`) once the SDK fills them.
+//! `exemplars: vec![]` (`src/metrics/internal/`) and has no exemplar reservoir, so
+//! wiring traces in would add nothing to the page; the [`OtelSource`] module docs
+//! say what will be mapped once the SDK fills them.
+//!
+//! The example needs promhttp's `opentelemetry` feature, which promhttp's own
+//! dev-dependency on itself turns on for its examples, hence no `--features`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
