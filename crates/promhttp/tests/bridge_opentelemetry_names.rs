@@ -720,3 +720,59 @@ async fn collisions_made_by_escaping_at_serve_time() {
         (200, "# TYPE queue_depth gauge\nqueue_depth{q=\"b\"} 2\n")
     );
 }
+
+/// Two instruments of one Prometheus name from two scopes (as the specification's
+/// exporter rules and Go's exporter treat them): of one type with two
+/// descriptions, one family whose help is the first description and which has the
+/// series of both; of two types, the later instrument left out and the rest of the
+/// page served (not a failed scrape).
+#[tokio::test]
+async fn instruments_of_one_name_agree_or_the_later_is_left_out() {
+    let source = OtelSource::new();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(source.clone())
+        .build();
+    let a = provider.meter("scope.a");
+    let b = provider.meter("scope.b");
+    a.u64_counter("jobs")
+        .with_description("Jobs done by A.")
+        .build()
+        .add(2, &[]);
+    b.u64_counter("jobs")
+        .with_description("Jobs done by B.")
+        .build()
+        .add(3, &[]);
+    a.u64_counter("queue.depth").build().add(5, &[]);
+    b.i64_up_down_counter("queue.depth").build().add(7, &[]);
+
+    let page = gather_all(&source);
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    let jobs: Vec<&MetricFamily> = page
+        .families
+        .iter()
+        .filter(|f| f.name == "jobs_total")
+        .collect();
+    assert_eq!(jobs.len(), 1, "{:?}", page.families);
+    assert_eq!(jobs[0].help, "Jobs done by A.");
+    assert_eq!(jobs[0].metrics.len(), 2, "{:?}", jobs[0]);
+    let depth: Vec<&MetricFamily> = page
+        .families
+        .iter()
+        .filter(|f| f.name.starts_with("queue_depth"))
+        .collect();
+    assert_eq!(depth.len(), 1, "{:?}", page.families);
+    assert_eq!(depth[0].name, "queue_depth_total");
+    assert_eq!(depth[0].metric_type, MetricType::Counter);
+
+    let handler = MetricsHandler::builder(source.clone()).build();
+    let (status, _, body) = scrape(&handler, "text/plain;version=0.0.4").await;
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.matches("# HELP jobs_total").count(), 1, "{body}");
+    assert!(
+        body.contains("# HELP jobs_total Jobs done by A.\n"),
+        "{body}"
+    );
+    assert!(body.contains("otel_scope_name=\"scope.b\""), "{body}");
+    provider.shutdown().unwrap();
+}

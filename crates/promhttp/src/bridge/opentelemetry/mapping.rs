@@ -83,18 +83,34 @@ impl Number for i64 {
 }
 
 /// Appends the families of `rm` to `out`: `target_info` first, then each
-/// instrument's family in the SDK's order (scope by scope). Families of the same
-/// name from two scopes are merged by gathering, as for any source.
+/// instrument's family, scope by scope in the order of the scopes' names and
+/// versions. Families of the same name from two scopes are merged by gathering, as
+/// for any source, once made to agree as the specification's exporter rules ask:
+/// the later ones take the first one's help and unit (a second, different
+/// description is not a second family), and one of another type is left out with
+/// a warning (a name has one type on a page) while the rest of the page is served.
 pub(crate) fn map(
     rm: &ResourceMetrics,
     config: &Config,
     keys: &mut LabelNames,
     out: &mut Gathered,
 ) {
+    // Where the first family of each name (and of each counter's name without
+    // `_total`) is in `out.families`.
+    let mut first_of: HashMap<String, usize> = HashMap::new();
     if config.target_info && !rm.resource().is_empty() {
+        first_of.insert(TARGET_INFO.to_owned(), out.families.len());
         out.families.push(target_info(rm.resource(), keys));
     }
-    for scope in rm.scope_metrics() {
+    // Scopes in name order, so that which one is "first" for a name shared by two
+    // (its help is served) does not change from scrape to scrape as the SDK's own
+    // order can.
+    let mut scopes: Vec<_> = rm.scope_metrics().collect();
+    scopes.sort_by(|a, b| {
+        let (a, b) = (a.scope(), b.scope());
+        (a.name(), a.version(), a.schema_url()).cmp(&(b.name(), b.version(), b.schema_url()))
+    });
+    for scope in scopes {
         let base = if config.scope_labels {
             scope_labels(scope.scope(), keys)
         } else {
@@ -106,14 +122,57 @@ pub(crate) fn map(
             strategy: config.strategy,
         };
         for metric in scope.metrics() {
-            let family = match metric.data() {
+            let mut family = match metric.data() {
                 AggregatedMetrics::F64(d) => ctx.family(metric, d, &mut out.errors),
                 AggregatedMetrics::U64(d) => ctx.family(metric, d, &mut out.errors),
                 AggregatedMetrics::I64(d) => ctx.family(metric, d, &mut out.errors),
             };
-            out.families.push(family);
+            // A counter's OpenMetrics name has no `_total`: a gauge `x` and a
+            // counter `x_total` are one name there.
+            let stem = match family.metric_type {
+                MetricType::Counter => family.name.strip_suffix("_total"),
+                _ => None,
+            }
+            .unwrap_or(&family.name);
+            let first = first_of
+                .get(&*family.name)
+                .or_else(|| first_of.get(stem))
+                .map(|&at| &out.families[at]);
+            match first {
+                Some(first) => {
+                    if agree_with(&mut family, first) {
+                        out.families.push(family);
+                    }
+                }
+                None => {
+                    let stem = stem.to_owned();
+                    first_of.insert(family.name.to_string(), out.families.len());
+                    first_of.insert(stem, out.families.len());
+                    out.families.push(family);
+                }
+            }
         }
     }
+}
+
+/// Makes `family` agree with `first`, the first family of its name from this
+/// reader (or of its OpenMetrics name: `x` and the counter `x_total`): of the same
+/// type, it takes that one's help and unit and is kept (`true`); of another type,
+/// it is left out (`false`) with a warning naming both.
+fn agree_with(family: &mut MetricFamily, first: &MetricFamily) -> bool {
+    if first.metric_type != family.metric_type {
+        tracing::warn!(
+            name = %family.name,
+            first = ?first.metric_type,
+            dropped = ?family.metric_type,
+            "two OpenTelemetry instruments map to one Prometheus name with different types; \
+             the later one is left out"
+        );
+        return false;
+    }
+    family.help = first.help.clone();
+    family.unit = first.unit.clone();
+    true
 }
 
 /// `target_info 1`, labelled with the resource's attributes.

@@ -127,9 +127,14 @@
 //!
 //! # Collisions
 //!
-//! Two instruments whose names translate to one family name are one family when
-//! their types and descriptions agree (their series are told apart by the scope
-//! labels) and otherwise reported by gathering, as for any source. With the UTF-8
+//! Two instruments whose names translate to one family name (from two scopes:
+//! their series are told apart by the scope labels) are one family when their
+//! types agree, served with the help and unit of the first scope in name order
+//! (scope name, version, schema URL), whatever the second's description says. When
+//! their types differ (`jobs` as a counter, `jobs_total` as a family name; or a
+//! gauge `queue_depth` beside the counter `queue_depth_total`, one name in
+//! OpenMetrics), the later one is left out of the page with a warning logged and
+//! the rest is served, as the OpenTelemetry Prometheus exporters do. With the UTF-8
 //! strategies, names that differ only in characters the scraper's escaping
 //! replaces (`queue.depth`, `queue_depth`) are two families for a scraper that
 //! asked for `escaping=allow-utf-8` and a
