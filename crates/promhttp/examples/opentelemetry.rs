@@ -250,4 +250,93 @@ mod tests {
         let in_buckets: u64 = native.positive_counts().map(|(_, c)| c).sum();
         assert_eq!((h.count, in_buckets), (7, 7));
     }
+    /// A real Prometheus 2.42 (native histograms on) scrapes the example app after
+    /// its start-up traffic: the target is up, the request counters are exact, the
+    /// exponential histogram of response sizes is stored as a native histogram
+    /// whose count and sum are exact and whose median is within a bucket of the
+    /// true one, and `target_info` is there once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
+    async fn prometheus_scrapes_the_example() {
+        use promhttp_test_support::{serve, Prometheus};
+
+        let (source, _provider, app) = setup();
+        let server = serve(app).await;
+        drive_traffic(format!("http://{}", server.addr))
+            .await
+            .unwrap();
+
+        // The sizes `drive_traffic` asked `/api/items/{n}` for: 16 bytes an item.
+        let mut sizes: Vec<f64> = [1, 3, 10, 40, 100, 400, 1000]
+            .iter()
+            .map(|n| f64::from(16 * n))
+            .collect();
+        sizes.sort_by(f64::total_cmp);
+        let true_median = sizes[3];
+        // The schema served: the bucket of the true median in it is the tolerance.
+        let gathered = gather_all(&source);
+        let family = gathered
+            .families
+            .iter()
+            .find(|f| f.name == "http_server_response_body_size_bytes")
+            .expect("the response size family");
+        let Value::Histogram(h) = &family.metrics[0].value else {
+            panic!("{family:?}")
+        };
+        let schema = h.native.as_ref().expect("native buckets").schema;
+        let base = 2f64.powf(2f64.powi(-schema));
+        let bucket = true_median.log(base).ceil() as i32;
+        let (low, high) = (base.powi(bucket - 2), base.powi(bucket + 1));
+
+        let prom = Prometheus::builder(server.addr)
+            .flag("--enable-feature=native-histograms")
+            .scrape_interval(Duration::from_millis(500))
+            .scrape_timeout(Duration::from_millis(400))
+            .start()
+            .await;
+        prom.expect_target_up(Duration::from_secs(30)).await;
+        let wait = |q: String| {
+            let prom = &prom;
+            async move {
+                prom.wait_for_query(&q, |r| !r.is_empty(), Duration::from_secs(30))
+                    .await
+                    .unwrap_or_else(|e| panic!("{q}: {e}\n{}", prom.log_tail(30)))
+            }
+        };
+
+        let requests = wait("http_server_requests_total".to_owned()).await;
+        let mut by_route: Vec<(String, f64)> = requests
+            .iter()
+            .map(|(l, v)| (l["http_route"].clone(), *v))
+            .collect();
+        by_route.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            by_route,
+            [
+                ("/api/items/{n}".to_owned(), 7.0),
+                ("/api/slow".to_owned(), 2.0)
+            ]
+        );
+
+        let items = r#"http_server_response_body_size_bytes{http_route="/api/items/{n}"}"#;
+        let count = wait(format!("histogram_count({items})")).await;
+        assert_eq!(count[0].1, 7.0);
+        let sum = wait(format!("histogram_sum({items})")).await;
+        assert_eq!(sum[0].1, sizes.iter().sum::<f64>());
+        let median = wait(format!("histogram_quantile(0.5, {items})")).await;
+        assert!(
+            median[0].1 >= low && median[0].1 <= high,
+            "median {} not within a bucket of {true_median} (schema {schema}: {low}..{high})",
+            median[0].1
+        );
+        // Stored as a native histogram: no classic series were made of it.
+        let classic = prom
+            .try_query_scalar_series("http_server_response_body_size_bytes_count")
+            .await
+            .unwrap();
+        assert!(classic.is_empty(), "{classic:?}");
+
+        let info = wait("count(target_info)".to_owned()).await;
+        assert_eq!(info[0].1, 1.0);
+    }
 }
