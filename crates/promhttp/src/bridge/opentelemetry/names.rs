@@ -71,8 +71,9 @@ pub enum TranslationStrategy {
     NoUTF8EscapingWithSuffixes,
     /// Names and attribute keys as OpenTelemetry wrote them, nothing appended (a
     /// counter `jobs.done` stays `jobs.done`). Several instruments that differ only
-    /// by unit share a name: with one type they are one family (the first unit
-    /// kept), with different types the page reports a type clash.
+    /// by unit share a name: with one type they are one family (the first scope's
+    /// help and unit kept), with different types the later one is left out with a
+    /// warning (see the module's "Collisions").
     NoTranslation,
 }
 
