@@ -53,7 +53,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use promhttp::encode::{encode, EncodeOptions, Format};
@@ -516,7 +516,8 @@ async fn serve(source: Source, pass: Option<Pass>, args: Args) {
         args.storage.name(),
         if args.mutate { ", mutating" } else { "" }
     );
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only, as the peers serve (no HTTP/2 code linked).
+    let builder = hyper::server::conn::http1::Builder::new();
     let graceful = GracefulShutdown::new();
     let stop = shutdown_signal();
     tokio::pin!(stop);
@@ -534,9 +535,7 @@ async fn serve(source: Source, pass: Option<Pass>, args: Args) {
         };
         let _ = tcp.set_nodelay(true);
         let svc = TowerToHyperService::new(app.clone());
-        let conn = builder
-            .serve_connection(TokioIo::new(tcp), svc)
-            .into_owned();
+        let conn = builder.serve_connection(TokioIo::new(tcp), svc);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
