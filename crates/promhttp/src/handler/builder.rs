@@ -286,9 +286,9 @@ impl HandlerBuilder {
                 jobs: Mutex::new(HashMap::new()),
                 renders: Arc::new(Semaphore::new(render::MAX_CONCURRENT_RENDERS)),
                 pages: Default::default(),
+                compressed: Default::default(),
                 size_hints: Default::default(),
-                #[cfg(feature = "zstd")]
-                zstd: Mutex::new(None),
+                compressors: Default::default(),
             }),
         }
     }

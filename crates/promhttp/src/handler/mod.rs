@@ -2,6 +2,7 @@
 //! at the crate root, where [`MetricsHandler`] tells what one scrape does.
 
 mod builder;
+mod compress;
 mod level;
 mod limit;
 mod metrics;
@@ -56,10 +57,12 @@ pub(crate) struct Inner {
     pub renders: Arc<Semaphore>,
     /// The buffers pages are rendered into.
     pub pages: Arc<pages::Pages>,
+    /// The buffers compressed pages are written into.
+    pub compressed: Arc<pages::Pages>,
     /// Last body size per coding (identity, gzip, zstd), to size the next buffer.
     pub size_hints: [AtomicUsize; 3],
-    #[cfg(feature = "zstd")]
-    pub zstd: std::sync::Mutex<Option<zstd::bulk::Compressor<'static>>>,
+    /// The compressor contexts kept between scrapes.
+    pub compressors: compress::Compressors,
 }
 
 /// The scrape handler: serves metrics to scrapers (Go's `promhttp.HandlerFor`).
@@ -108,8 +111,12 @@ pub(crate) struct Inner {
 /// their own alive. Kept between scrapes: that buffer, freed instead of kept when it holds
 /// more than twice the last page plus 64 KiB, and reused while it has room for
 /// the last page and a sixteenth more (a new one has an eighth); the sizes of the
-/// last page per coding (to size the next buffers); with zstd, one compressor
-/// context at the configured level, made at the first zstd scrape.
+/// last page per coding (to size the next buffers); one compressor context per
+/// coding (gzip, zstd) at the configured level, made at the first scrape in that
+/// coding and reused by every later one (a page compressed while the kept gzip
+/// context is busy with another gets a context of its own). A compressed page is
+/// written into a second buffer of the handler's, lent and kept by the same rules
+/// as the first, so gzip scrapes one after another allocate nothing page-sized.
 /// Renders run on promhttp's own render threads, not tokio's blocking pool: the
 /// thread that finished last takes the next render, a new one starts only while
 /// every other is busy (at most 4 renders of one handler run at once), and a

@@ -131,6 +131,22 @@ impl Page {
         &mut self.buf
     }
 
+    /// Makes room for a page of about `hint` bytes (the size of the last one):
+    /// the buffer is kept while it has room for that and a sixteenth more (pages
+    /// grow slowly as their numbers gain digits), else replaced by one with an
+    /// eighth more. It is made new, the old one freed first, rather than grown:
+    /// growing doubles its capacity, and with glibc a buffer that is not a
+    /// mapping of its own is copied whole into the new one while the old stays
+    /// resident.
+    pub(crate) fn make_room(&mut self, hint: usize) {
+        let want = hint.saturating_add(hint / 16).saturating_add(64);
+        if self.buf.capacity() < want {
+            self.buf = Vec::new();
+            self.buf
+                .reserve_exact(hint.saturating_add(hint / 8).saturating_add(64));
+        }
+    }
+
     /// Says how large the last page was: a buffer of more than twice that plus
     /// 64 KiB is freed instead of kept, so a page that was once much larger does
     /// not pin its memory for ever.
@@ -194,6 +210,21 @@ mod tests {
         assert_eq!(pages.counts(), (0, 0));
         drop(page(&pages, 100_000));
         assert_eq!(pages.counts(), (1, 0));
+    }
+
+    #[test]
+    fn a_buffer_with_room_is_kept_and_a_short_one_replaced_not_grown() {
+        let pages = Arc::new(Pages::new(Duration::ZERO));
+        let mut p = pages.take();
+        p.make_room(16_000);
+        assert_eq!(p.buf().capacity(), 16_000 + 2_000 + 64, "an eighth more");
+        let at = p.buf().as_ptr();
+        // The next page is a little larger: it still fits a sixteenth more.
+        p.make_room(16_900);
+        assert_eq!(p.buf().as_ptr(), at);
+        // Past that: a new buffer of the new size and an eighth, not a doubled one.
+        p.make_room(17_000);
+        assert_eq!(p.buf().capacity(), 17_000 + 2_125 + 64);
     }
 
     #[test]

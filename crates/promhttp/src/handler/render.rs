@@ -274,26 +274,16 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
     let opts = EncodeOptions {
         created: inner.opts.created,
     };
-    let identity_hint = inner.size_hints[0].load(Ordering::Relaxed);
     let mut page = inner.pages.take();
-    let scratch = page.buf();
-    // A buffer is reused while it has room for the last page and a sixteenth more
-    // (pages grow slowly as their numbers gain digits); a new one has an eighth.
-    // It is made new, the old one freed first, rather than grown: growing doubles
-    // its capacity, and with glibc a buffer that is not a mapping of its own is
-    // copied whole into the new one while the old stays resident.
-    if scratch.capacity() < identity_hint + identity_hint / 16 + 64 {
-        *scratch = Vec::new();
-        scratch.reserve_exact(identity_hint + identity_hint / 8 + 64);
-    }
+    page.make_room(inner.size_hints[0].load(Ordering::Relaxed));
     encode_with_direct(
         key.content_type.format,
         &g.families,
         &g.direct,
         &opts,
-        scratch,
+        page.buf(),
     );
-    let len = scratch.len();
+    let len = page.as_ref().len();
     inner.size_hints[0].store(len, Ordering::Relaxed);
     page.last_page(len);
     if key.encoding == Encoding::Identity {
@@ -301,13 +291,22 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
         // response holding the body is dropped, so large pages are not reallocated.
         return Outcome::Page(Bytes::from_owner(page));
     }
-    let hint = inner.size_hints[hint_index(key.encoding)].load(Ordering::Relaxed);
-    let compressed = compress(inner, key.encoding, page.as_ref(), hint + hint / 8 + 64);
+    // A compressed page goes into a buffer of the handler's too, lent and given
+    // back the same way, from a pool of its own.
+    let hint = &inner.size_hints[hint_index(key.encoding)];
+    let mut body = inner.compressed.take();
+    body.make_room(hint.load(Ordering::Relaxed));
+    let levels = (inner.opts.gzip_level.get(), inner.opts.zstd_level.get());
+    let compressed = inner
+        .compressors
+        .compress(key.encoding, levels, page.as_ref(), body.buf());
     drop(page);
     match compressed {
-        Ok(body) => {
-            inner.size_hints[hint_index(key.encoding)].store(body.len(), Ordering::Relaxed);
-            Outcome::Page(Bytes::from(body))
+        Ok(()) => {
+            let len = body.as_ref().len();
+            hint.store(len, Ordering::Relaxed);
+            body.last_page(len);
+            Outcome::Page(Bytes::from_owner(body))
         }
         Err(e) => {
             if let Some(m) = &inner.metrics {
@@ -319,44 +318,5 @@ fn encode_page(inner: &Inner, key: &Key, g: &Gathered) -> Outcome {
                 key.encoding.as_str()
             ))
         }
-    }
-}
-
-fn compress(
-    inner: &Inner,
-    encoding: Encoding,
-    data: &[u8],
-    capacity: usize,
-) -> std::io::Result<Vec<u8>> {
-    match encoding {
-        Encoding::Identity => Ok(data.to_vec()),
-        #[cfg(feature = "gzip")]
-        Encoding::Gzip => {
-            use std::io::Write;
-            let level = flate2::Compression::new(inner.opts.gzip_level.get());
-            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(capacity), level);
-            enc.write_all(data)?;
-            enc.finish()
-        }
-        #[cfg(feature = "zstd")]
-        Encoding::Zstd => {
-            let mut slot = lock(&inner.zstd);
-            let c = match slot.as_mut() {
-                Some(c) => c,
-                None => slot.insert(zstd::bulk::Compressor::new(inner.opts.zstd_level.get())?),
-            };
-            let mut out =
-                Vec::with_capacity(capacity.max(zstd::zstd_safe::compress_bound(data.len())));
-            c.compress_to_buffer(data, &mut out)?;
-            Ok(out)
-        }
-        #[allow(unreachable_patterns)]
-        other => Err({
-            let _ = (inner, capacity);
-            std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                format!("{} support is not compiled in", other.as_str()),
-            )
-        }),
     }
 }

@@ -784,6 +784,30 @@ fn a_sent_page_gives_its_buffer_to_the_next_render() {
     assert_eq!(second, TEXT_BODY);
 }
 
+#[cfg(feature = "gzip")]
+#[test]
+fn a_sent_gzip_page_gives_its_buffer_to_the_next_render() {
+    let h = handler_for(registry());
+    let gzip = || body_of(h.respond_blocking(&req("/metrics", &[("accept-encoding", "gzip")])));
+    let gunzip = |b: &Bytes| {
+        let mut plain = String::new();
+        flate2::read::GzDecoder::new(&b[..])
+            .read_to_string(&mut plain)
+            .unwrap();
+        plain
+    };
+    let first = gzip();
+    let at = first.as_ptr();
+    assert_eq!(gunzip(&first), TEXT_BODY);
+    drop(first);
+    for _ in 0..3 {
+        let next = gzip();
+        assert_eq!(next.as_ptr(), at, "the buffer of the sent page was reused");
+        assert_eq!(gunzip(&next), TEXT_BODY);
+    }
+    assert!(h.inner.compressors.has_gzip(), "one gzip context kept");
+}
+
 #[test]
 fn a_page_still_being_sent_delays_the_next_render_only_briefly() {
     let h = handler_for(registry());
