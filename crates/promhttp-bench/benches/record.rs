@@ -3,7 +3,11 @@
 //!
 //! - `counter_inc`: `inc()` through a held handle of an integer counter;
 //! - `labelled_inc`: look the series `method="GET", code="200"` up in a family of 100
-//!   series (10 methods x 10 codes), then `inc()` it (each library's idiom, below);
+//!   series (10 methods x 10 codes), then `inc()` it (each library's idiom, below;
+//!   promhttp's is `with_label_values_do(&[..], |c| c.inc())`, which lends the handle);
+//! - `labelled_owned` (promhttp only): the same through `with_label_values(&[..])`,
+//!   which returns an owned handle (a reference count taken and given back), as the
+//!   `prometheus` crate's does;
 //! - `hist_classic`: `observe(v)` into a histogram with the default buckets
 //!   (.005 ... 10);
 //! - `hist_native`: native buckets only, schema 3 (bucket factor 1.1), at most 160;
@@ -264,6 +268,13 @@ fn benches(c: &mut Criterion) {
         row(
             c,
             "labelled_inc",
+            "promhttp",
+            |_| ours.with_label_values_do(&[method, code], |c| c.inc()),
+            nothing,
+        );
+        row(
+            c,
+            "labelled_owned",
             "promhttp",
             |_| ours.with_label_values(&[method, code]).inc(),
             nothing,

@@ -3,22 +3,25 @@
 //! Lookups hash the values with the family's keyed hasher (foldhash, seeded per
 //! family at random, so label values sent by a client cannot be chosen to collide)
 //! to find candidates, then compare every value: two label sets are the same series
-//! only when their values are equal, never because their hashes are. A read lock
-//! covers the lookup of an existing series; creating or removing one takes the write
-//! lock. Recording through a handle takes no lock at all.
+//! only when their values are equal, never because their hashes are. The lookup of
+//! an existing series takes no lock and writes nothing shared ([`table`](super::table));
+//! creating or removing one takes the table's mutex. Recording through a handle
+//! takes no lock at all.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
 
+use super::epoch::{self, Guard};
 use super::labels::{hash_values, LabelValues, StoredValues};
 use super::opts::Desc;
+use super::table::Table;
 use super::MetricError;
 use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
-use crate::util::{read, write};
 
 /// One kind of metric: what a series stores and how it is read.
 pub trait Kind: Send + Sync + 'static {
@@ -30,7 +33,9 @@ pub trait Kind: Send + Sync + 'static {
     type Handle;
     /// The family's type.
     const TYPE: MetricType;
-    /// A handle to a series.
+    /// A handle to a series. It must only hold `series` (no clone, no drop, no
+    /// panic): [`MetricVec::with_label_values_do`](super::MetricVec::with_label_values_do)
+    /// lends a handle made from the table's own count and never drops it.
     fn handle(series: Arc<Series<Self::Core>>) -> Self::Handle;
     /// A new series' state.
     fn core(config: &Self::Config) -> Self::Core;
@@ -54,7 +59,7 @@ pub struct Series<C> {
 }
 
 impl<C> Series<C> {
-    fn new(values: StoredValues, core: C) -> Self {
+    pub(crate) fn new(values: StoredValues, core: C) -> Self {
         Series {
             values,
             created: SystemTime::now(),
@@ -64,8 +69,6 @@ impl<C> Series<C> {
     }
 }
 
-type Map<C> = HashTable<Arc<Series<C>>>;
-
 /// The label name of the overflow series (OpenTelemetry's convention).
 pub(crate) const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 
@@ -73,13 +76,49 @@ pub(crate) const OVERFLOW_LABEL: &str = "otel_metric_overflow";
 pub(crate) struct Family<K: Kind> {
     pub(crate) desc: Desc,
     pub(crate) config: K::Config,
-    series: RwLock<Map<K::Core>>,
+    series: Table<K::Core>,
     hasher: RandomState,
-    len: AtomicUsize,
     overflow: OnceLock<Arc<Series<K::Core>>>,
     /// Changes whenever a series is added or removed.
     pub(crate) generation: AtomicU64,
     pub(crate) page: super::page::PageCache<K::Core>,
+}
+
+/// A series a lookup found: the table's own count lent within a read section, or
+/// a counted `Arc` (a series just made, or found under the mutex).
+pub(crate) struct Located<'f, C> {
+    series: ManuallyDrop<Arc<Series<C>>>,
+    /// `Some` when `series` is lent: the section that keeps it alive.
+    section: Option<Guard>,
+    /// A lent series lives no longer than the family's table.
+    _family: PhantomData<&'f ()>,
+}
+
+impl<C> Located<'_, C> {
+    /// The series, as an `Arc` (clone it to keep it).
+    pub(crate) fn series(&self) -> &Arc<Series<C>> {
+        &self.series
+    }
+
+    /// A counted `Arc` of the series.
+    pub(crate) fn into_arc(self) -> Arc<Series<C>> {
+        if self.section.is_some() {
+            Arc::clone(&self.series)
+        } else {
+            let mut this = ManuallyDrop::new(self);
+            // SAFETY: counted, and taken once: `this` is never dropped.
+            unsafe { ManuallyDrop::take(&mut this.series) }
+        }
+    }
+}
+
+impl<C> Drop for Located<'_, C> {
+    fn drop(&mut self) {
+        if self.section.is_none() {
+            // SAFETY: a counted `Arc` of ours, dropped once.
+            unsafe { ManuallyDrop::drop(&mut self.series) }
+        }
+    }
 }
 
 impl<K: Kind> Family<K> {
@@ -87,9 +126,8 @@ impl<K: Kind> Family<K> {
         Family {
             desc,
             config,
-            series: RwLock::new(Map::new()),
+            series: Table::new(),
             hasher: RandomState::default(),
-            len: AtomicUsize::new(0),
             overflow: OnceLock::new(),
             generation: AtomicU64::new(0),
             page: Default::default(),
@@ -97,10 +135,11 @@ impl<K: Kind> Family<K> {
     }
 
     /// The series with these values, created if needed.
-    pub(crate) fn get(
+    #[inline]
+    pub(crate) fn locate(
         &self,
         values: &(impl LabelValues + ?Sized),
-    ) -> Result<Arc<Series<K::Core>>, MetricError> {
+    ) -> Result<Located<'_, K::Core>, MetricError> {
         let expected = self.desc.label_names.len();
         if values.count() != expected {
             return Err(MetricError::LabelCount {
@@ -110,15 +149,43 @@ impl<K: Kind> Family<K> {
             });
         }
         let hash = hash_values(&self.hasher, values);
-        if let Some(found) = read(&self.series).find(hash, |s| s.values.equals(values)) {
-            return Ok(found.clone());
+        if let Some(section) = epoch::enter() {
+            if let Some(found) = self
+                .series
+                .find(&section, hash, |s| s.values.equals(values))
+            {
+                // SAFETY: the lent `Arc` is never dropped (`Located` drops it only
+                // when it is counted) and lives no longer than `section`, which
+                // `Located` holds.
+                let series = unsafe { found.borrowed_arc() };
+                return Ok(Located {
+                    series,
+                    section: Some(section),
+                    _family: PhantomData,
+                });
+            }
         }
-        let mut map = write(&self.series);
-        if let Some(found) = map.find(hash, |s| s.values.equals(values)) {
-            return Ok(found.clone());
+        self.create(values, hash).map(|series| Located {
+            series: ManuallyDrop::new(series),
+            section: None,
+            _family: PhantomData,
+        })
+    }
+
+    /// The series with these values, looked up again under the mutex and made when
+    /// it is not there.
+    #[cold]
+    fn create(
+        &self,
+        values: &(impl LabelValues + ?Sized),
+        hash: u64,
+    ) -> Result<Arc<Series<K::Core>>, MetricError> {
+        let mut table = self.series.write();
+        if let Some(found) = table.find(hash, |s| s.values.equals(values)) {
+            return Ok(found);
         }
         if let Some(limit) = self.desc.max_series {
-            if self.len.load(Ordering::Relaxed) >= limit.get() {
+            if self.series.len() >= limit.get() {
                 return Err(MetricError::SeriesLimit {
                     metric: self.desc.name.to_string(),
                     limit: limit.get(),
@@ -130,24 +197,59 @@ impl<K: Kind> Family<K> {
         })?;
         let series = Arc::new(Series::new(owned, K::core(&self.config)));
         let hasher = &self.hasher;
-        map.insert_unique(hash, series.clone(), |s| s.values.hash_with(hasher));
-        self.len.fetch_add(1, Ordering::Relaxed);
+        table.insert(hash, series.clone(), |s| s.values.hash_with(hasher));
         self.generation.fetch_add(1, Ordering::Release);
         Ok(series)
     }
 
+    /// The series with these values, created if needed.
+    pub(crate) fn get(
+        &self,
+        values: &(impl LabelValues + ?Sized),
+    ) -> Result<Arc<Series<K::Core>>, MetricError> {
+        self.locate(values).map(Located::into_arc)
+    }
+
     /// The series with these values; on any error, the overflow series (logged).
+    #[inline]
     pub(crate) fn get_or_overflow(
         &self,
         values: &(impl LabelValues + ?Sized),
     ) -> Arc<Series<K::Core>> {
-        match self.get(values) {
-            Ok(series) => series,
-            Err(e) => {
-                tracing::warn!(error = %e, "recording into the family's overflow series");
-                self.overflow().clone()
-            }
+        match self.locate(values) {
+            Ok(found) => found.into_arc(),
+            Err(e) => self.overflow_after(&e).clone(),
         }
+    }
+
+    /// Runs `f` on a handle of the series with these values (created if needed),
+    /// or of the overflow series on any error (logged); an existing series is lent
+    /// without touching its count.
+    #[inline]
+    pub(crate) fn with_handle<R>(
+        &self,
+        values: &(impl LabelValues + ?Sized),
+        f: impl FnOnce(&K::Handle) -> R,
+    ) -> R {
+        match self.locate(values) {
+            Ok(found) => {
+                // SAFETY: a bitwise copy of the `Arc` that `found` holds (counted or
+                // lent), made into a handle that is never dropped and does not
+                // outlive `found` (`Kind::handle` only wraps it).
+                let handle =
+                    ManuallyDrop::new(K::handle(unsafe { std::ptr::read(found.series()) }));
+                let out = f(&handle);
+                drop(found);
+                out
+            }
+            Err(e) => f(&K::handle(self.overflow_after(&e).clone())),
+        }
+    }
+
+    #[cold]
+    fn overflow_after(&self, e: &MetricError) -> &Arc<Series<K::Core>> {
+        tracing::warn!(error = %e, "recording into the family's overflow series");
+        self.overflow()
     }
 
     pub(crate) fn overflow(&self) -> &Arc<Series<K::Core>> {
@@ -160,40 +262,33 @@ impl<K: Kind> Family<K> {
     /// Removes the series with these values.
     pub(crate) fn remove(&self, values: &(impl LabelValues + ?Sized)) -> Result<(), MetricError> {
         let hash = hash_values(&self.hasher, values);
-        let mut map = write(&self.series);
-        match map.find_entry(hash, |s| s.values.equals(values)) {
-            Ok(entry) => {
-                entry.remove();
-            }
-            Err(_) => {
-                return Err(MetricError::NoSuchSeries {
-                    metric: self.desc.name.to_string(),
-                })
-            }
+        if !self
+            .series
+            .write()
+            .remove(hash, |s| s.values.equals(values))
+        {
+            return Err(MetricError::NoSuchSeries {
+                metric: self.desc.name.to_string(),
+            });
         }
-        self.len.fetch_sub(1, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
     /// Removes every series but the overflow series.
     pub(crate) fn clear(&self) {
-        write(&self.series).clear();
-        self.len.store(0, Ordering::Relaxed);
+        self.series.write().clear();
         self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// How many series the family holds (the overflow series aside).
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.series.len()
     }
 
     /// Every series, unordered (the overflow series last, when it exists).
     pub(crate) fn all(&self) -> Vec<Arc<Series<K::Core>>> {
-        let map = read(&self.series);
-        let mut out = Vec::with_capacity(map.len() + 1);
-        out.extend(map.iter().cloned());
-        drop(map);
+        let mut out = self.series.all();
         out.extend(self.overflow.get().cloned());
         out
     }

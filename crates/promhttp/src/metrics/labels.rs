@@ -166,6 +166,7 @@ impl StoredValues {
     }
 
     /// Whether these are exactly the values of `given`.
+    #[inline]
     pub(crate) fn equals(&self, given: &(impl LabelValues + ?Sized)) -> bool {
         let mut i = 0;
         for v in self.raw() {
@@ -186,10 +187,12 @@ impl StoredValues {
 /// The hash of a label set under a family's keyed hasher. Each value is hashed as a
 /// `str` is (its bytes, then a byte UTF-8 never has), so `["ab", "c"]` and
 /// `["a", "bc"]` differ; equality is still checked value by value.
+#[inline]
 pub(crate) fn hash_values(hasher: &impl BuildHasher, values: &(impl LabelValues + ?Sized)) -> u64 {
     hash_strs(hasher, (0..values.count()).map(|i| values.value(i)))
 }
 
+#[inline]
 fn hash_strs<'a>(hasher: &impl BuildHasher, values: impl Iterator<Item = &'a str>) -> u64 {
     let mut h = hasher.build_hasher();
     for v in values {

@@ -66,6 +66,7 @@
 
 mod callback;
 mod counter;
+mod epoch;
 mod error;
 mod family;
 mod gauge;
@@ -76,6 +77,7 @@ mod number;
 mod opts;
 mod page;
 mod registry;
+mod table;
 #[cfg(test)]
 mod tests;
 mod vec;

@@ -91,6 +91,44 @@ impl<K: Kind> MetricVec<K> {
         K::handle(self.family.get_or_overflow(values))
     }
 
+    /// Runs `f` on the series with these label values (created if needed; the
+    /// overflow series as for [`with_label_values`](Self::with_label_values)) and
+    /// returns what it returns: the cheapest way to record into a series you do not
+    /// keep a handle of.
+    ///
+    /// The lookup of an existing series takes no lock and writes nothing shared, and
+    /// the handle `f` gets is lent without touching the series' reference count
+    /// (clone it to keep it). While `f` runs, what is removed from this or any other
+    /// family is freed later, not at once: keep `f` short.
+    ///
+    /// ```
+    /// use promhttp::metrics::{IntCounterVec, Opts};
+    ///
+    /// let requests = IntCounterVec::new(Opts::new("requests_total", "Requests."), &["method", "code"])
+    ///     .unwrap();
+    /// requests.with_label_values_do(&["GET", "200"], |c| c.inc());
+    /// let total = requests.with_label_values_do(&["GET", "200"], |c| {
+    ///     c.inc_by(2);
+    ///     c.get()
+    /// });
+    /// assert_eq!(total, 3);
+    /// ```
+    #[inline]
+    pub fn with_label_values_do<R>(&self, values: &[&str], f: impl FnOnce(&K::Handle) -> R) -> R {
+        self.family.with_handle(values, f)
+    }
+
+    /// As [`with_label_values_do`](Self::with_label_values_do), for a typed label
+    /// set (see [`with_labels`](Self::with_labels)).
+    #[inline]
+    pub fn with_labels_do<R>(
+        &self,
+        values: &(impl LabelValues + ?Sized),
+        f: impl FnOnce(&K::Handle) -> R,
+    ) -> R {
+        self.family.with_handle(values, f)
+    }
+
     /// As [`with_labels`](Self::with_labels), with an error instead of the overflow
     /// series.
     pub fn get_metric_with_labels(
@@ -181,5 +219,166 @@ impl<K: Kind> super::registry::sealed::Sealed for MetricVec<K> {}
 impl<K: Kind> super::Register for MetricVec<K> {
     fn collector(&self) -> Result<Arc<dyn super::registry::Collect>, MetricError> {
         Ok(self.family.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::super::{IntCounterVec, Opts};
+
+    /// xorshift64: each thread's own sequence of choices.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 20_000;
+    /// Series every thread increments and none removes.
+    const SHARED: usize = 16;
+    /// Series of each thread's own, added and removed by that thread only.
+    const OWN: usize = 24;
+
+    /// One thread's work: what it added to each shared series, and the count each
+    /// of its own series must have now (`None`: removed or never made).
+    fn work(vec: &IntCounterVec, t: usize) -> ([u64; SHARED], [Option<u64>; OWN]) {
+        let shared_keys: Vec<String> = (0..SHARED).map(|k| format!("shared-{k}")).collect();
+        let own_keys: Vec<String> = (0..OWN).map(|k| format!("own-{t}-{k}")).collect();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((t as u64 + 1) << 32);
+        let mut shared = [0u64; SHARED];
+        let mut own = [None; OWN];
+        for _ in 0..ROUNDS {
+            let r = next(&mut rng);
+            let (s, o) = ((r >> 8) as usize % SHARED, (r >> 8) as usize % OWN);
+            let own_key = own_keys[o].as_str();
+            match r % 8 {
+                0..=2 => {
+                    vec.with_label_values_do(&[shared_keys[s].as_str()], |c| c.inc());
+                    shared[s] += 1;
+                }
+                3 => {
+                    vec.with_label_values(&[shared_keys[s].as_str()]).inc();
+                    shared[s] += 1;
+                }
+                4 | 5 => {
+                    if r & 0x100_0000 == 0 {
+                        vec.with_label_values(&[own_key]).inc();
+                    } else {
+                        vec.with_label_values_do(&[own_key], |c| c.inc());
+                    }
+                    own[o] = Some(own[o].unwrap_or(0) + 1);
+                }
+                6 => {
+                    let removed = vec.remove_label_values(&[own_key]);
+                    assert_eq!(removed.is_ok(), own[o].is_some(), "{own_key}");
+                    own[o] = None;
+                }
+                _ => {
+                    if let Some(expected) = own[o] {
+                        assert_eq!(vec.with_label_values_do(&[own_key], |c| c.get()), expected);
+                    }
+                }
+            }
+        }
+        (shared, own)
+    }
+
+    #[test]
+    fn lookups_inserts_and_removals_race_without_losing_a_series_or_a_count() {
+        let vec = IntCounterVec::new(Opts::new("race_total", "Races."), &["key"]).unwrap();
+        let done = AtomicBool::new(false);
+        let results = std::thread::scope(|s| {
+            // A scraper: every set of series it takes holds each label set once.
+            let scraper = s.spawn(|| {
+                let mut scrapes = 0;
+                while !done.load(Ordering::Relaxed) || scrapes == 0 {
+                    let all = vec.family.all();
+                    let mut seen = HashSet::new();
+                    for series in &all {
+                        let key: Vec<&str> = series.values.iter().collect();
+                        assert!(seen.insert(key.concat()), "{key:?} listed twice");
+                    }
+                    scrapes += 1;
+                }
+                scrapes
+            });
+            let workers: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let vec = &vec;
+                    s.spawn(move || work(vec, t))
+                })
+                .collect();
+            let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+            done.store(true, Ordering::Relaxed);
+            assert!(scraper.join().unwrap() > 0);
+            results
+        });
+        for k in 0..SHARED {
+            let expected: u64 = results.iter().map(|(shared, _)| shared[k]).sum();
+            let key = format!("shared-{k}");
+            assert_eq!(
+                vec.with_label_values(&[key.as_str()]).get(),
+                expected,
+                "{key}"
+            );
+        }
+        let mut own_present = 0;
+        for (t, (_, own)) in results.iter().enumerate() {
+            for (k, expected) in own.iter().enumerate() {
+                let key = format!("own-{t}-{k}");
+                match expected {
+                    Some(n) => {
+                        own_present += 1;
+                        assert_eq!(vec.with_label_values(&[key.as_str()]).get(), *n, "{key}");
+                    }
+                    None => assert!(vec.remove_label_values(&[key.as_str()]).is_err(), "{key}"),
+                }
+            }
+        }
+        assert_eq!(vec.len(), SHARED + own_present);
+        assert_eq!(vec.family.all().len(), SHARED + own_present);
+    }
+
+    #[test]
+    fn a_lent_handle_can_be_kept_and_a_reset_starts_afresh_while_lookups_run() {
+        let vec = IntCounterVec::new(Opts::new("lent_total", "Lent."), &["key"]).unwrap();
+        let kept = vec.with_label_values_do(&["a"], |c| c.clone());
+        kept.inc();
+        assert_eq!(vec.with_label_values_do(&["a"], |c| c.get()), 1);
+        // Nested lookups, in this family and while another is removed.
+        vec.with_label_values_do(&["a"], |a| {
+            vec.with_label_values_do(&["b"], |b| b.inc_by(2));
+            vec.remove_label_values(&["b"]).unwrap();
+            a.inc();
+        });
+        assert_eq!((kept.get(), vec.len()), (2, 1));
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let looker = s.spawn(|| {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    vec.with_label_values_do(&["c"], |c| c.inc());
+                    n += 1;
+                }
+                n
+            });
+            for _ in 0..200 {
+                vec.reset();
+                std::thread::yield_now();
+            }
+            stop.store(true, Ordering::Relaxed);
+            assert!(looker.join().unwrap() > 0);
+        });
+        // The held handle of a series reset away keeps counting, unexported.
+        kept.inc();
+        assert_eq!(kept.get(), 3);
+        assert!(vec.len() <= 1);
+        vec.reset();
+        assert_eq!(vec.with_label_values_do(&["a"], |c| c.get()), 0);
     }
 }
