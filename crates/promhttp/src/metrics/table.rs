@@ -128,6 +128,10 @@ impl<C> Found<'_, C> {
 
 impl<C> Table<C> {
     pub(crate) fn new() -> Self {
+        // The low 3 bits of a series pointer carry hash bits: it must be 8-aligned.
+        const {
+            assert!(std::mem::align_of::<Series<C>>() >= 8);
+        }
         Table {
             current: AtomicPtr::new(Box::into_raw(Box::new(Slots::new(0)))),
             writer: Mutex::new(Writer {
@@ -172,8 +176,12 @@ impl<C> Table<C> {
 
     /// Every series, each counted: one moment's set (under the mutex: a series
     /// removed and added again meanwhile is not seen twice).
+    ///
+    /// Also frees what was retired and no reader can see any more: a family that
+    /// is scraped but never written again does not keep removed series alive.
     pub(crate) fn all(&self) -> Vec<Arc<Series<C>>> {
-        let writer = self.write();
+        let mut writer = self.write();
+        writer.reclaim();
         collect(writer.slots())
     }
 }
