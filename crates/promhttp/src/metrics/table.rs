@@ -68,8 +68,26 @@ fn untag<C>(p: *mut u8) -> *const Series<C> {
 
 /// What a writer unlinked, kept until no reader can see it.
 enum Retired<C> {
-    Slots(#[allow(dead_code)] Box<Slots>),
+    Slots(#[allow(dead_code)] RetiredSlots),
     Series(#[allow(dead_code)] Arc<Series<C>>),
+}
+
+/// An unlinked array (from `Box::into_raw`), freed when dropped. Kept as a raw
+/// pointer, not a `Box`, while readers may still hold references into it: a `Box`
+/// would claim it unaliased.
+struct RetiredSlots(NonNull<Slots>);
+
+// SAFETY: `Slots` is an array of atomics; the pointer is owned (freed once, on drop).
+unsafe impl Send for RetiredSlots {}
+// SAFETY: as above; nothing is reached through `&RetiredSlots`.
+unsafe impl Sync for RetiredSlots {}
+
+impl Drop for RetiredSlots {
+    fn drop(&mut self) {
+        // SAFETY: from `Box::into_raw`, unlinked, and dropped only once no reader
+        // can see it (see `reclaim`).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }
 
 /// The writers' side: counts, and what waits to be freed.
@@ -95,14 +113,24 @@ unsafe impl<C: Send + Sync> Send for Table<C> {}
 unsafe impl<C: Send + Sync> Sync for Table<C> {}
 
 /// A series found by a lookup, valid while the read section it was found in lasts.
+/// Holds the pointer the table stored (from `Arc::into_raw`, so allowed to reach
+/// the counts in front of the series), not a reference derived from it.
 pub(crate) struct Found<'g, C> {
-    series: &'g Series<C>,
+    ptr: *const Series<C>,
+    _section: PhantomData<&'g Series<C>>,
 }
 
 impl<C> Found<'_, C> {
+    fn new(ptr: *const Series<C>) -> Self {
+        Found {
+            ptr,
+            _section: PhantomData,
+        }
+    }
+
     /// A counted handle of the series.
     pub(crate) fn to_arc(&self) -> Arc<Series<C>> {
-        let p: *const Series<C> = self.series;
+        let p = self.ptr;
         // SAFETY: `p` came from `Arc::into_raw` and the table still holds that count
         // (or holds it retired) while the section lasts.
         unsafe {
@@ -119,7 +147,7 @@ impl<C> Found<'_, C> {
     /// The returned `Arc` must never be dropped, and must not be used after the
     /// read section ends (a clone of it may).
     pub(crate) unsafe fn borrowed_arc(&self) -> std::mem::ManuallyDrop<Arc<Series<C>>> {
-        let p: *const Series<C> = self.series;
+        let p = self.ptr;
         // SAFETY: `p` came from `Arc::into_raw`; the `ManuallyDrop` never gives the
         // table's count back, and the caller keeps it within the section.
         std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) })
@@ -163,7 +191,7 @@ impl<C> Table<C> {
         hash: u64,
         eq: impl Fn(&Series<C>) -> bool,
     ) -> Option<Found<'g, C>> {
-        find_in(self.slots(guard), hash, &eq).map(|(_, series)| Found { series })
+        find_in(self.slots(guard), hash, &eq).map(|(_, p)| Found::new(p))
     }
 
     /// Takes the writers' mutex.
@@ -186,13 +214,13 @@ impl<C> Table<C> {
     }
 }
 
-/// The slot holding the series `eq` accepts, and that series.
+/// The slot holding the series `eq` accepts, and the series' pointer as stored.
 #[inline]
 fn find_in<'s, C>(
     slots: &'s Slots,
     hash: u64,
     eq: &impl Fn(&Series<C>) -> bool,
-) -> Option<(&'s AtomicPtr<u8>, &'s Series<C>)> {
+) -> Option<(&'s AtomicPtr<u8>, *const Series<C>)> {
     let tag = tag(hash);
     for slot in slots.probe(hash) {
         let p = slot.load(Ordering::SeqCst);
@@ -202,10 +230,10 @@ fn find_in<'s, C>(
         if p == tombstone() || p as usize & TAG_MASK != tag {
             continue;
         }
+        let series = untag::<C>(p);
         // SAFETY: a tagged pointer from `Arc::into_raw`, alive while the caller's
         // section or mutex lasts.
-        let series = unsafe { &*untag::<C>(p) };
-        if eq(series) {
+        if eq(unsafe { &*series }) {
             return Some((slot, series));
         }
     }
@@ -217,11 +245,7 @@ fn collect<C>(slots: &Slots) -> Vec<Arc<Series<C>>> {
     for slot in slots.slots.iter() {
         let p = slot.load(Ordering::SeqCst);
         if !p.is_null() && p != tombstone() {
-            let found = Found {
-                // SAFETY: as in `find_in`.
-                series: unsafe { &*untag::<C>(p) },
-            };
-            out.push(found.to_arc());
+            out.push(Found::new(untag::<C>(p)).to_arc());
         }
     }
     out
@@ -245,7 +269,7 @@ impl<C> WriteGuard<'_, C> {
         hash: u64,
         eq: impl Fn(&Series<C>) -> bool,
     ) -> Option<Arc<Series<C>>> {
-        find_in(self.slots(), hash, &eq).map(|(_, series)| Found { series }.to_arc())
+        find_in(self.slots(), hash, &eq).map(|(_, p)| Found::new(p).to_arc())
     }
 
     /// Adds `series` (not in the table), whose hash is `hash`; `rehash` gives the
@@ -314,18 +338,18 @@ impl<C> WriteGuard<'_, C> {
         let new = Box::into_raw(Box::new(new));
         let old = self.table.current.swap(new, Ordering::SeqCst);
         self.writer.used = used;
-        // SAFETY: `old` came from `Box::into_raw` and is unlinked now; its series
-        // moved to the new array (the old one does not own them).
-        let old = unsafe { Box::from_raw(old) };
-        self.retire(Retired::Slots(old));
+        // `old` came from `Box::into_raw` and is unlinked now; its series moved to
+        // the new array (the old one does not own them).
+        if let Some(old) = NonNull::new(old) {
+            self.retire(Retired::Slots(RetiredSlots(old)));
+        }
     }
 
     /// Removes the series for which `eq` holds; whether there was one.
     pub(crate) fn remove(&mut self, hash: u64, eq: impl Fn(&Series<C>) -> bool) -> bool {
-        let Some((slot, series)) = find_in(self.slots(), hash, &eq) else {
+        let Some((slot, p)) = find_in(self.slots(), hash, &eq) else {
             return false;
         };
-        let p: *const Series<C> = series;
         slot.store(tombstone(), Ordering::SeqCst);
         self.table.len.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: the slot held the count from `Arc::into_raw`; unlinked, it is ours.
@@ -340,11 +364,16 @@ impl<C> WriteGuard<'_, C> {
         let old = self.table.current.swap(empty, Ordering::SeqCst);
         self.table.len.store(0, Ordering::Relaxed);
         self.writer.used = 0;
-        // SAFETY: `old` came from `Box::into_raw` and is unlinked now.
-        let old = unsafe { Box::from_raw(old) };
-        let series: Vec<_> = own_all::<C>(&old);
+        let Some(old) = NonNull::new(old) else {
+            return;
+        };
+        // SAFETY: `old` came from `Box::into_raw`; unlinked now, it is freed only
+        // once no reader can see it (readers only load from it, as this does).
+        let series: Vec<_> = own_all::<C>(unsafe { old.as_ref() });
         let tag = epoch::retire_epoch();
-        self.writer.retired.push((tag, Retired::Slots(old)));
+        self.writer
+            .retired
+            .push((tag, Retired::Slots(RetiredSlots(old))));
         self.writer
             .retired
             .extend(series.into_iter().map(|s| (tag, Retired::Series(s))));
