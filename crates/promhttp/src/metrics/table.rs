@@ -500,4 +500,61 @@ mod tests {
         // latest with the table).
         assert_eq!(drops.load(Ordering::SeqCst), 1501);
     }
+
+    /// A series removed while another thread's section has found it stays alive
+    /// (writes meanwhile do not free it) until that section ends; the next write or
+    /// scrape after that frees it.
+    #[test]
+    fn a_removed_series_outlives_the_sections_that_found_it() {
+        let drops = AtomicUsize::new(0);
+        let hasher = foldhash::fast::RandomState::default();
+        let table = Table::new();
+        let key = |i: usize| [format!("k{i}")];
+        let hash = |i: usize| hash_values(&hasher, &key(i));
+        let add = |i: usize| {
+            let series = Arc::new(Series::new(
+                StoredValues::new(&key(i)).unwrap(),
+                Core(&drops),
+            ));
+            table
+                .write()
+                .insert(hash(i), series, |s| s.values.hash_with(&hasher));
+        };
+        add(0);
+        let (found_tx, found_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            // Dropped when this closure ends, a failed assertion included: the
+            // reader then stops waiting.
+            let go_tx = go_tx;
+            let (table, key, hash) = (&table, &key, &hash);
+            let reader = s.spawn(move || {
+                let section = epoch::enter().unwrap();
+                let found = table.find(&section, hash(0), |s| s.values.equals(&key(0)));
+                found_tx.send(found.is_some()).unwrap();
+                go_rx.recv().unwrap();
+                // Read after the removal and the writes below: still the series.
+                let again = found.map(|f| f.to_arc());
+                drop(section);
+                again.is_some_and(|s| s.values.equals(&key(0)))
+            });
+            assert!(found_rx.recv().unwrap());
+            assert!(table.write().remove(hash(0), |s| s.values.equals(&key(0))));
+            // Growth retires arrays and reclaims: the series is held back.
+            for i in 1..100 {
+                add(i);
+            }
+            assert_eq!(table.all().len(), 99);
+            assert_eq!(drops.load(Ordering::SeqCst), 0);
+            go_tx.send(()).unwrap();
+            assert!(reader.join().unwrap());
+        });
+        // Freed at a later scrape (other tests' sections may hold it back a moment).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while drops.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            table.all();
+            std::thread::yield_now();
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
 }

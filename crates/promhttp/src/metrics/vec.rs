@@ -301,6 +301,10 @@ mod tests {
                     let mut seen = HashSet::new();
                     for series in &all {
                         let key: Vec<&str> = series.values.iter().collect();
+                        assert!(
+                            matches!(&key[..], [k] if k.starts_with("shared-") || k.starts_with("own-")),
+                            "a series read as {key:?}"
+                        );
                         assert!(seen.insert(key.concat()), "{key:?} listed twice");
                     }
                     scrapes += 1;
