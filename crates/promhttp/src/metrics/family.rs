@@ -253,10 +253,17 @@ impl<K: Kind> Family<K> {
     }
 
     pub(crate) fn overflow(&self) -> &Arc<Series<K::Core>> {
-        self.overflow.get_or_init(|| {
-            self.generation.fetch_add(1, Ordering::Release);
+        let mut made = false;
+        let series = self.overflow.get_or_init(|| {
+            made = true;
             Arc::new(Series::new(StoredValues::empty(), K::core(&self.config)))
-        })
+        });
+        // Only once the series can be seen: a scrape that reads the new generation
+        // must find it (the kept page's order is keyed by the generation).
+        if made {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+        series
     }
 
     /// Removes the series with these values.

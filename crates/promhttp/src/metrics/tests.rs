@@ -302,6 +302,38 @@ fn counters_never_go_backwards_under_load() {
     assert_eq!(family.with_label_values(&["shared"]).get(), 2 * PER_WRITER);
 }
 
+/// The overflow series, made while a scrape sorts the family's series, is on the
+/// next page: the kept order is keyed by the family's generation, which must change
+/// after the series can be seen, not before (a scrape between the two kept an order
+/// without it, and no later page had it until another series came or went).
+#[test]
+fn an_overflow_series_made_during_a_scrape_is_on_the_next_page() {
+    for _ in 0..300 {
+        let vec = IntCounterVec::new(Opts::new("o_total", ""), &["w"]).unwrap();
+        vec.with_label_values(&["a"]).inc();
+        let (started, made) = (AtomicBool::new(false), AtomicBool::new(false));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !made.load(Ordering::Acquire) {
+                    vec.family.sorted();
+                    started.store(true, Ordering::Release);
+                }
+            });
+            while !started.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            // The wrong number of values: recorded into the overflow series.
+            vec.with_label_values(&[]).inc();
+            made.store(true, Ordering::Release);
+        });
+        assert_eq!(
+            vec.family.sorted().len(),
+            2,
+            "the overflow series is missing"
+        );
+    }
+}
+
 /// Writers add series on both cores while pages are written (kept and through the
 /// model): every sample line carries the label of a series that was made, each
 /// series once, and the last page has them all.
