@@ -6,11 +6,12 @@
 //! * `scrape-10k-metrics-rs`: the benchmark workload (10k series, the peer harness's
 //!   `WORKLOAD.md`) recorded through `metrics`, rendered by our handler (identity,
 //!   gzip) and by `PrometheusHandle::render`;
-//! * `scrape-1k-prometheus-client`, `scrape-10k-prometheus-client`: the same
-//!   workload (1k and 10k series) in a prometheus-client `Registry`, rendered by our
-//!   handler (identity, gzip) and by prometheus-client's own text encoder (alone,
-//!   and followed by flate2's default gzip level, 6, as the harness's
-//!   prometheus-client server does).
+//! * `scrape-1k-prometheus-client`, `scrape-10k-…`, `scrape-100k-…`: the same
+//!   workload (1k, 10k and 100k series) in a prometheus-client `Registry`, rendered
+//!   by our handler (identity, gzip) and by prometheus-client's own text encoder
+//!   (alone, and followed by flate2's default gzip level, 6, as the harness's
+//!   prometheus-client server does); also prometheus-client's protobuf encoder
+//!   alone (the messages the bridge reads: the floor of its cost).
 //!
 //! `cargo bench -p promhttp --all-features --bench bridges`
 
@@ -112,14 +113,13 @@ fn record(c: &mut Criterion) {
     g.finish();
 }
 
-/// Reads a handler response's whole body.
-fn body(rt: &tokio::runtime::Runtime, r: http::Response<promhttp::MetricsBody>) -> Vec<u8> {
+/// Reads a handler response's whole body (its bytes as the handler made them, not
+/// copied: prometheus-client's `encode`, the peer, is timed without a copy too).
+fn body(rt: &tokio::runtime::Runtime, r: http::Response<promhttp::MetricsBody>) -> bytes::Bytes {
     assert_eq!(r.status(), 200);
-    let bytes = rt
-        .block_on(r.into_body().collect())
+    rt.block_on(r.into_body().collect())
         .expect("infallible")
-        .to_bytes();
-    bytes.to_vec()
+        .to_bytes()
 }
 
 /// Sample lines of an exposition text (`# EOF` is not one).
@@ -189,14 +189,14 @@ fn scrape(c: &mut Criterion) {
     });
     g.finish();
 
-    for series in [1_000, SERIES] {
+    for series in [1_000, SERIES, 100_000] {
         prometheus_client_scrape(c, &rt, series);
     }
 }
 
 fn prometheus_client_scrape(c: &mut Criterion, rt: &tokio::runtime::Runtime, series: usize) {
     let mut g = c.benchmark_group(format!("scrape-{}k-prometheus-client", series / 1000));
-    g.sample_size(50);
+    g.sample_size(if series > SERIES { 10 } else { 50 });
     let registry = Arc::new(bridge_workload::prometheus_client_registry(series));
     our_handler(&mut g, rt, registry.clone(), series);
     let encode = || {
@@ -209,8 +209,16 @@ fn prometheus_client_scrape(c: &mut Criterion, rt: &tokio::runtime::Runtime, ser
     assert_eq!(samples(page.as_bytes()), expected, "prometheus-client page");
     eprintln!("prometheus-client: {} bytes", page.len());
     g.bench_function("prometheus-client/encode", |b| b.iter(|| encode().len()));
-    // Where the bridge's time goes: its gather (prometheus-client's protobuf
-    // messages moved into the model) and normalize.
+    // Where the bridge's time goes: prometheus-client's protobuf messages alone
+    // (built and dropped), its gather (those messages moved into the model) and
+    // normalize.
+    g.bench_function("prometheus-client/protobuf-encode", |b| {
+        b.iter(|| {
+            prometheus_client::encoding::prometheus_protobuf::encode(&registry)
+                .expect("encode")
+                .len()
+        })
+    });
     g.bench_function("promhttp/stage-gather", |b| {
         b.iter(|| {
             let mut out = promhttp::Gathered::default();

@@ -69,12 +69,16 @@ pub(crate) enum NameKind {
 impl NameKind {
     /// Whether every character of `name` is in the legacy set (a reserved `__`
     /// label name is: reserved is not the same as outside the set).
+    ///
+    /// Checked byte by byte: the legacy set is ASCII, so a byte of a multi-byte
+    /// character is outside it like the character, and up to the first such byte
+    /// byte indices are char indices (this runs for every label of every series).
     fn is_legacy(self, name: &str) -> bool {
         !name.is_empty()
             && name
-                .chars()
+                .bytes()
                 .enumerate()
-                .all(|(i, c)| self.is_legacy_char(c, i))
+                .all(|(i, b)| self.is_legacy_char(char::from(b), i))
     }
 
     /// Whether `c`, at char index `i`, is in the legacy set for this kind.
@@ -238,6 +242,16 @@ mod tests {
         assert_eq!(metric(Dots, name), "____________x");
         assert_eq!(metric(Values, name), "U___39__e9__22__a__1f600___x");
         assert_eq!(metric(AllowUtf8, name), name);
+    }
+
+    #[test]
+    fn a_name_with_any_non_ascii_character_is_not_legacy() {
+        for name in ["é", "aé", "a😀", "ab\u{80}", "\u{2028}x"] {
+            assert!(!is_legacy_label_name(name), "{name:?}");
+            assert!(!is_legacy_metric_name(name), "{name:?}");
+        }
+        assert!(is_legacy_label_name("_a1") && is_legacy_metric_name("a:b_9"));
+        assert!(!is_legacy_label_name("1a") && !is_legacy_label_name("a:b"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::model::{
 /// Moves `families` into `out`; what cannot be moved is reported in `out.errors`.
 pub(super) fn families_into(families: Vec<pb::MetricFamily>, out: &mut Gathered) {
     out.families.reserve(families.len());
-    for f in families {
+    for mut f in families {
         let metric_type = match pb::MetricType::try_from(f.r#type) {
             Ok(pb::MetricType::Counter) => MetricType::Counter,
             Ok(pb::MetricType::Gauge) => MetricType::Gauge,
@@ -35,13 +35,15 @@ pub(super) fn families_into(families: Vec<pb::MetricFamily>, out: &mut Gathered)
             }
         };
         let mut family = MetricFamily {
-            name: Str::Owned(f.name),
-            help: Str::Owned(f.help),
-            unit: Str::Owned(f.unit),
+            name: Str::Owned(std::mem::take(&mut f.name)),
+            help: Str::Owned(std::mem::take(&mut f.help)),
+            unit: Str::Owned(std::mem::take(&mut f.unit)),
             metric_type,
             metrics: Vec::with_capacity(f.metric.len()),
         };
-        for m in f.metric {
+        // Each message is large (mostly the histogram fields, inline): the fields
+        // are taken out of it where it lies rather than the message moved.
+        for m in &mut f.metric {
             match metric(m, metric_type) {
                 Ok(m) => family.metrics.push(m),
                 Err(kind) => out.errors.push(GatherError::in_family(&family.name, kind)),
@@ -53,22 +55,22 @@ pub(super) fn families_into(families: Vec<pb::MetricFamily>, out: &mut Gathered)
     }
 }
 
-fn metric(m: pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> {
+fn metric(m: &mut pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> {
     let missing = GatherErrorKind::MissingValue { family_type: t };
     let mut created = None;
     let value = match t {
         MetricType::Counter => {
-            let c = m.counter.ok_or(missing)?;
+            let c = m.counter.take().ok_or(missing)?;
             created = c.start_timestamp.and_then(|t| time(t.seconds, t.nanos));
             Value::Counter(CounterValue {
                 value: c.value,
                 exemplar: c.exemplar.and_then(exemplar).map(Box::new),
             })
         }
-        MetricType::Gauge => Value::Gauge(m.gauge.ok_or(missing)?.value),
-        MetricType::Untyped => Value::Untyped(m.untyped.ok_or(missing)?.value),
+        MetricType::Gauge => Value::Gauge(m.gauge.as_ref().ok_or(missing)?.value),
+        MetricType::Untyped => Value::Untyped(m.untyped.as_ref().ok_or(missing)?.value),
         MetricType::Histogram => {
-            let h = m.histogram.ok_or(missing)?;
+            let h = m.histogram.as_mut().ok_or(missing)?;
             created = h
                 .start_timestamp
                 .as_ref()
@@ -76,7 +78,7 @@ fn metric(m: pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> {
             Value::Histogram(histogram(h)?)
         }
         MetricType::Summary => {
-            let s = m.summary.ok_or(missing)?;
+            let s = m.summary.take().ok_or(missing)?;
             created = s.start_timestamp.and_then(|t| time(t.seconds, t.nanos));
             Value::Summary(SummaryValue {
                 quantiles: s
@@ -93,7 +95,7 @@ fn metric(m: pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> {
         }
     };
     Ok(Metric {
-        labels: labels(m.label),
+        labels: labels(std::mem::take(&mut m.label)),
         value,
         // 0 is the field's default: no timestamp.
         timestamp: (m.timestamp_ms != 0)
@@ -103,7 +105,7 @@ fn metric(m: pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> {
     })
 }
 
-fn histogram(h: pb::Histogram) -> Result<HistogramValue, GatherErrorKind> {
+fn histogram(h: &mut pb::Histogram) -> Result<HistogramValue, GatherErrorKind> {
     // Float counts (for histograms made of other histograms) have no place in the
     // model; prometheus-client never writes them.
     let float = h.sample_count_float > 0.0
@@ -128,14 +130,16 @@ fn histogram(h: pb::Histogram) -> Result<HistogramValue, GatherErrorKind> {
         let mut n = NativeHistogram::new(h.schema, h.zero_threshold);
         n.zero_count = h.zero_count;
         n.positive_spans = spans(&h.positive_span);
-        n.positive_deltas = h.positive_delta;
+        n.positive_deltas = std::mem::take(&mut h.positive_delta);
         n.negative_spans = spans(&h.negative_span);
-        n.negative_deltas = h.negative_delta;
-        n.exemplars = h.exemplars.into_iter().filter_map(exemplar).collect();
+        n.negative_deltas = std::mem::take(&mut h.negative_delta);
+        n.exemplars = std::mem::take(&mut h.exemplars)
+            .into_iter()
+            .filter_map(exemplar)
+            .collect();
         Box::new(n)
     });
-    let buckets = h
-        .bucket
+    let buckets = std::mem::take(&mut h.bucket)
         .into_iter()
         .map(|b| Bucket {
             upper_bound: b.upper_bound,
