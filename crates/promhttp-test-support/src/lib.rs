@@ -56,8 +56,8 @@ pub use http::{
     header_str, http_get, serve, try_http_get, url_encode, Exchange, TestServer, HTTP_TIMEOUT,
 };
 pub use prometheus::{
-    parse_instant_result, parse_prom_float, Labels, Prometheus, PrometheusBuilder,
-    PROMETHEUS_READY_TIMEOUT,
+    parse_instant_result, parse_prom_float, within_a_native_bucket, Labels, Prometheus,
+    PrometheusBuilder, PROMETHEUS_READY_TIMEOUT,
 };
 pub use promtool::promtool_check_metrics;
 pub use tools::{file_tail, find_tool, free_port, require_tool, unique_temp_dir, INSTALL_HINT};

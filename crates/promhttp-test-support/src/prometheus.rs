@@ -65,6 +65,15 @@ impl PrometheusBuilder {
         self
     }
 
+    /// Native histograms stored as such (`--enable-feature=native-histograms`),
+    /// scraped every 500 ms with a 400 ms timeout: what the native-histogram tests
+    /// share.
+    pub fn native_histograms(self) -> Self {
+        self.flag("--enable-feature=native-histograms")
+            .scrape_interval(Duration::from_millis(500))
+            .scrape_timeout(Duration::from_millis(400))
+    }
+
     /// Several extra command-line flags.
     pub fn flags(mut self, flags: &[&str]) -> Self {
         self.flags.extend(flags.iter().map(|f| f.to_string()));
@@ -365,6 +374,14 @@ impl Prometheus {
         }
     }
 
+    /// Waits (30 s at most) until `expr` returns at least one series, and returns
+    /// them; panics with the query, the last result and the log's tail otherwise.
+    pub async fn wait_for_series(&self, expr: &str) -> Vec<(Labels, f64)> {
+        self.wait_for_query(expr, |r| !r.is_empty(), Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.log_tail(30)))
+    }
+
     /// Metric metadata (`/api/v1/metadata?metric=NAME`): the list of
     /// `{type, help, unit}` objects Prometheus has for that name (empty if none).
     pub async fn metadata(&self, metric: &str) -> Result<Vec<Value>, String> {
@@ -373,6 +390,16 @@ impl Prometheus {
             .await?;
         Ok(data[metric].as_array().cloned().unwrap_or_default())
     }
+}
+
+/// Where Prometheus' estimate of a quantile of a native histogram at `schema`
+/// may fall when the true quantile is `true_value` (> 0): from the lower bound of
+/// the bucket below the one holding it to the upper bound of the bucket above
+/// (one bucket either side).
+pub fn within_a_native_bucket(schema: i32, true_value: f64) -> (f64, f64) {
+    let base = 2f64.powf(2f64.powi(-schema));
+    let bucket = true_value.log(base).ceil() as i32;
+    (base.powi(bucket - 2), base.powi(bucket + 1))
 }
 
 /// A sample value as the API writes it ("1.5", "NaN", "+Inf", "-Inf").

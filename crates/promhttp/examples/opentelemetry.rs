@@ -258,7 +258,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
     async fn prometheus_scrapes_the_example() {
-        use promhttp_test_support::{serve, Prometheus};
+        use promhttp_test_support::{serve, within_a_native_bucket, Prometheus};
 
         let (source, _provider, app) = setup();
         let server = serve(app).await;
@@ -284,27 +284,14 @@ mod tests {
             panic!("{family:?}")
         };
         let schema = h.native.as_ref().expect("native buckets").schema;
-        let base = 2f64.powf(2f64.powi(-schema));
-        let bucket = true_median.log(base).ceil() as i32;
-        let (low, high) = (base.powi(bucket - 2), base.powi(bucket + 1));
+        let (low, high) = within_a_native_bucket(schema, true_median);
 
         let prom = Prometheus::builder(server.addr)
-            .flag("--enable-feature=native-histograms")
-            .scrape_interval(Duration::from_millis(500))
-            .scrape_timeout(Duration::from_millis(400))
+            .native_histograms()
             .start()
             .await;
         prom.expect_target_up(Duration::from_secs(30)).await;
-        let wait = |q: String| {
-            let prom = &prom;
-            async move {
-                prom.wait_for_query(&q, |r| !r.is_empty(), Duration::from_secs(30))
-                    .await
-                    .unwrap_or_else(|e| panic!("{q}: {e}\n{}", prom.log_tail(30)))
-            }
-        };
-
-        let requests = wait("http_server_requests_total".to_owned()).await;
+        let requests = prom.wait_for_series("http_server_requests_total").await;
         let mut by_route: Vec<(String, f64)> = requests
             .iter()
             .map(|(l, v)| (l["http_route"].clone(), *v))
@@ -319,11 +306,17 @@ mod tests {
         );
 
         let items = r#"http_server_response_body_size_bytes{http_route="/api/items/{n}"}"#;
-        let count = wait(format!("histogram_count({items})")).await;
+        let count = prom
+            .wait_for_series(&format!("histogram_count({items})"))
+            .await;
         assert_eq!(count[0].1, 7.0);
-        let sum = wait(format!("histogram_sum({items})")).await;
+        let sum = prom
+            .wait_for_series(&format!("histogram_sum({items})"))
+            .await;
         assert_eq!(sum[0].1, sizes.iter().sum::<f64>());
-        let median = wait(format!("histogram_quantile(0.5, {items})")).await;
+        let median = prom
+            .wait_for_series(&format!("histogram_quantile(0.5, {items})"))
+            .await;
         assert!(
             median[0].1 >= low && median[0].1 <= high,
             "median {} not within a bucket of {true_median} (schema {schema}: {low}..{high})",
@@ -336,7 +329,7 @@ mod tests {
             .unwrap();
         assert!(classic.is_empty(), "{classic:?}");
 
-        let info = wait("count(target_info)".to_owned()).await;
+        let info = prom.wait_for_series("count(target_info)").await;
         assert_eq!(info[0].1, 1.0);
     }
 }

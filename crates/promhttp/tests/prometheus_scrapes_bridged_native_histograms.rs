@@ -73,12 +73,7 @@ async fn prometheus_stores_bridged_native_histograms() {
     let server = support::serve(app).await;
     let addr = server.addr;
 
-    let prom = Prometheus::builder(addr)
-        .flag("--enable-feature=native-histograms")
-        .scrape_interval(Duration::from_millis(500))
-        .scrape_timeout(Duration::from_millis(400))
-        .start()
-        .await;
+    let prom = Prometheus::builder(addr).native_histograms().start().await;
     prom.expect_target_up(Duration::from_secs(30)).await;
 
     for name in [

@@ -66,33 +66,17 @@ async fn prometheus_scrapes_the_opentelemetry_source() {
         panic!("{family:?}")
     };
     let schema = h.native.as_ref().expect("native buckets").schema;
-    let base = 2f64.powf(2f64.powi(-schema));
-    let bucket = true_q90.log(base).ceil() as i32;
-    // One bucket either side of the bucket holding the true quantile.
-    let (low, high) = (base.powi(bucket - 2), base.powi(bucket + 1));
+    let (low, high) = support::within_a_native_bucket(schema, true_q90);
 
     let app = Router::new().route_service("/metrics", MetricsHandler::builder(source).build());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let prom = Prometheus::builder(addr)
-        .flag("--enable-feature=native-histograms")
-        .scrape_interval(Duration::from_millis(500))
-        .scrape_timeout(Duration::from_millis(400))
-        .start()
-        .await;
+    let prom = Prometheus::builder(addr).native_histograms().start().await;
     prom.expect_target_up(Duration::from_secs(30)).await;
-    let wait = |q: &'static str| {
-        let prom = &prom;
-        async move {
-            prom.wait_for_query(q, |r| !r.is_empty(), Duration::from_secs(30))
-                .await
-                .unwrap_or_else(|e| panic!("{q}: {e}\n{}", prom.log_tail(30)))
-        }
-    };
 
-    let counters = wait("test_requests_total").await;
+    let counters = prom.wait_for_series("test_requests_total").await;
     let mut by_route: Vec<(String, f64)> = counters
         .iter()
         .map(|(l, v)| (l["route"].clone(), *v))
@@ -101,12 +85,18 @@ async fn prometheus_scrapes_the_opentelemetry_source() {
     assert_eq!(by_route, [("/a".to_owned(), 42.0), ("/b".to_owned(), 8.0)]);
     assert_eq!(counters[0].0["otel_scope_name"], "prom-test");
 
-    let count = wait("histogram_count(work_duration_seconds)").await;
+    let count = prom
+        .wait_for_series("histogram_count(work_duration_seconds)")
+        .await;
     assert_eq!(count[0].1, 1000.0);
-    let sum = wait("histogram_sum(work_duration_seconds)").await;
+    let sum = prom
+        .wait_for_series("histogram_sum(work_duration_seconds)")
+        .await;
     let true_sum: f64 = values.iter().sum();
     assert!((sum[0].1 - true_sum).abs() < 1e-6, "{sum:?} vs {true_sum}");
-    let q = wait("histogram_quantile(0.9, work_duration_seconds)").await;
+    let q = prom
+        .wait_for_series("histogram_quantile(0.9, work_duration_seconds)")
+        .await;
     assert!(
         q[0].1 >= low && q[0].1 <= high,
         "0.9-quantile {} not within a bucket of {true_q90} (schema {schema}: {low}..{high})",
@@ -119,9 +109,9 @@ async fn prometheus_scrapes_the_opentelemetry_source() {
         .unwrap();
     assert!(classic.is_empty(), "{classic:?}");
 
-    let info = wait("count(target_info)").await;
+    let info = prom.wait_for_series("count(target_info)").await;
     assert_eq!(info[0].1, 1.0);
-    let info = wait("target_info").await;
+    let info = prom.wait_for_series("target_info").await;
     assert_eq!(info[0].0["service_name"], "otel-test");
     drop(provider);
 }
