@@ -70,16 +70,26 @@ fn stages(c: &mut Criterion) {
     });
 
     let handler = MetricsHandler::builder(reg.clone()).build();
-    for coding in ["identity", "gzip", "zstd"] {
+    bench_codings(&mut g, &handler, &["identity", "gzip", "zstd"]);
+    g.finish();
+}
+
+/// One `handler/<coding>` row per content coding: a whole handler render with
+/// `Accept-Encoding: <coding>`.
+fn bench_codings(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    handler: &MetricsHandler,
+    codings: &[&str],
+) {
+    for coding in codings {
         let req = Request::get("/metrics")
-            .header("accept-encoding", coding)
+            .header("accept-encoding", *coding)
             .body(())
             .expect("request");
         g.bench_function(format!("handler/{coding}"), |b| {
             b.iter(|| handler.respond_blocking(&req))
         });
     }
-    g.finish();
 }
 
 /// The same workload in promhttp's own storage (`promhttp::metrics`), whose page is
@@ -92,15 +102,7 @@ fn own_storage(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("scrape-{name}-own-storage"));
         g.sample_size(if series > 10_000 { 20 } else { 50 });
         let handler = MetricsHandler::builder(reg.clone()).build();
-        for coding in ["identity", "gzip"] {
-            let req = Request::get("/metrics")
-                .header("accept-encoding", coding)
-                .body(())
-                .expect("request");
-            g.bench_function(format!("handler/{coding}"), |b| {
-                b.iter(|| handler.respond_blocking(&req))
-            });
-        }
+        bench_codings(&mut g, &handler, &["identity", "gzip"]);
         let req = Request::get("/metrics").body(()).expect("request");
         let mut k = 0;
         g.bench_function("handler/identity-after-mutating-every-series", |b| {

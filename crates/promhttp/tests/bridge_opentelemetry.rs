@@ -20,6 +20,8 @@ use promhttp::Gather;
 
 #[path = "bridge_opentelemetry/protobuf_dump.rs"]
 mod protobuf_dump;
+#[path = "bridge_opentelemetry/view.rs"]
+mod view;
 
 /// A provider with every instrument kind, recorded deterministically.
 fn provider(source: &OtelSource, max_scale: i8) -> SdkMeterProvider {
@@ -32,18 +34,7 @@ fn provider(source: &OtelSource, max_scale: i8) -> SdkMeterProvider {
                 ])
                 .build(),
         )
-        .with_view(move |i: &Instrument| {
-            (i.name() == "rpc.size").then(|| {
-                Stream::builder()
-                    .with_aggregation(Aggregation::Base2ExponentialHistogram {
-                        max_size: 160,
-                        max_scale,
-                        record_min_max: true,
-                    })
-                    .build()
-                    .expect("a valid stream")
-            })
-        })
+        .with_view(view::exponential("rpc.size", max_scale, true))
         .with_reader(source.clone())
         .build();
     let meter = provider.meter_with_scope(

@@ -8,7 +8,7 @@
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::metrics::{Aggregation, Instrument, SdkMeterProvider, Stream};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::Resource;
 use promhttp::bridge::opentelemetry::{OtelSource, TranslationStrategy};
 use promhttp::gather::{gather_all, Gathered};
@@ -17,6 +17,8 @@ use promhttp::{ErrorHandling, Gather, MetricsHandler};
 
 #[path = "bridge_opentelemetry/protobuf_dump.rs"]
 mod protobuf_dump;
+#[path = "bridge_opentelemetry/view.rs"]
+mod view;
 
 /// One instrument of the specification table.
 #[derive(Clone, Copy, Debug)]
@@ -430,18 +432,7 @@ fn provider(source: &OtelSource) -> SdkMeterProvider {
                 ])
                 .build(),
         )
-        .with_view(|i: &Instrument| {
-            (i.name() == "rpc.size").then(|| {
-                Stream::builder()
-                    .with_aggregation(Aggregation::Base2ExponentialHistogram {
-                        max_size: 160,
-                        max_scale: 20,
-                        record_min_max: false,
-                    })
-                    .build()
-                    .expect("a valid stream")
-            })
-        })
+        .with_view(view::exponential("rpc.size", 20, false))
         .with_reader(source.clone())
         .build();
     let meter = provider.meter_with_scope(

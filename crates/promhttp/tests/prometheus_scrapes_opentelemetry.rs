@@ -11,13 +11,16 @@ use std::time::Duration;
 use axum::Router;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::metrics::{Aggregation, Instrument, SdkMeterProvider, Stream};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::Resource;
 use promhttp::bridge::opentelemetry::OtelSource;
 use promhttp::gather::gather_all;
 use promhttp::model::Value;
 use promhttp::MetricsHandler;
 use support::Prometheus;
+
+#[path = "bridge_opentelemetry/view.rs"]
+mod view;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs prometheus: run scripts/install-test-deps.sh"]
@@ -29,18 +32,7 @@ async fn prometheus_scrapes_the_opentelemetry_source() {
                 .with_service_name("otel-test")
                 .build(),
         )
-        .with_view(|i: &Instrument| {
-            (i.name() == "work.duration").then(|| {
-                Stream::builder()
-                    .with_aggregation(Aggregation::Base2ExponentialHistogram {
-                        max_size: 160,
-                        max_scale: 20,
-                        record_min_max: true,
-                    })
-                    .build()
-                    .expect("a valid stream")
-            })
-        })
+        .with_view(view::exponential("work.duration", 20, true))
         .with_reader(source.clone())
         .build();
     let meter = provider.meter("prom-test");

@@ -145,9 +145,10 @@ pub(crate) fn map(
                     }
                 }
                 None => {
-                    let stem = stem.to_owned();
+                    if stem.len() < family.name.len() {
+                        first_of.insert(stem.to_owned(), out.families.len());
+                    }
                     first_of.insert(family.name.to_string(), out.families.len());
-                    first_of.insert(stem, out.families.len());
                     out.families.push(family);
                 }
             }
