@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime};
 
 use super::config::{Buckets, NativeBuckets};
 use super::exemplars::Exemplars;
-use super::half::Half;
+use super::half::{Half, NativeHalf};
 use super::table::sign_and_index;
 use crate::model::{Bucket, Exemplar, HistogramValue, NativeHistogram};
 
@@ -58,7 +58,8 @@ pub struct HistogramCore {
     bounds: Arc<[f64]>,
     /// Whether classic buckets were asked for (a native-only histogram has none).
     classic: bool,
-    pub(super) native: Option<NativeBuckets>,
+    /// The native settings (boxed: a classic-only histogram has none).
+    pub(super) native: Option<Box<NativeBuckets>>,
     pub(super) control: Mutex<Control>,
     exemplars: OnceLock<Box<Exemplars>>,
 }
@@ -72,23 +73,17 @@ impl HistogramCore {
             (None, Some(_)) => Arc::from(Vec::new()),
             (None, None) => Buckets::default().shared(),
         };
-        let (schema, zero_threshold, max) = native.map_or((0, 0.0, None), |n| {
-            (
-                n.schema(),
-                n.zero_threshold(),
-                n.max_buckets().map(|m| m.get()),
-            )
-        });
+        let start = native.map(|n| (n.schema(), n.zero_threshold(), n.max_buckets()));
         // A classic-only histogram counts `+Inf` in a bucket of its own (see the
         // module documentation).
         let classic_buckets = bounds.len() + usize::from(native.is_none());
-        let half = || Half::new(classic_buckets, schema, zero_threshold, max);
+        let half = || Half::new(classic_buckets, start);
         HistogramCore {
             count_and_hot: AtomicU64::new(0),
             halves: [half(), half()],
             classic: classic.is_some() || native.is_none(),
             bounds,
-            native: native.cloned(),
+            native: native.map(|n| Box::new(n.clone())),
             control: Mutex::new(Control {
                 last_reset: Instant::now(),
                 totals: native.is_none().then(|| {
@@ -126,9 +121,9 @@ impl HistogramCore {
             hot.record_classic(v, bucket);
             return;
         }
-        if hot.record(v, bucket, true) {
-            if let Some(max) = self.native.as_ref().and_then(NativeBuckets::max_buckets) {
-                if hot.table.len() > max.get() {
+        if let Some(native) = hot.record(v, bucket) {
+            if let Some(max) = native.max_buckets {
+                if native.table.len() > max.get() {
                     self.limit_buckets(v, bucket, max.get());
                 }
             }
@@ -148,7 +143,7 @@ impl HistogramCore {
         }
         let max_native = self
             .native
-            .as_ref()
+            .as_deref()
             .filter(|_| !v.is_nan())
             .map_or(0, NativeBuckets::max_exemplars);
         let exemplars = self
@@ -259,8 +254,8 @@ impl HistogramCore {
                     total += b.load(Ordering::Relaxed);
                     *out = total;
                 }
-                let native = native_histogram(half);
-                (half.count.load(Ordering::Relaxed), half.sum(), Some(native))
+                let native = half.native().map(native_histogram);
+                (half.count.load(Ordering::Relaxed), half.sum(), native)
             })
         };
         let mut buckets: Vec<Bucket> = self
@@ -287,7 +282,7 @@ impl HistogramCore {
 }
 
 /// The native buckets of a half no writer reaches.
-fn native_histogram(half: &Half) -> NativeHistogram {
+fn native_histogram(half: &NativeHalf) -> NativeHistogram {
     let mut entries = Vec::with_capacity(half.table.len() as usize);
     half.table.for_each(|k, c| {
         if c > 0 {

@@ -1,6 +1,7 @@
 //! One half of a histogram's state: what writers record into while it is hot, and
 //! what a collector reads once it is cold and every writer on it has finished.
 
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use super::index::bucket_index;
@@ -18,27 +19,63 @@ pub(super) struct Half {
     /// histogram has one more, `+Inf`; with native buckets, observations above
     /// the last bound are counted in `count` only.
     pub(super) classic: Box<[AtomicU64]>,
-    /// Native: observations in the zero bucket.
+    /// The native state, for a histogram with native buckets: behind a pointer,
+    /// so that a classic-only histogram (the common kind, often one per label
+    /// set) does not carry it (about 80 bytes per half).
+    native: Option<Box<NativeHalf>>,
+}
+
+/// The native part of a [`Half`].
+pub(super) struct NativeHalf {
+    /// Observations in the zero bucket.
     pub(super) zero: AtomicU64,
-    /// Native: the current schema (changed only while no writer reaches the half).
+    /// The current schema (changed only while no writer reaches the half).
     pub(super) schema: AtomicI32,
-    /// Native: the bits of the current zero threshold (same rule as `schema`).
+    /// The bucket limit (kept here so that recording reads no settings elsewhere).
+    pub(super) max_buckets: Option<NonZeroU32>,
+    /// The bits of the current zero threshold (same rule as `schema`).
     pub(super) zero_threshold: AtomicU64,
     /// Native buckets.
     pub(super) table: BucketTable,
 }
 
+impl NativeHalf {
+    pub(super) fn schema(&self) -> i32 {
+        self.schema.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn zero_threshold(&self) -> f64 {
+        f64::from_bits(self.zero_threshold.load(Ordering::Relaxed))
+    }
+}
+
+/// A native half's settings: schema, zero threshold, bucket limit.
+pub(super) type NativeStart = (i32, f64, Option<NonZeroU32>);
+
 impl Half {
-    pub(super) fn new(bounds: usize, schema: i32, zero_threshold: f64, max: Option<u32>) -> Self {
+    /// A half with `bounds` classic buckets, and native buckets when `native`
+    /// gives their settings.
+    pub(super) fn new(bounds: usize, native: Option<NativeStart>) -> Self {
         Half {
             count: AtomicU64::new(0),
             sum: AtomicU64::new(0f64.to_bits()),
             classic: (0..bounds).map(|_| AtomicU64::new(0)).collect(),
-            zero: AtomicU64::new(0),
-            schema: AtomicI32::new(schema),
-            zero_threshold: AtomicU64::new(zero_threshold.to_bits()),
-            table: BucketTable::new(max),
+            native: native.map(|(schema, zero_threshold, max)| {
+                Box::new(NativeHalf {
+                    zero: AtomicU64::new(0),
+                    schema: AtomicI32::new(schema),
+                    max_buckets: max,
+                    zero_threshold: AtomicU64::new(zero_threshold.to_bits()),
+                    table: BucketTable::new(max.map(NonZeroU32::get)),
+                })
+            }),
         }
+    }
+
+    /// The native state (`None` for a classic-only histogram).
+    #[inline]
+    pub(super) fn native(&self) -> Option<&NativeHalf> {
+        self.native.as_deref()
     }
 
     /// Records one observation of a classic-only histogram: the sum, then bucket
@@ -64,23 +101,24 @@ impl Half {
     }
 
     /// Records one observation: classic bucket `bucket` (none when past the last
-    /// bound), the sum, the native bucket when `native` (NaN has none), then the
-    /// count. Returns whether a native bucket was recorded.
-    pub(super) fn record(&self, v: f64, bucket: usize, native: bool) -> bool {
+    /// bound), the sum, the native bucket if the half has native state (NaN has
+    /// none), then the count. Returns the native state when a native bucket was
+    /// recorded.
+    #[inline]
+    pub(super) fn record(&self, v: f64, bucket: usize) -> Option<&NativeHalf> {
         if let Some(b) = self.classic.get(bucket) {
             b.fetch_add(1, Ordering::Relaxed);
         }
         add_f64(&self.sum, v);
-        let native = native && !v.is_nan();
-        if native {
-            let zero_threshold = self.zero_threshold();
+        let native = self.native().filter(|_| !v.is_nan());
+        if let Some(n) = native {
+            let zero_threshold = n.zero_threshold();
             if v > zero_threshold {
-                self.table
-                    .add(key(false, bucket_index(v, self.schema())), 1);
+                n.table.add(key(false, bucket_index(v, n.schema())), 1);
             } else if v < -zero_threshold {
-                self.table.add(key(true, bucket_index(v, self.schema())), 1);
+                n.table.add(key(true, bucket_index(v, n.schema())), 1);
             } else {
-                self.zero.fetch_add(1, Ordering::Relaxed);
+                n.zero.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.count.fetch_add(1, Ordering::Release);
@@ -89,14 +127,6 @@ impl Half {
 
     pub(super) fn sum(&self) -> f64 {
         f64::from_bits(self.sum.load(Ordering::Relaxed))
-    }
-
-    pub(super) fn schema(&self) -> i32 {
-        self.schema.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn zero_threshold(&self) -> f64 {
-        f64::from_bits(self.zero_threshold.load(Ordering::Relaxed))
     }
 
     /// Adds the counts of `cold` (which no writer reaches) into this half and zeroes
@@ -108,19 +138,21 @@ impl Half {
         for (hot, cold) in self.classic.iter().zip(cold.classic.iter()) {
             hot.fetch_add(cold.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         }
-        let mut zero = cold.zero.swap(0, Ordering::Relaxed);
-        cold.table.for_each(|k, c| {
-            if c > 0 {
-                match map(k) {
-                    Some(k) => {
-                        self.table.add(k, c);
+        if let (Some(hot), Some(cold)) = (self.native(), cold.native()) {
+            let mut zero = cold.zero.swap(0, Ordering::Relaxed);
+            cold.table.for_each(|k, c| {
+                if c > 0 {
+                    match map(k) {
+                        Some(k) => {
+                            hot.table.add(k, c);
+                        }
+                        None => zero += c,
                     }
-                    None => zero += c,
                 }
-            }
-        });
-        cold.table.zero_counts();
-        self.zero.fetch_add(zero, Ordering::Relaxed);
+            });
+            cold.table.zero_counts();
+            hot.zero.fetch_add(zero, Ordering::Relaxed);
+        }
         self.count
             .fetch_add(cold.count.swap(0, Ordering::Relaxed), Ordering::Relaxed);
     }
@@ -151,11 +183,13 @@ impl Half {
         for b in self.classic.iter() {
             b.store(0, Ordering::Relaxed);
         }
-        self.zero.store(0, Ordering::Relaxed);
-        self.schema.store(schema, Ordering::Relaxed);
-        self.zero_threshold
-            .store(zero_threshold.to_bits(), Ordering::Relaxed);
-        self.table.clear();
+        if let Some(n) = self.native() {
+            n.zero.store(0, Ordering::Relaxed);
+            n.schema.store(schema, Ordering::Relaxed);
+            n.zero_threshold
+                .store(zero_threshold.to_bits(), Ordering::Relaxed);
+            n.table.clear();
+        }
     }
 }
 

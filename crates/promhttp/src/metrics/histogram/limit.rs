@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::core::{wait_for_writers, Control, HistogramCore, HOT_BIT, STARTED};
-use super::half::Half;
+use super::half::NativeHalf;
 use super::index::{reduced_index, upper_bound, MIN_SCHEMA};
 use super::table::{key, sign_and_index};
 
@@ -30,7 +30,10 @@ impl HistogramCore {
         // A collector may have flipped the halves meanwhile: look again.
         let n = self.count_and_hot.load(Ordering::Acquire);
         let hot_index = (n >> 63) as usize;
-        if self.halves[hot_index].table.len() <= max {
+        if self.halves[hot_index]
+            .native()
+            .is_none_or(|hot| hot.table.len() <= max)
+        {
             return;
         }
         if let Some(min) = native.min_reset_duration() {
@@ -42,7 +45,9 @@ impl HistogramCore {
         // Unlike Go (one step per observation), repeat until within the limit, so
         // the limit holds as soon as this observation is done.
         loop {
-            let (hot, cold) = self.hot_and_cold();
+            let Some((hot, cold)) = self.native_hot_and_cold() else {
+                return;
+            };
             if hot.table.len() <= max {
                 return;
             }
@@ -59,7 +64,9 @@ impl HistogramCore {
                 let (negative, index) = sign_and_index(k);
                 Some(key(negative, reduced_index(index)))
             });
-            let (new_hot, new_cold) = self.hot_and_cold();
+            let Some((new_hot, new_cold)) = self.native_hot_and_cold() else {
+                return;
+            };
             new_cold.schema.store(new_hot.schema(), Ordering::Relaxed);
             new_cold.table.clear();
         }
@@ -72,7 +79,7 @@ impl HistogramCore {
         };
         let (hot, cold) = (&self.halves[hot_index], &self.halves[hot_index ^ 1]);
         cold.reset(native.schema(), native.zero_threshold());
-        cold.record(value, bucket, true);
+        cold.record(value, bucket);
         let n = self
             .count_and_hot
             .swap(((hot_index as u64 ^ 1) << 63) + 1, Ordering::AcqRel);
@@ -83,7 +90,12 @@ impl HistogramCore {
 
     /// Widens the zero bucket up to the upper bound of the bucket closest to zero,
     /// if that is within `max_zero_threshold`; `false` when it cannot.
-    fn widen_zero_bucket(&self, hot: &Half, cold: &Half, max_zero_threshold: f64) -> bool {
+    fn widen_zero_bucket(
+        &self,
+        hot: &NativeHalf,
+        cold: &NativeHalf,
+        max_zero_threshold: f64,
+    ) -> bool {
         if hot.zero_threshold() >= max_zero_threshold {
             return false;
         }
@@ -104,11 +116,12 @@ impl HistogramCore {
             .store(threshold.to_bits(), Ordering::Relaxed);
         // Buckets created below `smallest` meanwhile go to the zero bucket too.
         self.fold_after_flip(|k| (sign_and_index(k).1 > smallest).then_some(k));
-        let (_, new_cold) = self.hot_and_cold();
-        new_cold
-            .zero_threshold
-            .store(threshold.to_bits(), Ordering::Relaxed);
-        new_cold.table.clear();
+        if let Some((_, new_cold)) = self.native_hot_and_cold() {
+            new_cold
+                .zero_threshold
+                .store(threshold.to_bits(), Ordering::Relaxed);
+            new_cold.table.clear();
+        }
         true
     }
 
@@ -122,8 +135,9 @@ impl HistogramCore {
         new_hot.absorb(old_hot, map);
     }
 
-    fn hot_and_cold(&self) -> (&Half, &Half) {
+    /// The native state of the hot half and of the cold one.
+    fn native_hot_and_cold(&self) -> Option<(&NativeHalf, &NativeHalf)> {
         let hot = (self.count_and_hot.load(Ordering::Acquire) >> 63) as usize;
-        (&self.halves[hot], &self.halves[hot ^ 1])
+        Some((self.halves[hot].native()?, self.halves[hot ^ 1].native()?))
     }
 }

@@ -416,3 +416,31 @@ fn classic_only_collections_wait_for_the_buckets() {
     let le1 = WRITERS * PER_WRITER * 3 / 4;
     assert_eq!(counts, [2, le1 + 4, le1 + 6]);
 }
+
+#[test]
+fn a_classic_histogram_carries_no_native_state() {
+    let classic = HistogramCore::new(Some(&Buckets::default()), None);
+    assert!(classic.native.is_none());
+    assert!(classic.halves.iter().all(|h| h.native().is_none()));
+    // Native state (zero bucket, schema, zero threshold and bucket table per
+    // half, the native settings) would take it past 300 bytes.
+    let size = std::mem::size_of::<HistogramCore>();
+    assert!(size <= 192, "a histogram series' core is {size} bytes");
+
+    let dual = HistogramCore::new(Some(&Buckets::default()), Some(&native(1.1, Some(8))));
+    assert!(dual.native.is_some());
+    assert!(dual.halves.iter().all(|h| h.native().is_some()));
+    for v in [0.0, 0.3, -2.0, f64::NAN] {
+        classic.observe(v);
+        dual.observe(v);
+    }
+    assert_eq!(classic.collect().count, 4);
+    assert!(classic.collect().native.is_none());
+    let dual = dual.collect();
+    let n = dual
+        .native
+        .as_ref()
+        .expect("a dual histogram has native buckets");
+    assert_eq!(n.zero_count, 1);
+    assert_eq!(dual.count, 4);
+}
