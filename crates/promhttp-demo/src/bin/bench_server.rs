@@ -1,6 +1,7 @@
 //! The scrape benchmark server: the workload in a `prometheus::Registry`, served by
-//! promhttp's handler (OpenMetrics on; identity, gzip and zstd offered; no
-//! self-instrumentation) on `127.0.0.1:P/metrics`, HTTP/1.1 with keep-alive.
+//! promhttp's handler (OpenMetrics on; identity and gzip offered, zstd too with the
+//! feature `zstd`, which `demo` includes; no self-instrumentation) on
+//! `127.0.0.1:P/metrics`, HTTP/1.1 with keep-alive.
 //!
 //! ```text
 //! bench-server --port P --series N [--encode-bench SECS] [--exporter] [--web-config FILE]
@@ -385,7 +386,8 @@ fn encode_bench_bridge(source: &Source, g: &dyn Gather, bridge: Bridge, secs: f6
     handler_bench(&prefix, source, secs);
 }
 
-/// The whole handler render: gzip level 6, then identity, gzip (level 1) and zstd.
+/// The whole handler render: gzip level 6, then identity, gzip (level 1) and, with
+/// the feature `zstd`, zstd.
 fn handler_bench(prefix: &str, source: &Source, secs: f64) {
     // Checked at compile time: `GzipLevel::new` is a `const fn`.
     const LEVEL_6: GzipLevel = match GzipLevel::new(6) {
@@ -405,11 +407,13 @@ fn handler_bench(prefix: &str, source: &Source, secs: f64) {
         content_length(&gzip6.respond_blocking(&req))
     });
     let h = handler(source);
-    for (label, ae) in [
+    let codings = [
         ("handler-text-identity", "identity"),
         ("handler-text-gzip", "gzip"),
+        #[cfg(feature = "zstd")]
         ("handler-text-zstd", "zstd"),
-    ] {
+    ];
+    for (label, ae) in codings {
         let req = Request::get("/metrics")
             .header("accept-encoding", ae)
             .body(())
