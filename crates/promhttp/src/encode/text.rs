@@ -18,7 +18,7 @@
 //! The output is the same, byte for byte, as Go's `expfmt` for the same families,
 //! except that an empty help omits the `# HELP` line.
 
-use super::blocks::Blocks;
+use super::blocks::{BlockSlice, Blocks};
 use super::escape::{write_help_text, write_label_value, write_quoted_name};
 use super::float::{write_count, write_float, write_i64, FloatCache};
 use super::{is_legacy_label_name, is_legacy_metric_name};
@@ -209,7 +209,7 @@ impl LineTemplate {
     /// `+Inf` bucket has as many) or for series with(out) labels. Every series of
     /// a family has the same lines: a histogram's buckets are the family's.
     #[inline]
-    pub(crate) fn write(&self, out: &mut Vec<u8>, labels: &Blocks, value: &Value) -> bool {
+    pub(crate) fn write(&self, out: &mut Vec<u8>, labels: BlockSlice<'_>, value: &Value) -> bool {
         if labels.is_empty() == self.labelled || line_count(value) != self.lines.len() {
             return false;
         }

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::family::{Family, Kind, Series};
-use crate::encode::blocks::Blocks;
+use crate::encode::blocks::BlockArena;
 use crate::encode::float::FloatCache;
 use crate::encode::text::write_label_pairs;
 use crate::encode::{encode_families, openmetrics, protobuf, text, EncodeOptions, Format};
@@ -23,10 +23,20 @@ use crate::util::lock;
 /// Series in page order.
 type SortedSeries<C> = Arc<[Arc<Series<C>>]>;
 
+/// The series of one generation of a family in page order, and what is kept
+/// for them in that order.
+struct Sorted<C> {
+    generation: u64,
+    series: SortedSeries<C>,
+    /// The label pairs of each series as both text formats write them
+    /// (`a="x",b="y"`), made at the first text scrape of the generation.
+    text: Option<Arc<BlockArena>>,
+}
+
 /// What a family keeps for its page.
 pub(crate) struct PageCache<C> {
-    /// The series in page order, and the generation of the family they are from.
-    sorted: Mutex<(u64, SortedSeries<C>)>,
+    /// The series in page order, of the family's generation it holds.
+    sorted: Mutex<Sorted<C>>,
     /// `# HELP` and `# TYPE` in text 0.0.4.
     text_head: OnceLock<Box<[u8]>>,
     /// `# TYPE`, `# UNIT` and `# HELP` in OpenMetrics.
@@ -40,7 +50,11 @@ pub(crate) struct PageCache<C> {
 impl<C> Default for PageCache<C> {
     fn default() -> Self {
         PageCache {
-            sorted: Mutex::new((u64::MAX, Arc::from(Vec::new()))),
+            sorted: Mutex::new(Sorted {
+                generation: u64::MAX,
+                series: Arc::from(Vec::new()),
+                text: None,
+            }),
             text_head: OnceLock::new(),
             openmetrics_head: OnceLock::new(),
             order: OnceLock::new(),
@@ -49,13 +63,11 @@ impl<C> Default for PageCache<C> {
     }
 }
 
-/// What a series keeps of its page, made at its first scrape (so a series never
-/// scraped pays one pointer for it), each part at the first scrape in a format
-/// that needs it.
+/// What a series keeps of its page, made at its first protobuf scrape (so a
+/// series never scraped so pays one pointer for it). Its label pairs in the text
+/// formats are kept by the family, with every series' (see [`Sorted`]).
 #[derive(Default)]
 pub(crate) struct Kept {
-    /// Label pairs as both text formats write them (`a="x",b="y"`).
-    text: OnceLock<Blocks>,
     /// Protobuf `label` fields.
     protobuf: OnceLock<Box<[u8]>>,
 }
@@ -91,8 +103,8 @@ impl<K: Kind> Family<K> {
     pub(crate) fn sorted(&self) -> SortedSeries<K::Core> {
         let generation = self.generation.load(AtomicOrdering::Acquire);
         let mut cached = lock(&self.page.sorted);
-        if cached.0 == generation {
-            return cached.1.clone();
+        if cached.generation == generation {
+            return cached.series.clone();
         }
         let order: Vec<usize> = self.order().iter().filter_map(|at| at.err()).collect();
         let mut all = self.all();
@@ -105,8 +117,40 @@ impl<K: Kind> Family<K> {
             (a_overflow, b_overflow) => a_overflow.cmp(&b_overflow),
         });
         let sorted: Arc<[_]> = all.into();
-        *cached = (generation, sorted.clone());
+        *cached = Sorted {
+            generation,
+            series: sorted.clone(),
+            text: None,
+        };
         sorted
+    }
+
+    /// The series in page order with their label pairs as both text formats
+    /// write them (`a="x",b="y"`), in the same order; the pairs are written
+    /// once per generation of the family (when a series is added or removed,
+    /// as the order is).
+    fn sorted_with_text(&self) -> (SortedSeries<K::Core>, Arc<BlockArena>) {
+        let series = self.sorted();
+        let mut cached = lock(&self.page.sorted);
+        if !Arc::ptr_eq(&cached.series, &series) {
+            // The family changed meanwhile: pairs for the list we have.
+            drop(cached);
+            let text = Arc::new(self.text_labels(&series));
+            return (series, text);
+        }
+        if let Some(text) = &cached.text {
+            return (series, text.clone());
+        }
+        let text = Arc::new(self.text_labels(&series));
+        cached.text = Some(text.clone());
+        (series, text)
+    }
+
+    /// The label pairs of `series` as both text formats write them, in order.
+    fn text_labels(&self, series: &[Arc<Series<K::Core>>]) -> BlockArena {
+        BlockArena::new(series.len(), |i, out| {
+            write_label_pairs(out, &self.sorted_labels(&series[i]));
+        })
     }
 
     /// The series' labels in name order (constant and variable), as the model
@@ -128,15 +172,6 @@ impl<K: Kind> Family<K> {
                 ),
             })
             .collect()
-    }
-
-    /// The series' label pairs as both text formats write them (`a="x",b="y"`).
-    fn text_labels<'a>(&self, series: &'a Series<K::Core>) -> &'a Blocks {
-        kept(series).text.get_or_init(|| {
-            let mut out = Vec::new();
-            write_label_pairs(&mut out, &self.sorted_labels(series));
-            Blocks::new(&out)
-        })
     }
 
     /// The series' label fields as protobuf writes them.
@@ -192,7 +227,7 @@ impl<K: Kind> Family<K> {
     /// Writes the family in a text format: the head and label blocks as kept,
     /// the numbers read now.
     fn encode_text(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>) {
-        let sorted = self.sorted();
+        let (sorted, text) = self.sorted_with_text();
         if sorted.is_empty() {
             return;
         }
@@ -204,7 +239,7 @@ impl<K: Kind> Family<K> {
         // Every series has the lines of the first one (see `LineTemplate::write`).
         // Own metrics have legacy names, which the template writes bare.
         let lines = self.page.text_lines.get_or_init(|| {
-            let labelled = !self.text_labels(&sorted[0]).is_empty();
+            let labelled = !text.get(0).is_empty();
             text::LineTemplate::new(name.bytes, labelled, &value)
         });
         for (i, series) in sorted.iter().enumerate() {
@@ -212,7 +247,7 @@ impl<K: Kind> Family<K> {
             if i > 0 {
                 K::fill(&self.config, &series.core, &mut value);
             }
-            let labels = self.text_labels(series);
+            let labels = text.get(i);
             if format == Format::OpenMetrics {
                 let at = Self::start_time(series);
                 let labels = labels.as_bytes();
