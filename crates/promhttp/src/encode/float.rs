@@ -102,6 +102,14 @@ pub(crate) fn write_count(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// The digits of `n` (< 10^8) in the low bytes of a word, the first in the
+/// lowest, and how many there are.
+#[inline]
+pub(super) fn digits(n: u32) -> (u64, usize) {
+    let len = significant(n);
+    (eight_digits(n) >> (8 * (8 - len)), len)
+}
+
 /// The eight decimal digits of `n` (< 10^8, leading zeros included) as ASCII,
 /// the first digit in the lowest byte: computed in a register (each step splits
 /// every lane of the word in two: 4 + 4 digits, then 2 + 2, then 1 + 1), so the
@@ -158,7 +166,7 @@ pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
 
 /// `Some(i)` when `v` is an integer whose `%g` form has no exponent (|v| < 1e6).
 #[inline]
-fn small_integer(v: f64) -> Option<i64> {
+pub(super) fn small_integer(v: f64) -> Option<i64> {
     // `fract` would be a call into libm (`trunc`) on the baseline x86-64 target;
     // the round trip through `i64` is two instructions. Exact: |v| < 1e6.
     // Negative zero becomes 0, as in Go's writer.
@@ -167,13 +175,87 @@ fn small_integer(v: f64) -> Option<i64> {
 }
 
 fn write_general(out: &mut Vec<u8>, v: f64) {
+    out.extend_from_slice(general(v).as_bytes());
+}
+
+/// A number formatted into a fixed buffer (at most 24 bytes are ever written:
+/// `-1.7976931348623157e+308`), so that a writer can move it as one 32-byte
+/// block and keep only `len` of it.
+#[derive(Clone, Copy)]
+pub(crate) struct Formatted {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Formatted {
+    fn new() -> Formatted {
+        Formatted {
+            bytes: [0; 32],
+            len: 0,
+        }
+    }
+
+    /// The whole buffer: the number, then padding.
+    #[inline]
+    pub(crate) fn block(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len()).unwrap_or(&self.bytes)
+    }
+
+    fn push(&mut self, b: u8) {
+        let at = self.len();
+        if let Some(slot) = self.bytes.get_mut(at) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+}
+
+/// `v` as [`write_float`] writes it when it is not a small integer.
+#[inline]
+pub(crate) fn general(v: f64) -> Formatted {
+    // A non-integer of magnitude 1e-4 up to 1e6 (the most common float on a
+    // page: a histogram's `_sum`, a float gauge) is written by Go without an
+    // exponent, exactly as ryu writes it (ryu's plain form covers 1e-5 up to
+    // 1e16, and has no trailing zero but an integer's `.0`): no layout needed.
+    let a = v.abs();
+    if (1e-4..1e6).contains(&a) && (v as i64) as f64 != v {
+        let mut f = Formatted::new();
+        // SAFETY: `ryu::raw::format64` writes at most 24 bytes to the pointer and
+        // needs a finite value (the range above has only finite ones); the buffer
+        // has 32.
+        let len = unsafe { ryu::raw::format64(v, f.bytes.as_mut_ptr()) };
+        f.len = len as u8;
+        return f;
+    }
+    layout(v)
+}
+
+/// [`general`] the long way: ryu's digits laid out as Go's `%g` lays them out.
+fn layout(v: f64) -> Formatted {
+    let mut f = Formatted::new();
+    let out = &mut f;
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
-        return;
+        return f;
     }
     if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
-        return;
+        return f;
     }
     // ryu gives the shortest round-trip digits, as `87.11699999999999`, `1e-7` or
     // `1.2345e20`; we take its digits and decimal exponent and lay them out as Go does.
@@ -227,7 +309,13 @@ fn write_general(out: &mut Vec<u8>, v: f64) {
         if a < 10 {
             out.push(b'0');
         }
-        write_u64(out, u64::from(a));
+        if a >= 100 {
+            out.push(b'0' + (a / 100) as u8);
+        }
+        if a >= 10 {
+            out.push(b'0' + (a / 10 % 10) as u8);
+        }
+        out.push(b'0' + (a % 10) as u8);
     } else if exp < 0 {
         out.extend_from_slice(b"0.");
         for _ in 0..(-exp - 1) {
@@ -247,6 +335,7 @@ fn write_general(out: &mut Vec<u8>, v: f64) {
             out.extend_from_slice(&digits[int_len..]);
         }
     }
+    f
 }
 
 fn parse_exp(s: &[u8]) -> i32 {
@@ -440,7 +529,31 @@ mod tests {
         }
     }
 
+    /// The plain form ryu writes is the layout's, around the edges of its range.
+    #[test]
+    fn plain_form_is_the_layout() {
+        let edges = [1e-4, 1e6, 0.5, 1.5, 999_999.5, 87.11699999999999];
+        for e in edges {
+            // The 64 floats either side of the edge (positive values only, so
+            // one more bit is the next float up), and their negatives.
+            let bits = f64::to_bits(e);
+            for b in bits - 64..=bits + 64 {
+                for v in [f64::from_bits(b), -f64::from_bits(b)] {
+                    assert_eq!(general(v).as_bytes(), layout(v).as_bytes(), "value {v:?}");
+                }
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn plain_form_is_the_layout_anywhere(bits in any::<u64>(), v in -2e6f64..2e6f64, scale in -6i32..7) {
+            let w = f64::from_bits(bits);
+            prop_assert_eq!(general(w).as_bytes().to_vec(), layout(w).as_bytes().to_vec(), "{:?}", w);
+            let v = v * 10f64.powi(scale);
+            prop_assert_eq!(general(v).as_bytes().to_vec(), layout(v).as_bytes().to_vec(), "{:?}", v);
+        }
+
         #[test]
         fn round_trips_bit_exact(bits in any::<u64>()) {
             let v = f64::from_bits(bits);

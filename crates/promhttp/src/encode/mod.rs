@@ -31,6 +31,7 @@
 pub(crate) mod blocks;
 pub(crate) mod escape;
 pub(crate) mod float;
+pub(crate) mod lines;
 mod names;
 pub mod openmetrics;
 pub mod openmetrics2;

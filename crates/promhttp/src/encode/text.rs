@@ -18,7 +18,6 @@
 //! The output is the same, byte for byte, as Go's `expfmt` for the same families,
 //! except that an empty help omits the `# HELP` line.
 
-use super::blocks::{BlockSlice, Blocks};
 use super::escape::{write_help_text, write_label_value, write_quoted_name};
 use super::float::{write_count, write_float, write_i64, FloatCache};
 use super::{is_legacy_label_name, is_legacy_metric_name};
@@ -86,13 +85,13 @@ pub(crate) fn write_metric(
 /// A sample's number: a float, or a count (a bucket, `_count`), which is written
 /// as the float of the same value would be, without the float's checks.
 #[derive(Clone, Copy)]
-enum Number {
+pub(super) enum Number {
     Float(f64),
     Count(u64),
 }
 
 #[inline]
-fn write_number(out: &mut Vec<u8>, n: Number) {
+pub(super) fn write_number(out: &mut Vec<u8>, n: Number) {
     match n {
         Number::Float(v) => write_float(out, v),
         Number::Count(c) => write_count(out, c),
@@ -103,7 +102,10 @@ fn write_number(out: &mut Vec<u8>, n: Number) {
 /// generated label, and its number. The one place that says which lines a value
 /// has ([`line_count`] counts them).
 #[inline]
-fn for_each_line(value: &Value, mut line: impl FnMut(&'static [u8], Option<Extra>, Number)) {
+pub(super) fn for_each_line(
+    value: &Value,
+    mut line: impl FnMut(&'static [u8], Option<Extra>, Number),
+) {
     match value {
         Value::Counter(c) => line(b"", None, Number::Float(c.value)),
         Value::Gauge(v) | Value::Untyped(v) => line(b"", None, Number::Float(*v)),
@@ -143,7 +145,7 @@ fn for_each_line(value: &Value, mut line: impl FnMut(&'static [u8], Option<Extra
 
 /// How many lines [`for_each_line`] gives for `value`.
 #[inline]
-fn line_count(value: &Value) -> usize {
+pub(super) fn line_count(value: &Value) -> usize {
     match value {
         Value::Counter(_) | Value::Gauge(_) | Value::Untyped(_) => 1,
         Value::Histogram(h) => {
@@ -151,79 +153,6 @@ fn line_count(value: &Value) -> usize {
             h.buckets.len() + usize::from(!inf_seen) + 2
         }
         Value::Summary(s) => s.quantiles.len() + 2,
-    }
-}
-
-/// The parts of each sample line of a family that are the same for every series
-/// (`name_bucket{` before the series' label pairs, `,le="0.5"} ` after them),
-/// laid out once for a source that keeps its page: a scrape writes each line as
-/// these two, the series' kept label pairs, a number and a newline, every piece
-/// appended in whole blocks (see [`Blocks`]). The pieces a family shares stay in
-/// the cache while its series are written; the series keep only their labels.
-#[derive(Debug)]
-pub(crate) struct LineTemplate {
-    /// Per line: what comes before the label pairs and what comes after them.
-    lines: Box<[(Blocks, Blocks)]>,
-    /// Whether the series have labels (the braces are placed differently when
-    /// they have none).
-    labelled: bool,
-}
-
-impl LineTemplate {
-    /// The template of the lines `value` has, in family `name`, for series with
-    /// label pairs (`labelled`) or without.
-    pub(crate) fn new(name: &[u8], labelled: bool, value: &Value) -> LineTemplate {
-        let mut bounds = FloatCache::new(false);
-        let mut lines = Vec::new();
-        for_each_line(value, |suffix, extra, _| {
-            let mut head = name.to_vec();
-            head.extend_from_slice(suffix);
-            if labelled || extra.is_some() {
-                head.push(b'{');
-            }
-            let mut tail = Vec::new();
-            if let Some(Extra(key, v)) = extra {
-                if labelled {
-                    tail.push(b',');
-                }
-                tail.extend_from_slice(key);
-                tail.extend_from_slice(b"=\"");
-                bounds.write(&mut tail, v);
-                tail.push(b'"');
-            }
-            if labelled || extra.is_some() {
-                tail.push(b'}');
-            }
-            tail.push(b' ');
-            lines.push((Blocks::new(&head), Blocks::new(&tail)));
-        });
-        LineTemplate {
-            lines: lines.into_boxed_slice(),
-            labelled,
-        }
-    }
-
-    /// Appends the lines of `value` for the series whose label pairs
-    /// ([`write_label_pairs`]) are `labels`; `false` (and nothing written) when
-    /// the template was made for other lines (a histogram that gained an explicit
-    /// `+Inf` bucket has as many) or for series with(out) labels. Every series of
-    /// a family has the same lines: a histogram's buckets are the family's.
-    #[inline]
-    pub(crate) fn write(&self, out: &mut Vec<u8>, labels: BlockSlice<'_>, value: &Value) -> bool {
-        if labels.is_empty() == self.labelled || line_count(value) != self.lines.len() {
-            return false;
-        }
-        let mut lines = self.lines.iter();
-        for_each_line(value, |_, _, v| {
-            if let Some((head, tail)) = lines.next() {
-                head.append_to(out);
-                labels.append_to(out);
-                tail.append_to(out);
-                write_number(out, v);
-                out.push(b'\n');
-            }
-        });
-        true
     }
 }
 

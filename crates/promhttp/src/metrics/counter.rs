@@ -10,6 +10,8 @@ use super::number::Number;
 use super::opts::{Desc, Opts};
 use super::vec::MetricVec;
 use super::MetricError;
+use crate::encode::blocks::BlockSlice;
+use crate::encode::lines::LineTemplate;
 use crate::model::{CounterValue, Exemplar, MetricType, Value};
 use crate::util::{lock, try_lock};
 
@@ -55,6 +57,18 @@ impl<N: Number> Kind for CounterKind<N> {
             value.exemplar = lock(exemplar).clone();
         }
         Value::Counter(value)
+    }
+
+    /// Text 0.0.4 has no place for the exemplar: the line is the total alone.
+    #[inline]
+    fn write_text(
+        _: &(),
+        core: &CounterCore<N>,
+        lines: &LineTemplate,
+        labels: BlockSlice<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        lines.write_single(out, labels, N::to_f64(core.get()))
     }
 }
 

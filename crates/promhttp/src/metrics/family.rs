@@ -21,6 +21,8 @@ use super::labels::{hash_values, LabelValues, StoredValues};
 use super::opts::Desc;
 use super::table::Table;
 use super::MetricError;
+use crate::encode::blocks::BlockSlice;
+use crate::encode::lines::LineTemplate;
 use crate::model::{Label, Metric, MetricFamily, MetricType, Value};
 
 /// One kind of metric: what a series stores and how it is read.
@@ -47,6 +49,21 @@ pub trait Kind: Send + Sync + 'static {
     }
     /// The series' value now.
     fn value(core: &Self::Core) -> Value;
+    /// Appends the series' lines in text 0.0.4 through its family's `lines`,
+    /// with the series' label pairs `labels`, reading its numbers straight into
+    /// them; `false` (nothing written) when this kind or series has no such path
+    /// or the template does not fit (the caller then fills a value and writes
+    /// that).
+    fn write_text(
+        config: &Self::Config,
+        core: &Self::Core,
+        lines: &LineTemplate,
+        labels: BlockSlice<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let _ = (config, core, lines, labels, out);
+        false
+    }
 }
 
 /// One series: its label values (in the family's label order), when it was

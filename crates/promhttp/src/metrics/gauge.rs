@@ -8,6 +8,8 @@ use super::number::Number;
 use super::opts::{Desc, Opts};
 use super::vec::MetricVec;
 use super::MetricError;
+use crate::encode::blocks::BlockSlice;
+use crate::encode::lines::LineTemplate;
 use crate::model::{MetricType, Value};
 
 /// A gauge's state.
@@ -35,6 +37,17 @@ impl<N: Number> Kind for GaugeKind<N> {
 
     fn value(core: &GaugeCore<N>) -> Value {
         Value::Gauge(N::to_f64(N::load(&core.0)))
+    }
+
+    #[inline]
+    fn write_text(
+        _: &(),
+        core: &GaugeCore<N>,
+        lines: &LineTemplate,
+        labels: BlockSlice<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        lines.write_single(out, labels, N::to_f64(N::load(&core.0)))
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::family::{Family, Kind, Series};
 use crate::encode::blocks::BlockArena;
 use crate::encode::float::FloatCache;
+use crate::encode::lines::LineTemplate;
 use crate::encode::text::write_label_pairs;
 use crate::encode::{encode_families, openmetrics, protobuf, text, EncodeOptions, Format};
 use crate::gather::direct::DirectFamily;
@@ -44,7 +45,7 @@ pub(crate) struct PageCache<C> {
     /// Label positions in name order: `Ok(i)` a constant label, `Err(i)` a variable one.
     order: OnceLock<Box<[Result<usize, usize>]>>,
     /// What text 0.0.4 lines of every series have in common.
-    text_lines: OnceLock<text::LineTemplate>,
+    text_lines: OnceLock<LineTemplate>,
 }
 
 impl<C> Default for PageCache<C> {
@@ -240,14 +241,19 @@ impl<K: Kind> Family<K> {
         // Own metrics have legacy names, which the template writes bare.
         let lines = self.page.text_lines.get_or_init(|| {
             let labelled = !text.get(0).is_empty();
-            text::LineTemplate::new(name.bytes, labelled, &value)
+            LineTemplate::new(name.bytes, labelled, &value)
         });
+        let plain = format == Format::Text && !name.quoted;
         for (i, series) in sorted.iter().enumerate() {
+            let labels = text.get(i);
+            // Most series write their lines with no value in between.
+            if plain && K::write_text(&self.config, &series.core, lines, labels, out) {
+                continue;
+            }
             // The first series' value was read above.
             if i > 0 {
                 K::fill(&self.config, &series.core, &mut value);
             }
-            let labels = text.get(i);
             if format == Format::OpenMetrics {
                 let at = Self::start_time(series);
                 let labels = labels.as_bytes();

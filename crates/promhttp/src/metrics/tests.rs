@@ -475,6 +475,10 @@ fn the_kept_page_is_the_model_page_byte_for_byte() {
     classic
         .with_label_values(&["/a"])
         .observe_with_exemplar(0.07, &[("trace_id", "t2")]);
+    // An exemplar in `+Inf`: the model then lists that bucket.
+    classic
+        .with_label_values(&["/b"])
+        .observe_with_exemplar(50.0, &[("trace_id", "t4")]);
     dual.observe_with_exemplar(3.0, &[("trace_id", "t3")]);
     // Beside a `prometheus` registry: one distinct family, one merged with ours by
     // name (the model path decides), one whose name clashes with a histogram's.

@@ -199,7 +199,7 @@ impl HistogramCore {
     /// totals are not added back into a half: a collection touches only the buckets
     /// observed since the last one, with plain loads and stores, instead of moving
     /// every count between the halves with atomic read-modify-writes.
-    fn read_totals<R>(&self, read: impl FnOnce(&[u64], u64, f64) -> R) -> Option<R> {
+    pub(crate) fn read_totals<R>(&self, read: impl FnOnce(&[u64], u64, f64) -> R) -> Option<R> {
         let mut control = self.lock_control();
         let totals = control.totals.as_mut()?;
         let n = self.count_and_hot.fetch_add(HOT_BIT, Ordering::AcqRel);

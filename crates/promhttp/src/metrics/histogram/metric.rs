@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::config::{Buckets, NativeBuckets};
 use super::core::HistogramCore;
+use crate::encode::blocks::BlockSlice;
+use crate::encode::lines::LineTemplate;
 use crate::metrics::family::{single, Family, Kind, Series};
 use crate::metrics::labels::exemplar_labels;
 use crate::metrics::opts::{Desc, Opts};
@@ -177,6 +179,23 @@ impl Kind for HistogramKind {
             }
         }
         *value = Value::Histogram(core.collect());
+    }
+
+    /// A classic-only histogram writes its lines from the counts it collects
+    /// (under its collection lock, which writers never take), with no value in
+    /// between; text 0.0.4 has no place for exemplars, so they do not matter.
+    #[inline]
+    fn write_text(
+        _: &HistogramConfig,
+        core: &HistogramCore,
+        lines: &LineTemplate,
+        labels: BlockSlice<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        core.read_totals(|buckets, count, sum| {
+            lines.write_classic(out, labels, buckets, count, sum)
+        })
+        .unwrap_or(false)
     }
 
     fn value(core: &HistogramCore) -> Value {
