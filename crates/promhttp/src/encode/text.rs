@@ -163,19 +163,29 @@ pub(crate) struct Extra(pub &'static [u8], pub f64);
 /// Appends `a="x",b="y"` (no braces) with escaped values; a label name outside the
 /// legacy set is quoted (`"http.method"="GET"`).
 pub(crate) fn write_label_pairs(out: &mut Vec<u8>, labels: &[Label]) {
-    for (i, l) in labels.iter().enumerate() {
+    write_pairs(
+        out,
+        labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+    );
+}
+
+/// [`write_label_pairs`] for pairs held as `(name, value)` strings by a source
+/// that does not build [`Label`]s.
+#[inline]
+pub(crate) fn write_pairs<'a>(out: &mut Vec<u8>, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        if is_legacy_label_name(&l.name) {
-            out.extend_from_slice(l.name.as_bytes());
+        if is_legacy_label_name(name) {
+            out.extend_from_slice(name.as_bytes());
         } else {
             out.push(b'"');
-            write_quoted_name(out, l.name.as_bytes());
+            write_quoted_name(out, name.as_bytes());
             out.push(b'"');
         }
         out.extend_from_slice(b"=\"");
-        write_label_value(out, &l.value);
+        write_label_value(out, value);
         out.push(b'"');
     }
 }

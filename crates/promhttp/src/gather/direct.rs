@@ -1,6 +1,8 @@
 //! Families that write themselves: promhttp's own storage keeps its page rendered
 //! (label blocks escaped once, bucket bounds formatted once) and writes numbers
-//! straight into the output, without building the model first.
+//! straight into the output, without building the model first; the
+//! prometheus-client bridge writes the families it read from that crate's
+//! registry from where they lie, sorted through an index.
 //!
 //! A source hands such families over with [`Gathered::push_direct`]. Where the
 //! model is needed (push, remote write, [`gather_all`](super::gather_all), a family
@@ -26,6 +28,11 @@ pub(crate) trait DirectFamily: Send + Sync {
     fn encode(&self, format: Format, opts: &EncodeOptions, out: &mut Vec<u8>);
     /// The family in the model.
     fn to_model(&self) -> MetricFamily;
+    /// The family in the model, moved out when this is its only handle (a family
+    /// made for one scrape), else copied as [`to_model`](Self::to_model) does.
+    fn into_model(self: Arc<Self>) -> MetricFamily {
+        self.to_model()
+    }
 }
 
 /// A shared direct family, as [`Gathered`] holds it.
@@ -48,7 +55,8 @@ impl Gathered {
     pub(crate) fn materialize(&mut self) {
         let direct = std::mem::take(&mut self.direct);
         self.families.reserve(direct.len());
-        self.families.extend(direct.iter().map(|d| d.0.to_model()));
+        self.families
+            .extend(direct.into_iter().map(|d| d.0.into_model()));
     }
 
     /// Whether a family of this name is on the page, directly or in the model.
@@ -105,7 +113,7 @@ pub(crate) fn settle(g: &mut Gathered, escaping: Escaping) {
         let direct = std::mem::take(&mut g.direct);
         for (d, clash) in direct.into_iter().zip(clashing) {
             if clash {
-                g.families.push(d.0.to_model());
+                g.families.push(d.0.into_model());
             } else {
                 g.direct.push(d);
             }

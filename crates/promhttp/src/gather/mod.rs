@@ -49,7 +49,7 @@ mod tests;
 pub use self::error::{GatherError, GatherErrorKind};
 pub(crate) use self::normalize::normalize_keeping_direct;
 #[cfg(feature = "prometheus-client")]
-pub(crate) use self::normalize::presort_series;
+pub(crate) use self::normalize::{check_value, is_valid_label_name, presort_series};
 pub use self::normalize::{normalize, normalize_with};
 #[cfg(feature = "remote-write")]
 pub(crate) use self::prometheus::from_proto;
@@ -69,8 +69,8 @@ pub trait Gather: Send + Sync {
 /// What gathering produced: families, and the problems met on the way.
 ///
 /// Made with `Gathered::default()`, then filled through its public fields: it
-/// also carries, privately, the families of
-/// promhttp's own storage that encode themselves, which [`normalize`] and
+/// also carries, privately, the families that encode themselves (promhttp's own
+/// storage's, the prometheus-client bridge's), which [`normalize`] and
 /// [`gather_all`] move into [`families`](Self::families).
 #[derive(Debug, Default)]
 pub struct Gathered {

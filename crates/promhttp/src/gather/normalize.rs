@@ -40,7 +40,7 @@ pub(crate) fn normalize_keeping_direct(g: &mut Gathered, escaping: Escaping) {
 }
 
 /// Whether `name` may be a label name: not empty and not reserved (`__`).
-fn is_valid_label_name(name: &str) -> bool {
+pub(crate) fn is_valid_label_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with("__")
 }
 
@@ -243,7 +243,7 @@ fn check_metric(m: &mut Metric, t: MetricType) -> Result<(), GatherErrorKind> {
 
 /// The shape rules of each type (OpenMetrics, and Prometheus' own parser for
 /// histograms): what breaks them would be rejected by the scraper or poison rates.
-fn check_value(v: &Value) -> Result<(), GatherErrorKind> {
+pub(crate) fn check_value(v: &Value) -> Result<(), GatherErrorKind> {
     match v {
         Value::Counter(c) if c.value.is_nan() || c.value < 0.0 => {
             Err(GatherErrorKind::InvalidCounterValue { value: c.value })

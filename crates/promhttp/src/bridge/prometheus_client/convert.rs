@@ -10,15 +10,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model as pb;
 
-use crate::gather::{presort_series, GatherError, GatherErrorKind, Gathered};
+use std::sync::Arc;
+
+use super::direct::{model_family, BridgedFamily, Head, Series};
+use crate::gather::{GatherError, GatherErrorKind, Gathered};
 use crate::model::{
-    Bucket, BucketSpan, CounterValue, Exemplar, HistogramValue, Label, Metric, MetricFamily,
-    MetricType, NativeHistogram, Quantile, Str, SummaryValue, Value,
+    Bucket, BucketSpan, CounterValue, Exemplar, HistogramValue, Label, MetricType, NativeHistogram,
+    Quantile, Str, SummaryValue, Value,
 };
 
-/// Moves `families` into `out`; what cannot be moved is reported in `out.errors`.
+/// Moves `families` into `out`: each as a family that writes itself where it can
+/// (see [`direct`](super::direct)), else into the model; what cannot be moved is
+/// reported in `out.errors`.
 pub(super) fn families_into(families: Vec<pb::MetricFamily>, out: &mut Gathered) {
-    out.families.reserve(families.len());
     for mut f in families {
         let metric_type = match pb::MetricType::try_from(f.r#type) {
             Ok(pb::MetricType::Counter) => MetricType::Counter,
@@ -34,28 +38,42 @@ pub(super) fn families_into(families: Vec<pb::MetricFamily>, out: &mut Gathered)
                 continue;
             }
         };
-        let mut family = MetricFamily {
-            name: Str::Owned(std::mem::take(&mut f.name)),
-            help: Str::Owned(std::mem::take(&mut f.help)),
-            unit: Str::Owned(std::mem::take(&mut f.unit)),
+        let head = Head {
+            name: std::mem::take(&mut f.name),
+            help: std::mem::take(&mut f.help),
+            unit: std::mem::take(&mut f.unit),
             metric_type,
-            metrics: Vec::with_capacity(f.metric.len()),
         };
+        let mut series = Vec::with_capacity(f.metric.len());
         // Each message is large (mostly the histogram fields, inline): the fields
         // are taken out of it where it lies rather than the message moved.
         for m in &mut f.metric {
-            match metric(m, metric_type) {
-                Ok(m) => family.metrics.push(m),
-                Err(kind) => out.errors.push(GatherError::in_family(&family.name, kind)),
+            match value(m, metric_type) {
+                Ok((value, created)) => series.push(Series {
+                    labels: std::mem::take(&mut m.label),
+                    value,
+                    // 0 is the field's default: no timestamp.
+                    timestamp: (m.timestamp_ms != 0)
+                        .then(|| crate::model::time::from_millis(m.timestamp_ms))
+                        .flatten(),
+                    created,
+                }),
+                Err(kind) => out.errors.push(GatherError::in_family(&head.name, kind)),
             }
         }
-        // prometheus-client keeps a family's series in a hash map.
-        presort_series(&mut family.metrics);
-        out.families.push(family);
+        drop(f);
+        match BridgedFamily::new(head, series) {
+            Ok(family) => out.push_direct(Arc::new(family)),
+            Err((head, series)) => out.families.push(model_family(head, series)),
+        }
     }
 }
 
-fn metric(m: &mut pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> {
+/// A metric's value and start time.
+fn value(
+    m: &mut pb::Metric,
+    t: MetricType,
+) -> Result<(Value, Option<SystemTime>), GatherErrorKind> {
     let missing = GatherErrorKind::MissingValue { family_type: t };
     let mut created = None;
     let value = match t {
@@ -94,15 +112,7 @@ fn metric(m: &mut pb::Metric, t: MetricType) -> Result<Metric, GatherErrorKind> 
             })
         }
     };
-    Ok(Metric {
-        labels: labels(std::mem::take(&mut m.label)),
-        value,
-        // 0 is the field's default: no timestamp.
-        timestamp: (m.timestamp_ms != 0)
-            .then(|| crate::model::time::from_millis(m.timestamp_ms))
-            .flatten(),
-        created,
-    })
+    Ok((value, created))
 }
 
 fn histogram(h: &mut pb::Histogram) -> Result<HistogramValue, GatherErrorKind> {
@@ -211,6 +221,7 @@ mod tests {
     fn convert(families: Vec<pb::MetricFamily>) -> Gathered {
         let mut out = Gathered::default();
         families_into(families, &mut out);
+        out.materialize();
         out
     }
 
@@ -265,8 +276,12 @@ mod tests {
         ));
         // The good histogram stayed, classic (no native field set).
         assert_eq!(g.families.len(), 2);
-        let Value::Histogram(h) = &g.families[0].metrics[0].value else {
-            panic!("{:?}", g.families[0])
+        let histograms = g
+            .families
+            .iter()
+            .find(|f| f.metric_type == MetricType::Histogram);
+        let Value::Histogram(h) = &histograms.unwrap().metrics[0].value else {
+            panic!("{:?}", g.families)
         };
         assert_eq!((h.count, h.native.is_none()), (1, true));
     }

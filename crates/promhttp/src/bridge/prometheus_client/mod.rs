@@ -27,8 +27,15 @@
 //!
 //! prometheus-client hands its registry over as `io.prometheus.client` protobuf
 //! messages: [`prometheus_protobuf::encode`](prometheus_client::encoding::prometheus_protobuf::encode)
-//! returns them as prost structs, which the bridge moves into the
-//! [model](crate::model) (strings moved, not copied; nothing serialized or parsed).
+//! returns them as prost structs (nothing serialized or parsed). When the handler
+//! serves them, a family that needs no merging and that
+//! [`normalize`](crate::gather::normalize) would pass as it is (a legacy name,
+//! the same legacy label names on every series, no duplicate series, values of
+//! valid shape) is written straight from those structs, sorted through an index;
+//! any other family, and every family wherever the [model](crate::model) is
+//! needed ([`gather_all`](crate::gather::gather_all), push, remote write), is moved
+//! into the model (strings moved, not copied) and checked there. The page is the
+//! same either way.
 //! Native histograms, exemplars and start times arrive as prometheus-client keeps
 //! them, and leave through whichever format the scraper negotiated: a Prometheus
 //! scraping protobuf with native histograms enabled stores the native buckets.
@@ -77,6 +84,9 @@ use prometheus_client::registry::Registry;
 use crate::gather::{Gather, GatherError, GatherErrorKind, Gathered};
 
 mod convert;
+mod direct;
+#[cfg(test)]
+mod direct_tests;
 
 impl Gather for Registry {
     fn gather_into(&self, out: &mut Gathered) {
@@ -99,7 +109,9 @@ impl Gather for RwLock<Registry> {
 }
 
 /// Reads `registry` through prometheus-client's protobuf messages and appends its
-/// families to `out`.
+/// families to `out`: in [`Gathered::families`], or, for those written directly
+/// (see the module docs), privately until [`normalize`](crate::gather::normalize)
+/// moves them there.
 ///
 /// This is what the [`Gather`] impls call; it is public for sources that hold a
 /// registry some other way.

@@ -221,6 +221,17 @@ pub(crate) fn write_label_fields(out: &mut Vec<u8>, labels: &[Label]) {
     }
 }
 
+/// [`write_label_fields`] for labels held as `(name, value)` strings.
+#[cfg(feature = "prometheus-client")]
+pub(crate) fn write_label_pair_fields<'a>(
+    out: &mut Vec<u8>,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    for (name, value) in pairs {
+        wire::put_pair(out, METRIC_LABEL, name, value);
+    }
+}
+
 /// Appends one `metric` field of a `MetricFamily`: `labels` as
 /// [`write_label_fields`] wrote them, then the value.
 pub(crate) fn write_metric_field(

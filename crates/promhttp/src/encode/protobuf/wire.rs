@@ -70,6 +70,19 @@ pub(crate) fn put_label(out: &mut Vec<u8>, key: u8, label: &Label) {
     put_str(out, LABEL_VALUE, &label.value);
 }
 
+/// [`put_label`] for a label held as two strings.
+#[cfg(feature = "prometheus-client")]
+#[inline]
+pub(crate) fn put_pair(out: &mut Vec<u8>, key: u8, name: &str, value: &str) {
+    out.push(key);
+    put_varint(
+        out,
+        (delimited_len(name.len()) + delimited_len(value.len())) as u64,
+    );
+    put_str(out, LABEL_NAME, name);
+    put_str(out, LABEL_VALUE, value);
+}
+
 const LABEL_NAME: u8 = key(1, LEN);
 const LABEL_VALUE: u8 = key(2, LEN);
 
