@@ -225,7 +225,7 @@ impl<K: Kind> super::Register for MetricVec<K> {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     use super::super::{IntCounterVec, Opts};
 
@@ -362,22 +362,30 @@ mod tests {
         });
         assert_eq!((kept.get(), vec.len()), (2, 1));
         let stop = AtomicBool::new(false);
+        let looked = AtomicU64::new(0);
         std::thread::scope(|s| {
             let looker = s.spawn(|| {
-                let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     vec.with_label_values_do(&["c"], |c| c.inc());
-                    n += 1;
+                    looked.fetch_add(1, Ordering::Relaxed);
                 }
-                n
             });
+            // The resets start once lookups run (a loaded machine may start the
+            // thread late); bounded, so a thread that never runs fails below.
+            let started = std::time::Instant::now();
+            while looked.load(Ordering::Relaxed) == 0
+                && started.elapsed() < std::time::Duration::from_secs(10)
+            {
+                std::thread::yield_now();
+            }
             for _ in 0..200 {
                 vec.reset();
                 std::thread::yield_now();
             }
             stop.store(true, Ordering::Relaxed);
-            assert!(looker.join().unwrap() > 0);
+            looker.join().unwrap();
         });
+        assert!(looked.load(Ordering::Relaxed) > 0, "no lookup ran");
         // The held handle of a series reset away keeps counting, unexported.
         kept.inc();
         assert_eq!(kept.get(), 3);
