@@ -18,7 +18,7 @@ use crate::encode::lines::LineTemplate;
 use crate::encode::text::write_label_pairs;
 use crate::encode::{encode_families, openmetrics, protobuf, text, EncodeOptions, Format};
 use crate::gather::direct::DirectFamily;
-use crate::model::{Label, MetricFamily, Str};
+use crate::model::{Label, MetricFamily, Str, Value};
 use crate::util::lock;
 
 /// Series in page order.
@@ -234,34 +234,38 @@ impl<K: Kind> Family<K> {
         }
         out.extend_from_slice(self.head(format));
         let mut bounds = FloatCache::new(format == Format::OpenMetrics);
-        let mut value = K::value(&sorted[0].core);
         let om = openmetrics::Head::of(&self.desc.name, K::TYPE);
         let name = text::SeriesName::of(&self.desc.name);
         // Every series has the lines of the first one (see `LineTemplate::write`).
         // Own metrics have legacy names, which the template writes bare.
         let lines = self.page.text_lines.get_or_init(|| {
             let labelled = !text.get(0).is_empty();
-            LineTemplate::new(name.bytes, labelled, &value)
+            LineTemplate::new(name.bytes, labelled, &K::value(&sorted[0].core))
         });
         let plain = format == Format::Text && !name.quoted;
+        // Filled only for a series that has no direct path, its storage reused.
+        let mut value: Option<Value> = None;
         for (i, series) in sorted.iter().enumerate() {
             let labels = text.get(i);
             // Most series write their lines with no value in between.
             if plain && K::write_text(&self.config, &series.core, lines, labels, out) {
                 continue;
             }
-            // The first series' value was read above.
-            if i > 0 {
-                K::fill(&self.config, &series.core, &mut value);
-            }
+            let value = match &mut value {
+                Some(value) => {
+                    K::fill(&self.config, &series.core, value);
+                    value
+                }
+                None => value.insert(K::value(&series.core)),
+            };
             if format == Format::OpenMetrics {
                 let at = Self::start_time(series);
                 let labels = labels.as_bytes();
-                openmetrics::write_metric(out, &mut bounds, om, labels, &value, None, at, opts);
+                openmetrics::write_metric(out, &mut bounds, om, labels, value, None, at, opts);
                 continue;
             }
-            if name.quoted || !lines.write(out, labels, &value) {
-                text::write_metric(out, &mut bounds, name, labels.as_bytes(), &value, None);
+            if name.quoted || !lines.write(out, labels, value) {
+                text::write_metric(out, &mut bounds, name, labels.as_bytes(), value, None);
             }
         }
     }
